@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.models import User
+from django.db.models import Q
+
+from .models import Group, Membership
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(max_length=150)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+def find_user(text: str) -> User | None:
+    text = text.strip()
+    return User.objects.filter(Q(username__iexact=text) | Q(email__iexact=text), is_active=True).first()
+
+
+class UserField(forms.CharField):
+    """A user named by user name or e-mail address."""
+
+    def clean(self, value: str) -> User:  # type: ignore[override]
+        text = super().clean(value)
+        user = find_user(text)
+        if user is None:
+            raise forms.ValidationError(f"No active user is called {text!r}.")
+        return user
+
+
+class InviteForm(forms.Form):
+    user = UserField(label="User name or e-mail")
+    role = forms.ChoiceField(choices=Membership.ROLES, initial=Membership.ROLE_MEMBER)
+
+
+class ShareForm(forms.Form):
+    action = forms.ChoiceField()
+    user = forms.CharField(required=False, label="User name or e-mail")
+    group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False)
+
+    def __init__(self, *args: object, actions: tuple[str, ...], groups: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["action"].choices = [(a, a) for a in actions]  # type: ignore[attr-defined]
+        self.fields["group"].queryset = groups  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose either a user or a group.")
+        if data.get("user"):
+            user = find_user(str(data["user"]))
+            if user is None:
+                raise forms.ValidationError(f"No active user is called {data['user']!r}.")
+            data["user"] = user
+        return data

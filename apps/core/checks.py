@@ -1,0 +1,67 @@
+"""System checks that explain misconfiguration in plain words (ids daiquiri.E/W)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+INSECURE_KEYS = {"", "insecure-development-key-only-for-debug"}
+
+
+@register()
+def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
+    if not settings.DEBUG and settings.SECRET_KEY in INSECURE_KEYS:
+        return [
+            Error(
+                "SECRET_KEY is not set.",
+                hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random string, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
+                id="daiquiri.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_var_dir(app_configs: Any, **kwargs: Any) -> list[Error]:
+    var_dir = settings.VAR_DIR
+    var_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(var_dir, os.W_OK):
+        return [Error(f"The data folder {var_dir} is not writable.", hint="Set DAIQUIRI_VAR_DIR.", id="daiquiri.E002")]
+    return []
+
+
+@register()
+def check_site_url(app_configs: Any, **kwargs: Any) -> list[Error]:
+    if not settings.SITE_URL.startswith(("http://", "https://")):
+        return [Error(f"SITE_URL={settings.SITE_URL!r} must start with http:// or https://", id="daiquiri.E003")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_production_services(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    warnings = []
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        warnings.append(
+            Warning(
+                "The portal database is SQLite, which serves one machine only.",
+                hint="Set DB_ENGINE=postgresql (see README, Production).",
+                id="daiquiri.W001",
+            )
+        )
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        warnings.append(
+            Warning(
+                "The task broker is the local file system: workers on other machines cannot see it.",
+                hint="Set REDIS_URL (or CELERY_BROKER_URL) to a Redis server.",
+                id="daiquiri.W002",
+            )
+        )
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        warnings.append(
+            Warning("CELERY_TASK_ALWAYS_EAGER runs queries inside web requests.", id="daiquiri.W003")
+        )
+    return warnings

@@ -1,0 +1,57 @@
+"""Load the demo set: users and a group now; each app adds its part.
+
+An app contributes by defining ``load_demo(stdout, size)`` in its module
+``demo.py`` (e.g. apps/metadata/demo.py generates the demo catalogues).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.apps import apps
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.access.actions import do_create_group, do_invite, do_respond_to_invitation
+from apps.access.models import Group
+
+DEMO_USERS = [("alice", "Alice", "Astronomer"), ("bob", "Bob", "Observer")]
+
+
+class Command(BaseCommand):
+    help = "Load demo users, a group and (through each app's demo.py) demo catalogues."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--size", choices=["small", "medium", "large"], default="small")
+
+    def handle(self, *args: Any, size: str, **options: Any) -> None:
+        self._users_and_group()
+        for config in apps.get_app_configs():
+            if not config.name.startswith("apps."):
+                continue
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            module.load_demo(self.stdout, size)
+
+    @transaction.atomic
+    def _users_and_group(self) -> None:
+        users = {}
+        for username, first, last in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"})
+            if created:
+                user.set_password(f"{username}-demo-password")
+                user.save()
+                EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+            users[username] = user
+        if not Group.objects.filter(name="Demo survey team").exists():
+            group = do_create_group(users["alice"], "Demo survey team", "Alice's collaborators (demo data).")
+            membership = do_invite(users["alice"], group, users["bob"])
+            do_respond_to_invitation(users["bob"], membership, accept=True)
+        self.stdout.write("Demo users: alice / alice-demo-password and bob / bob-demo-password.")
