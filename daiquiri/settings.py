@@ -42,6 +42,13 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.access",
     "apps.activity",
+    "apps.metadata",
+    "apps.adql",  # a pure library; listed for its `manage.py adql` command
+    "apps.query",
+    "apps.tap",
+    "apps.conesearch",
+    "apps.files",
+    "apps.compute",
     *env_list("DAIQUIRI_EXTRA_APPS", []),
 ]
 
@@ -235,3 +242,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()},
 }
+
+# --- Science data engines (workers/engines/) -------------------------------------
+ENGINES = ("duckdb", "postgresql", "mariadb", "spark")
+DEFAULT_ENGINE = env_choice("DEFAULT_ENGINE", ENGINES, "duckdb")
+SCIENCE_DIR = env_path("SCIENCE_DIR", VAR_DIR / "science")  # Parquet catalogues (DuckDB, Spark)
+MYDB_DIR = env_path("MYDB_DIR", VAR_DIR / "mydb")  # users' results stored as Parquet (DuckDB, Spark)
+SCIENCE_POSTGRESQL_URL = env_str("SCIENCE_POSTGRESQL_URL", "")  # e.g. postgresql://daiquiri@db/science; empty: engine off
+SCIENCE_MARIADB_URL = env_str("SCIENCE_MARIADB_URL", "")  # e.g. mysql://daiquiri@db:3306/science; empty: engine off
+SPARK_REMOTE = env_str("SPARK_REMOTE", "")  # sc://host:15002 (Spark Connect); "local" for an in-process session

@@ -7,5 +7,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("access/", include("apps.access.urls")),
     path("activity/", include("apps.activity.urls")),
+    path("data/", include("apps.metadata.urls")),
+    path("query/", include("apps.query.urls")),
+    path("tap/", include("apps.tap.urls")),
+    path("conesearch/", include("apps.conesearch.urls")),
+    path("files/", include("apps.files.urls")),
+    path("compute/", include("apps.compute.urls")),
     path("admin/", admin.site.urls),
 ]

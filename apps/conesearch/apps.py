@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConesearchConfig(AppConfig):
+    name = "apps.conesearch"
+    label = "conesearch"

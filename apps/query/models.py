@@ -1,0 +1,67 @@
+"""The query job: one model behind the web pages, TAP sync and TAP async."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.uws import phases
+
+
+class QueryJob(models.Model):
+    SOURCE_WEB = "web"
+    SOURCE_TAP_SYNC = "tap-sync"
+    SOURCE_TAP_ASYNC = "tap-async"
+    SOURCES = [(SOURCE_WEB, "Web page"), (SOURCE_TAP_SYNC, "TAP sync"), (SOURCE_TAP_ASYNC, "TAP async")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="query_jobs",
+        help_text="Empty for anonymous TAP jobs, which only their URL reaches.",
+    )
+    run_id = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=SOURCES, default=SOURCE_WEB)
+    phase = models.CharField(max_length=10, choices=[(p, p) for p in phases.ALL], default=phases.PENDING, db_index=True)
+
+    # What to run
+    language = models.CharField(max_length=30, default="ADQL")  # ADQL, ADQL-2.0, ADQL-2.1, or a native language
+    query = models.TextField()
+    native_sql = models.TextField(blank=True, help_text="The SQL sent to the engine.")
+    engine = models.CharField(max_length=20, blank=True)
+    queue = models.CharField(max_length=30, default="quick")
+    maxrec = models.BigIntegerField(null=True, blank=True)
+    response_format = models.CharField(max_length=100, blank=True)
+    uploads = models.JSONField(default=list, blank=True, help_text="[{name, path}] of TAP_UPLOAD tables, private to the job.")
+    parameters = models.JSONField(default=dict, blank=True, help_text="Other UWS parameters, as received.")
+    execution_duration = models.PositiveIntegerField(default=0, help_text="Seconds; 0 = the queue's limit.")
+    destruction = models.DateTimeField(null=True, blank=True)
+
+    # What came out
+    table_name = models.CharField(max_length=128, blank=True, help_text="The result's name in the owner's MyDB.")
+    result_schema = models.CharField(max_length=128, blank=True)
+    result_table = models.CharField(max_length=128, blank=True)
+    result_columns = models.JSONField(default=list, blank=True, help_text="Column metadata (apps.adql.OutputColumn as dicts).")
+    row_count = models.BigIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    overflow = models.BooleanField(default=False, help_text="More rows than MAXREC existed.")
+    error = models.TextField(blank=True)
+
+    # When
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
+    worker = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["phase", "heartbeat"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.phase}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.phase in phases.FINAL

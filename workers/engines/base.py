@@ -1,0 +1,92 @@
+"""The one small interface every query engine implements.
+
+One file per engine in this folder (duckdb.py, postgresql.py, mariadb.py,
+spark.py); ``get_engine(name)`` returns the configured instance, created once
+per process. Tasks, the metadata publisher and the result pages talk to
+engines only through these methods.
+
+Where data lives:
+- ``duckdb`` and ``spark`` share Parquet storage: a published table is
+  ``<SCIENCE_DIR>/<schema>/<table>.parquet`` (a file or a folder of parts);
+  DuckDB runs in memory with views over those files, so any number of web
+  and worker processes read them without locks.
+- ``postgresql`` and ``mariadb`` hold published tables in their own schemas.
+- A user's results (MyDB) live in the engine that ran the query: a schema
+  ``mydb_<user id>`` in PostgreSQL/MariaDB, Parquet files under
+  ``<VAR_DIR>/mydb/<user id>/`` for DuckDB/Spark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from apps.adql import TableInfo
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A physical table: schema and table as the engine knows them."""
+
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    table: TableName
+    rows: int
+    bytes: int  # size on disk, counted against the owner's quota
+
+
+class QueryTimeout(Exception):
+    """The engine stopped the statement at the queue's time limit."""
+
+
+class QueryAborted(Exception):
+    """The statement was cancelled by ``abort``."""
+
+
+class EngineError(Exception):
+    """Any other failure, with a message fit for the user."""
+
+
+class Engine(Protocol):
+    name: str     # 'duckdb' | 'postgresql' | 'mariadb' | 'spark'
+    dialect: str  # the apps.adql dialect to translate to
+
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+        """Run a read-only SELECT (already translated, LIMIT applied) and store
+        its result as ``into``. Must not leave a partial table on any failure."""
+        ...
+
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Run a read-only SELECT and yield its rows as Arrow batches, in
+        constant memory (server-side cursor / COPY / Arrow stream)."""
+        ...
+
+    def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
+              order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
+        """Read a stored table, a page of it, or all of it in batches."""
+        ...
+
+    def abort(self, job_id: str) -> None:
+        """Cancel the running statement of ``job_id`` (from another process)."""
+        ...
+
+    def introspect(self, schema: str, table: str | None = None) -> list[TableInfo]:
+        """Tables, columns, types, indexes and row counts as the live database has them."""
+        ...
+
+    def ingest(self, table: TableName, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, replace: bool = False) -> int:
+        """Create ``table`` from Arrow batches, atomically (no half table on failure); return rows."""
+        ...
+
+    def drop(self, table: TableName) -> None:
+        ...
+
+    def rename(self, table: TableName, new: TableName) -> None:
+        ...
