@@ -1,0 +1,320 @@
+"""Spherical geometry per engine.
+
+Values are kept symbolic while translating (a POINT is its two coordinate
+expressions, in degrees) so that each engine gets the cheapest correct form:
+pg_sphere operators (and q3c for cones) on PostgreSQL; spherical
+trigonometry in plain SQL elsewhere. Polygons on the plain-SQL engines
+must have constant vertices and be convex (their edges are great circles;
+of the two regions the edges bound, the smaller one is meant).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .dialects import Dialect
+from .errors import AdqlError
+
+
+@dataclass(frozen=True)
+class GPoint:
+    x: str
+    y: str
+    plain: bool = False  # both coordinates are bare column references
+
+
+@dataclass(frozen=True)
+class GCircle:
+    x: str
+    y: str
+    r: str
+
+
+@dataclass(frozen=True)
+class GBox:
+    x: str
+    y: str
+    w: str
+    h: str
+
+
+@dataclass(frozen=True)
+class GPolygon:
+    xs: tuple[str, ...]
+    ys: tuple[str, ...]
+    const: tuple[tuple[float, float], ...] | None  # vertices when all are literals
+
+
+@dataclass(frozen=True)
+class GNative:
+    """An engine-native geometry (a pg_sphere column or expression)."""
+
+    sql: str
+    type: str  # POINT CIRCLE POLYGON BOX REGION
+
+
+Geo = GPoint | GCircle | GBox | GPolygon | GNative
+
+GEO_TYPE = {GPoint: "POINT", GCircle: "CIRCLE", GBox: "BOX", GPolygon: "POLYGON"}
+
+
+def geo_type(g: Geo) -> str:
+    return g.type if isinstance(g, GNative) else GEO_TYPE[type(g)]
+
+
+# ---- unit vectors, for constant polygons ---------------------------------
+
+Vec = tuple[float, float, float]
+
+
+def _vec(ra: float, dec: float) -> Vec:
+    a, d = math.radians(ra), math.radians(dec)
+    return (math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d))
+
+
+def _cross(u: Vec, v: Vec) -> Vec:
+    return (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
+
+
+def _dot(u: Vec, v: Vec) -> float:
+    return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
+
+
+def _norm(u: Vec) -> Vec:
+    n = math.sqrt(_dot(u, u))
+    if n == 0:
+        raise AdqlError("the polygon is degenerate (its vertices cancel out)")
+    return (u[0] / n, u[1] / n, u[2] / n)
+
+
+def convex_edges(vertices: tuple[tuple[float, float], ...]) -> list[Vec]:
+    """Inward normals of the great-circle edges of a convex polygon."""
+    vs = [_vec(x, y) for x, y in vertices]
+    centre = _norm((sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)))
+    normals = [_norm(_cross(vs[i], vs[(i + 1) % len(vs)])) for i in range(len(vs))]
+    signs = {_dot(n, centre) > 0 for n in normals}
+    if len(signs) != 1 or any(abs(_dot(n, centre)) < 1e-12 for n in normals):
+        raise AdqlError("only convex polygons are supported on this engine")
+    flip = -1.0 if signs == {False} else 1.0
+    return [(n[0] * flip, n[1] * flip, n[2] * flip) for n in normals]
+
+
+def polygon_area(vertices: tuple[tuple[float, float], ...]) -> float:
+    """Area in square degrees of a convex spherical polygon (fan of triangles)."""
+    vs = [_vec(x, y) for x, y in vertices]
+    total = 0.0
+    for i in range(1, len(vs) - 1):
+        a, b, c = vs[0], vs[i], vs[i + 1]
+        # Van Oosterom & Strackee: tan(E/2) = |a.(b x c)| / (1 + a.b + b.c + c.a)
+        num = abs(_dot(a, _cross(b, c)))
+        den = 1 + _dot(a, b) + _dot(b, c) + _dot(c, a)
+        total += 2 * math.atan2(num, den)
+    return total * (180 / math.pi) ** 2
+
+
+def polygon_centroid(vertices: tuple[tuple[float, float], ...]) -> tuple[float, float]:
+    vs = [_vec(x, y) for x, y in vertices]
+    c = _norm((sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)))
+    return (math.degrees(math.atan2(c[1], c[0])) % 360.0, math.degrees(math.asin(c[2])))
+
+
+def _num(v: float) -> str:
+    return repr(float(v))
+
+
+class SphereSQL:
+    """Spherical geometry as trigonometry in plain SQL (MariaDB, DuckDB, Spark)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.d = dialect
+
+    def unsupported(self, what: str) -> AdqlError:
+        return AdqlError(f"{what} is not supported on {self.d.name}")
+
+    def distance(self, x1: str, y1: str, x2: str, y2: str) -> str:
+        # Haversine: well-conditioned for small and large separations.
+        hav = (f"POWER(SIN(RADIANS({y2} - {y1}) / 2), 2) + COS(RADIANS({y1})) * COS(RADIANS({y2}))"
+               f" * POWER(SIN(RADIANS({x2} - {x1}) / 2), 2)")
+        return f"DEGREES(2 * ASIN(LEAST(1.0, SQRT({hav}))))"
+
+    def point_in(self, p: GPoint, g: Geo) -> str:
+        if isinstance(g, GCircle):
+            # The declination band is implied by the distance test; it lets
+            # an index or Parquet statistics skip most rows.
+            return (f"({p.y} BETWEEN {g.y} - {g.r} AND {g.y} + {g.r}"
+                    f" AND {self.distance(p.x, p.y, g.x, g.y)} <= {g.r})")
+        if isinstance(g, GBox):
+            inner = self.d.mod(f"{p.x} - {g.x}", "360")
+            dra = self.d.mod(f"{inner} + 540", "360") + " - 180"
+            return f"(ABS({p.y} - {g.y}) <= {g.h} / 2.0 AND ABS({dra}) <= {g.w} / 2.0)"
+        if isinstance(g, GPolygon):
+            if g.const is None:
+                raise self.unsupported("a POLYGON with non-constant vertices")
+            cx = f"COS(RADIANS({p.y})) * COS(RADIANS({p.x}))"
+            cy = f"COS(RADIANS({p.y})) * SIN(RADIANS({p.x}))"
+            cz = f"SIN(RADIANS({p.y}))"
+            tests = [f"{_num(n[0])} * {cx} + {_num(n[1])} * {cy} + {_num(n[2])} * {cz} >= 0"
+                     for n in convex_edges(g.const)]
+            return "(" + " AND ".join(tests) + ")"
+        if isinstance(g, GPoint):
+            return f"({self.distance(p.x, p.y, g.x, g.y)} = 0)"
+        raise self.unsupported(f"CONTAINS with a {geo_type(g)}")
+
+    def circle_in_point(self, c: GCircle, p: GPoint) -> str:
+        return f"({self.distance(c.x, c.y, p.x, p.y)} + {c.r} <= 0)"
+
+
+    def contains(self, a: Geo, b: Geo) -> str:
+        if isinstance(a, GPoint):
+            return self.point_in(a, b)
+        if isinstance(a, GCircle) and isinstance(b, GCircle):
+            return f"({self.distance(a.x, a.y, b.x, b.y)} + {a.r} <= {b.r})"
+        if isinstance(a, GCircle) and isinstance(b, GPoint):
+            return self.circle_in_point(a, b)
+        raise self.unsupported(f"CONTAINS({geo_type(a)}, {geo_type(b)})")
+
+    def intersects(self, a: Geo, b: Geo) -> str:
+        if isinstance(a, GPoint):
+            return self.point_in(a, b)
+        if isinstance(b, GPoint):
+            return self.point_in(b, a)
+        if isinstance(a, GCircle) and isinstance(b, GCircle):
+            return f"({self.distance(a.x, a.y, b.x, b.y)} <= {a.r} + {b.r})"
+        raise self.unsupported(f"INTERSECTS({geo_type(a)}, {geo_type(b)})")
+
+    def geo_distance(self, a: Geo, b: Geo) -> str:
+        if isinstance(a, GPoint) and isinstance(b, GPoint):
+            return self.distance(a.x, a.y, b.x, b.y)
+        raise AdqlError("DISTANCE needs two points")
+
+    def area(self, g: Geo) -> str:
+        if isinstance(g, GCircle):
+            return f"(2 * PI() * (1 - COS(RADIANS({g.r}))) * POWER(180 / PI(), 2))"
+        if isinstance(g, GBox):
+            return (f"({g.w} * DEGREES(SIN(RADIANS(LEAST(90.0, {g.y} + {g.h} / 2.0)))"
+                    f" - SIN(RADIANS(GREATEST(-90.0, {g.y} - {g.h} / 2.0)))))")
+        if isinstance(g, GPolygon) and g.const is not None:
+            convex_edges(g.const)
+            return _num(polygon_area(g.const))
+        if isinstance(g, GPoint):
+            return "0.0"
+        raise self.unsupported(f"AREA of a {geo_type(g)}")
+
+    def centroid(self, g: Geo) -> Geo:
+        if isinstance(g, (GCircle, GBox)):
+            return GPoint(g.x, g.y)
+        if isinstance(g, GPoint):
+            return g
+        if isinstance(g, GPolygon) and g.const is not None:
+            x, y = polygon_centroid(g.const)
+            return GPoint(_num(x), _num(y))
+        raise self.unsupported(f"CENTROID of a {geo_type(g)}")
+
+    def coord(self, g: Geo, which: int) -> str:
+        if isinstance(g, GPoint):
+            return g.x if which == 1 else g.y
+        raise AdqlError(f"COORD{which} needs a point")
+
+    def output(self, g: Geo) -> str:
+        """A geometry as a selected value: DALI's list of doubles."""
+        if isinstance(g, GPoint):
+            return self.d.array([g.x, g.y])
+        if isinstance(g, GCircle):
+            return self.d.array([g.x, g.y, g.r])
+        if isinstance(g, GBox):
+            # DALI has no box: its corners as a polygon.
+            return self.d.array(_box_corners(g))
+        if isinstance(g, GPolygon):
+            return self.d.array([c for xy in zip(g.xs, g.ys, strict=True) for c in xy])
+        return g.sql
+
+
+def _box_corners(g: GBox) -> list[str]:
+    x0, x1 = f"({g.x} - {g.w} / 2.0)", f"({g.x} + {g.w} / 2.0)"
+    y0, y1 = f"({g.y} - {g.h} / 2.0)", f"({g.y} + {g.h} / 2.0)"
+    return [x0, y0, x1, y0, x1, y1, x0, y1]
+
+
+class PgSphere(SphereSQL):
+    """pg_sphere types and operators; q3c for point-in-cone where it applies."""
+
+    use_q3c = True
+
+    def native(self, g: Geo) -> str:
+        if isinstance(g, GNative):
+            return g.sql
+        if isinstance(g, GPoint):
+            return f"spoint(RADIANS({g.x}), RADIANS({g.y}))"
+        if isinstance(g, GCircle):
+            return f"scircle(spoint(RADIANS({g.x}), RADIANS({g.y})), RADIANS({g.r}))"
+        if isinstance(g, GBox):
+            return (f"sbox(spoint(RADIANS({g.x} - {g.w} / 2.0), RADIANS({g.y} - {g.h} / 2.0)),"
+                    f" spoint(RADIANS({g.x} + {g.w} / 2.0), RADIANS({g.y} + {g.h} / 2.0)))")
+        if g.const is not None:
+            text = ",".join(f"({_num(x)}d,{_num(y)}d)" for x, y in g.const)
+            return f"CAST('{{{text}}}' AS spoly)"
+        fmt = ",".join("(%sd,%sd)" for _ in g.xs)
+        args = ", ".join(f"CAST({c} AS DOUBLE PRECISION)" for xy in zip(g.xs, g.ys, strict=True) for c in xy)
+        return f"CAST(format('{{{fmt}}}', {args}) AS spoly)"
+
+    def contains(self, a: Geo, b: Geo) -> str:
+        if self.use_q3c and isinstance(a, GPoint) and a.plain and isinstance(b, GCircle):
+            # q3c is exact (it ends with a true distance test) and uses the
+            # q3c_ang2ipix index on the point's table.
+            return f"q3c_join({b.x}, {b.y}, {a.x}, {a.y}, {b.r})"
+        if geo_type(a) == "POINT":
+            return f"({self.native(a)} @ {self.native(b)})"
+        return f"({self.native(a)} @ {self.native(b)})"
+
+    def intersects(self, a: Geo, b: Geo) -> str:
+        if geo_type(a) == "POINT":
+            return self.contains(a, b)
+        if geo_type(b) == "POINT":
+            return self.contains(b, a)
+        return f"({self.native(a)} && {self.native(b)})"
+
+    def geo_distance(self, a: Geo, b: Geo) -> str:
+        known = {geo_type(a), geo_type(b)} - {"REGION"}
+        if known - {"POINT"}:
+            raise AdqlError("DISTANCE needs two points")
+        if isinstance(a, GPoint) and isinstance(b, GPoint):
+            return self.distance(a.x, a.y, b.x, b.y)
+        return f"DEGREES({self.native(a)} <-> {self.native(b)})"
+
+    def distance(self, x1: str, y1: str, x2: str, y2: str) -> str:
+        return f"DEGREES(spoint(RADIANS({x1}), RADIANS({y1})) <-> spoint(RADIANS({x2}), RADIANS({y2})))"
+
+    def area(self, g: Geo) -> str:
+        if geo_type(g) == "POINT":
+            return "0.0"
+        return f"DEGREES(DEGREES(area({self.native(g)})))"
+
+    def centroid(self, g: Geo) -> Geo:
+        if isinstance(g, (GCircle, GBox, GPoint)) or (isinstance(g, GPolygon) and g.const):
+            return super().centroid(g)
+        if geo_type(g) == "CIRCLE":
+            return GNative(f"center({self.native(g)})", "POINT")
+        raise self.unsupported(f"CENTROID of a {geo_type(g)}")
+
+    def coord(self, g: Geo, which: int) -> str:
+        if isinstance(g, GPoint):
+            return g.x if which == 1 else g.y
+        if geo_type(g) != "POINT":
+            raise AdqlError(f"COORD{which} needs a point")
+        return f"DEGREES({'long' if which == 1 else 'lat'}({self.native(g)}))"
+
+    def output(self, g: Geo) -> str:
+        if not isinstance(g, GNative):
+            return super().output(g)
+        s = g.sql
+        if g.type == "POINT":
+            return self.d.array([f"DEGREES(long({s}))", f"DEGREES(lat({s}))"])
+        if g.type == "CIRCLE":
+            return self.d.array([f"DEGREES(long(center({s})))", f"DEGREES(lat(center({s})))",
+                                 f"DEGREES(radius({s}))"])
+        return s  # polygons: pg_sphere's text form, see the module notes
+
+
+def geometry_for(dialect: Dialect) -> SphereSQL:
+    return PgSphere(dialect) if dialect.name == "postgresql" else SphereSQL(dialect)

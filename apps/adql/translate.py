@@ -1,0 +1,874 @@
+"""Validate an ADQL syntax tree against a Catalog and emit engine SQL.
+
+One recursive walk does both: each SELECT first turns its FROM clause into
+sources (tables, WITH queries, subqueries, each with the columns it shows),
+then resolves every column reference against them, then emits SQL. Every
+identifier and literal in the output is quoted here; nothing of the query
+text reaches the SQL except through these quoting functions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from . import ast as A
+from .catalog import Catalog, ColumnInfo, TableInfo
+from .dialects import Dialect, get_dialect
+from .errors import AdqlError
+from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, geo_type, geometry_for
+from .parser import parse
+
+GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
+_GEO_XTYPE = {"POINT": ("point", "2"), "CIRCLE": ("circle", "3"), "POLYGON": ("polygon", "*"),
+              "BOX": ("polygon", "8")}
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    name: str
+    datatype: str
+    arraysize: str | None = None
+    xtype: str | None = None
+    unit: str = ""
+    ucd: str = ""
+    description: str = ""
+    utype: str = ""
+
+
+@dataclass
+class Translation:
+    sql: str
+    columns: list[OutputColumn]
+    tables: list[tuple[str, str]]
+    warnings: list[str] = field(default_factory=list)
+    limit: int | None = None
+
+
+@dataclass
+class Col:
+    name: str  # the name in the engine (catalog spelling or our output alias)
+    out: OutputColumn
+
+
+@dataclass
+class Source:
+    alias: str  # lookup key of the exposed name (alias or table name)
+    alias_delimited: bool
+    schema: str | None  # for schema.table qualifiers on unaliased tables
+    sql_alias: str
+    cols: list[Col] | None  # None: unknown (no catalog)
+    hidden: set[str] = field(default_factory=set)  # USING/NATURAL duplicates for *
+    join_keys: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Scope:
+    sources: list[Source]
+    parent: Scope | None
+    ctes: dict[str, tuple[str, list[Col] | None]]
+    outputs: list[Col] = field(default_factory=list)
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    original = next(c for c in candidates if c.lower() == close[0])
+    return f"; did you mean {original}?"
+
+
+def _col_matches(col: Col, ident: A.Ident) -> bool:
+    return col.name == ident.name if ident.delimited else col.name.lower() == ident.name.lower()
+
+
+def _out_from_info(name: str, info: ColumnInfo) -> OutputColumn:
+    return OutputColumn(name, info.datatype.upper(), info.arraysize, info.xtype, info.unit,
+                        info.ucd, info.description, info.utype)
+
+
+class Translator:
+    def __init__(self, dialect: str, catalog: Catalog | None) -> None:
+        self.d: Dialect = get_dialect(dialect)
+        self.geo = geometry_for(self.d)
+        self.catalog = catalog
+        self.tables: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
+
+    # ---- names ----------------------------------------------------------
+
+    def name_of(self, ident: A.Ident) -> str:
+        """The engine spelling of an identifier not found in the catalog."""
+        if ident.delimited or not self.d.lower_unquoted:
+            return ident.name
+        return ident.name.lower()
+
+    def q(self, name: str) -> str:
+        return self.d.ident(name)
+
+    # ---- queries --------------------------------------------------------
+
+    def top_query(self, q: A.Query, maxrec: int | None) -> Translation:
+        scope = Scope([], None, {})
+        limit = None
+        top = q.body.top if isinstance(q.body, A.Select) else None
+        if maxrec is not None:
+            limit = maxrec + 1 if top is None else min(top, maxrec + 1)
+        sql, cols = self.query(q, scope, limit_override=limit, outer=True)
+        if limit is None:
+            limit = top
+        columns = [c.out for c in cols] if cols is not None else []
+        return Translation(sql, columns, self.tables, self.warnings, limit)
+
+    def query(self, q: A.Query, scope: Scope, limit_override: int | None = None,
+              outer: bool = False) -> tuple[str, list[Col] | None]:
+        ctes = dict(scope.ctes)
+        parts = []
+        for name, sub in q.ctes:
+            key = name.key
+            if key in ctes and key in {n.key for n, _ in q.ctes[: q.ctes.index((name, sub))]}:
+                raise AdqlError(f"the WITH query {name.name} is defined twice", name.line, name.col)
+            sub_sql, sub_cols = self.query(sub, Scope([], None, ctes))
+            emitted = self.name_of(name)
+            ctes[key] = (emitted, sub_cols)
+            parts.append(f"{self.q(emitted)} AS ({sub_sql})")
+        inner = Scope([], scope.parent if not outer else None, ctes)
+        inner.parent = scope if scope.sources else scope.parent
+        with_sql = ("WITH " + ", ".join(parts) + " ") if parts else ""
+        if isinstance(q.body, A.Select):
+            limit = limit_override if limit_override is not None else q.body.top
+            body, cols, sel_scope = self.select(q.body, inner)
+            order = self.order_by(q.order_by, sel_scope, cols)
+            return with_sql + body + order + self.d.limit(limit, q.offset), cols
+        body_sql, cols = self.body(q.body, inner)
+        out_scope = Scope([], inner.parent, ctes, cols or [])
+        order = self.order_by(q.order_by, out_scope, cols)
+        return with_sql + body_sql + order + self.d.limit(limit_override, q.offset), cols
+
+    def body(self, b: A.QueryBody, scope: Scope) -> tuple[str, list[Col] | None]:
+        if isinstance(b, A.Select):
+            sql, cols, _ = self.select(b, scope)
+            return sql + self.d.limit(b.top, None), cols
+        if isinstance(b, A.Query):
+            sql, cols = self.query(b, scope)
+            return sql, cols
+        left, lcols = self.body(b.left, scope)
+        right, rcols = self.body(b.right, scope)
+        if lcols is not None and rcols is not None and len(lcols) != len(rcols):
+            raise AdqlError(f"the two sides of {b.op} select different numbers of columns "
+                            f"({len(lcols)} and {len(rcols)})", b.line, b.col)
+        op = b.op + (" ALL" if b.all else "")
+        return f"({left}) {op} ({right})", lcols
+
+    def order_by(self, items: list[A.OrderItem], scope: Scope, cols: list[Col] | None) -> str:
+        if not items:
+            return ""
+        out = []
+        for it in items:
+            e = it.expr
+            if isinstance(e, A.Literal) and e.kind == "int":
+                n = int(e.value)
+                if cols is not None and not 1 <= n <= len(cols):
+                    raise AdqlError(f"ORDER BY {n}: there are only {len(cols)} selected columns",
+                                    e.line, e.col)
+                sql = str(n)
+            else:
+                sql = self.output_alias(e, scope) or self.expr(e, scope)
+            out.append(sql + (" DESC" if it.desc else " ASC"))
+        return " ORDER BY " + ", ".join(out)
+
+    def output_alias(self, e: A.Expr, scope: Scope) -> str | None:
+        """An unqualified name in ORDER/GROUP BY may name a selected column."""
+        if isinstance(e, A.ColumnRef) and len(e.parts) == 1:
+            for c in scope.outputs:
+                if _col_matches(c, e.parts[0]):
+                    return self.q(c.name)
+        return None
+
+    # ---- SELECT ---------------------------------------------------------
+
+    def select(self, s: A.Select, outer: Scope) -> tuple[str, list[Col] | None, Scope]:
+        scope = Scope([], outer.parent if not outer.sources else outer, outer.ctes)
+        scope.parent = outer if outer.sources or outer.parent else None
+        from_sql = ", ".join(self.table_ref(t, scope) for t in s.from_)
+        items_sql, cols = self.select_list(s.items, scope)
+        scope.outputs = cols or []
+        sql = "SELECT " + ("DISTINCT " if s.quantifier == "DISTINCT" else "") + items_sql
+        sql += " FROM " + from_sql
+        if s.where is not None:
+            sql += " WHERE " + self.cond(s.where, scope)
+        if s.group_by:
+            groups = [self.group_item(g, scope) for g in s.group_by]
+            sql += " GROUP BY " + ", ".join(groups)
+        if s.having is not None:
+            sql += " HAVING " + self.cond(s.having, scope)
+        return sql, cols, scope
+
+    def group_item(self, g: A.Expr, scope: Scope) -> str:
+        if isinstance(g, A.ColumnRef) and len(g.parts) == 1 and self.find_column(
+                g.parts[0], scope, required=False) is None:
+            alias = self.output_alias(g, scope)
+            if alias:
+                return alias
+        return self.expr(g, scope)
+
+    def select_list(self, items: list[A.SelectItem], scope: Scope) -> tuple[str, list[Col] | None]:
+        sql: list[str] = []
+        cols: list[Col] | None = []
+        used: set[str] = set()
+        for it in items:
+            if isinstance(it.expr, A.Star):
+                expanded = self.star(it.expr, scope)
+                if expanded is None:
+                    sql.append(self.star_sql(it.expr, scope))
+                    cols = None
+                    continue
+                for src, c in expanded:
+                    name = self.unique(c.name, used)
+                    sql.append(f"{src.sql_alias}.{self.q(c.name)} AS {self.q(name)}")
+                    if cols is not None:
+                        cols.append(Col(name, _rename(c.out, name)))
+                continue
+            expr_sql = self.value(it.expr, scope)
+            name = self.unique(self.item_name(it), used)
+            out = _rename(self.type_of(it.expr, scope), name)
+            sql.append(f"{expr_sql} AS {self.q(name)}")
+            if cols is not None:
+                cols.append(Col(name, out))
+        return ", ".join(sql), cols
+
+    @staticmethod
+    def unique(name: str, used: set[str]) -> str:
+        base, n = name, 2
+        while name.lower() in used:
+            name = f"{base}_{n}"
+            n += 1
+        used.add(name.lower())
+        return name
+
+    def item_name(self, it: A.SelectItem) -> str:
+        if it.alias is not None:
+            return self.name_of(it.alias)
+        e = it.expr
+        while isinstance(e, A.Paren):
+            e = e.inner
+        if isinstance(e, A.ColumnRef):
+            if isinstance(e.column, Col):
+                return e.column.name
+            return self.name_of(e.parts[-1])
+        if isinstance(e, (A.Func, A.Geom)):
+            return e.name.lower()
+        if isinstance(e, A.Cast):
+            return "cast"
+        return "expr"
+
+    def star(self, star: A.Star, scope: Scope) -> list[tuple[Source, Col]] | None:
+        if star.qualifier is None:
+            sources = scope.sources
+        else:
+            src = self.find_source(star.qualifier, scope, star)
+            if src is None:
+                return None
+            sources = [src]
+        if any(s.cols is None for s in sources):
+            return None
+        return [(s, c) for s in sources for c in s.cols or [] if c.name.lower() not in s.hidden]
+
+    def star_sql(self, star: A.Star, scope: Scope) -> str:
+        if star.qualifier is None:
+            return "*"
+        src = self.find_source(star.qualifier, scope, star)
+        if src is not None:
+            return f"{src.sql_alias}.*"
+        return ".".join(self.q(self.name_of(p)) for p in star.qualifier) + ".*"
+
+    # ---- FROM -----------------------------------------------------------
+
+    def table_ref(self, t: A.TableRef, scope: Scope) -> str:
+        if isinstance(t, A.TableName):
+            return self.table_name(t, scope)
+        if isinstance(t, A.Derived):
+            sub_scope = Scope([], scope.parent, scope.ctes)
+            sql, cols = self.query(t.query, sub_scope)
+            alias = self.add_source(scope, t.alias, None, cols)
+            return f"({sql}) AS {alias}"
+        return self.join(t, scope)
+
+    def join(self, j: A.Join, scope: Scope) -> str:
+        left = self.table_ref(j.left, scope)
+        n_left = len(scope.sources)
+        right = self.table_ref(j.right, scope)
+        right_sources = scope.sources[n_left:]
+        left_sources = scope.sources[:n_left]
+        keyword = {None: "JOIN", "INNER": "JOIN", "LEFT": "LEFT OUTER JOIN",
+                   "RIGHT": "RIGHT OUTER JOIN", "FULL": "FULL OUTER JOIN"}[j.kind]
+        if j.natural:
+            common = self.natural_columns(left_sources, right_sources)
+            if common is None:
+                return f"{left} NATURAL {keyword} {right}"
+            using = common
+        elif j.using is not None:
+            using = [self.using_column(u, left_sources, right_sources) for u in j.using]
+        elif j.on is not None:
+            return f"{left} {keyword} {right} ON {self.cond(j.on, scope)}"
+        else:
+            if keyword == "JOIN":
+                return f"{left} CROSS JOIN {right}"
+            return f"{left} {keyword} {right} ON 1 = 1"
+        for s in right_sources:
+            s.hidden |= {u.lower() for u in using}
+        for s in scope.sources[: n_left + len(right_sources)]:
+            s.join_keys |= {u.lower() for u in using}
+        if not using:
+            return f"{left} CROSS JOIN {right}"
+        return f"{left} {keyword} {right} USING ({', '.join(self.q(u) for u in using)})"
+
+    @staticmethod
+    def natural_columns(left: list[Source], right: list[Source]) -> list[str] | None:
+        if any(s.cols is None for s in left + right):
+            return None
+        lnames = {c.name.lower(): c.name for s in left for c in s.cols or []}
+        return [c.name for s in right for c in s.cols or [] if c.name.lower() in lnames]
+
+    def using_column(self, u: A.Ident, left: list[Source], right: list[Source]) -> str:
+        found = None
+        for side in (left, right):
+            hits = [c for s in side if s.cols is not None for c in s.cols if _col_matches(c, u)]
+            if not hits and all(s.cols is not None for s in side):
+                raise AdqlError(f"USING ({u.name}): no such column on one side of the join",
+                                u.line, u.col)
+            found = found or (hits[0].name if hits else None)
+        return found or self.name_of(u)
+
+    def table_name(self, t: A.TableName, scope: Scope) -> str:
+        last = t.parts[-1]
+        if len(t.parts) == 1 and last.key in scope.ctes:
+            emitted, cols = scope.ctes[last.key]
+            alias = self.add_source(scope, t.alias or last, None, cols)
+            return f"{self.q(emitted)} AS {alias}"
+        info = self.lookup_table(t)
+        if info is None:
+            sql = ".".join(self.q(self.name_of(p)) for p in t.parts)
+            schema = self.name_of(t.parts[-2]) if len(t.parts) > 1 else None
+            alias = self.add_source(scope, t.alias or last, schema if t.alias is None else None, None)
+            return f"{sql} AS {alias}"
+        t.table = info
+        if (info.schema, info.name) not in self.tables:
+            self.tables.append((info.schema, info.name))
+        cols = [Col(c.name, _out_from_info(c.name, c)) for c in info.columns]
+        base = info.sql_from or (
+            (self.q(info.schema) + "." if info.schema else "") + self.q(info.name))
+        src_ident = t.alias or A.Ident(info.name, True)
+        alias = self.add_source(scope, src_ident, info.schema if t.alias is None else None, cols)
+        return f"{base} AS {alias}"
+
+    def lookup_table(self, t: A.TableName) -> TableInfo | None:
+        if self.catalog is None:
+            return None
+        name = t.parts[-1]
+        schema = t.parts[-2] if len(t.parts) > 1 else None
+        found = self.catalog.find_tables(schema.name if schema else None, name.name,
+                                         name.delimited, bool(schema and schema.delimited))
+        if len(found) == 1:
+            return found[0]
+        written = ".".join(p.name for p in t.parts)
+        if not found:
+            hint = _suggest(written if schema else name.name,
+                            self.catalog.table_names() if schema else
+                            [x.name for x in self.catalog.tables] + self.catalog.table_names())
+            raise AdqlError(f"unknown table {written}{hint}", t.line, t.col)
+        names = ", ".join(f"{x.schema}.{x.name}" for x in found)
+        raise AdqlError(f"table name {written} is ambiguous ({names}); add the schema",
+                        t.line, t.col)
+
+    def add_source(self, scope: Scope, ident: A.Ident, schema: str | None,
+                   cols: list[Col] | None) -> str:
+        key = ident.key
+        for s in scope.sources:
+            if s.alias.lower() == key.lower() and (s.schema or "").lower() == (schema or "").lower():
+                raise AdqlError(f"the name {ident.name} is used twice in FROM; give one an alias "
+                                "with AS", ident.line, ident.col)
+        taken = {s.sql_alias for s in scope.sources}
+        emitted = self.name_of(ident) if not ident.delimited else ident.name
+        sql_alias = self.q(emitted)
+        n = 2
+        while sql_alias in taken:
+            sql_alias = self.q(f"{emitted}_{n}")
+            n += 1
+        scope.sources.append(Source(key, ident.delimited, schema, sql_alias, cols))
+        return sql_alias
+
+    # ---- column resolution ----------------------------------------------
+
+    def find_source(self, qual: list[A.Ident], scope: Scope | None, node: object) -> Source | None:
+        q_last = qual[-1]
+        q_schema = qual[-2] if len(qual) > 1 else None
+        s_: Scope | None = scope
+        while s_ is not None:
+            hits = []
+            for s in s_.sources:
+                if (s.alias == q_last.name) if q_last.delimited or s.alias_delimited and \
+                        q_last.delimited else s.alias.lower() == q_last.name.lower():
+                    if q_schema is None or (s.schema or "").lower() == q_schema.name.lower():
+                        hits.append(s)
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise AdqlError(f"{q_last.name} is ambiguous here; use an alias", q_last.line,
+                                q_last.col)
+            s_ = s_.parent
+        if self.catalog is not None and (scope is None or all(
+                s.cols is not None for s in scope.sources)):
+            names = [s.alias for s in (scope.sources if scope else [])]
+            written = ".".join(p.name for p in qual)
+            raise AdqlError(f"{written} is not a table in FROM{_suggest(q_last.name, names)}",
+                            q_last.line, q_last.col)
+        return None
+
+    def find_column(self, ident: A.Ident, scope: Scope, required: bool = True
+                    ) -> tuple[Source, Col] | None:
+        s_: Scope | None = scope
+        unknown_seen = False
+        while s_ is not None:
+            hits = [(s, c) for s in s_.sources if s.cols is not None for c in s.cols
+                    if _col_matches(c, ident)]
+            if len(hits) > 1 and not all(ident.key.lower() in s.join_keys for s, _ in hits):
+                tabs = " and ".join(s.alias for s, _ in hits)
+                raise AdqlError(f"column {ident.name} is ambiguous: it is in {tabs}; write "
+                                f"table.{ident.name}", ident.line, ident.col)
+            if hits:
+                return hits[0]
+            if any(s.cols is None for s in s_.sources):
+                unknown_seen = True
+                break
+            s_ = s_.parent
+        if unknown_seen or not required or self.catalog is None:
+            return None
+        names = sorted({c.name for s in scope.sources for c in s.cols or []})
+        tabs = ", ".join(s.alias for s in scope.sources)
+        raise AdqlError(f"unknown column {ident.name} in {tabs}{_suggest(ident.name, names)}",
+                        ident.line, ident.col)
+
+    def column(self, ref: A.ColumnRef, scope: Scope) -> str:
+        name = ref.parts[-1]
+        if len(ref.parts) == 1:
+            hit = self.find_column(name, scope)
+            if hit is None:
+                return self.q(self.name_of(name))
+            src, col = hit
+            ref.column = col
+            return f"{src.sql_alias}.{self.q(col.name)}"
+        src_ = self.find_source(ref.parts[:-1], scope, ref)
+        if src_ is None:
+            return ".".join(self.q(self.name_of(p)) for p in ref.parts)
+        if src_.cols is None:
+            return f"{src_.sql_alias}.{self.q(self.name_of(name))}"
+        for c in src_.cols:
+            if _col_matches(c, name):
+                ref.column = c
+                return f"{src_.sql_alias}.{self.q(c.name)}"
+        hint = _suggest(name.name, [c.name for c in src_.cols])
+        raise AdqlError(f"unknown column {name.name} in {src_.alias}{hint}", name.line, name.col)
+
+    # ---- conditions -----------------------------------------------------
+
+    def cond(self, c: A.Cond, scope: Scope) -> str:
+        if isinstance(c, A.BoolOp):
+            return f"({self.cond(c.left, scope)} {c.op} {self.cond(c.right, scope)})"
+        if isinstance(c, A.Not):
+            return f"(NOT {self.cond(c.operand, scope)})"
+        if isinstance(c, A.Compare):
+            return self.compare(c, scope)
+        if isinstance(c, A.Between):
+            neg = "NOT " if c.negated else ""
+            return (f"({self.expr(c.operand, scope)} {neg}BETWEEN {self.expr(c.low, scope)}"
+                    f" AND {self.expr(c.high, scope)})")
+        if isinstance(c, A.InList):
+            neg = "NOT " if c.negated else ""
+            if c.query is not None:
+                sub, cols = self.query(c.query, Scope([], scope, scope.ctes))
+                if cols is not None and len(cols) != 1:
+                    raise AdqlError("the subquery after IN must select exactly one column",
+                                    c.line, c.col)
+                inner = sub
+            else:
+                inner = ", ".join(self.expr(i, scope) for i in c.items or [])
+            return f"({self.expr(c.operand, scope)} {neg}IN ({inner}))"
+        if isinstance(c, A.Like):
+            return self.d.like(self.expr(c.operand, scope), self.expr(c.pattern, scope),
+                               c.negated, c.ilike)
+        if isinstance(c, A.IsNull):
+            return f"({self.expr(c.operand, scope)} IS {'NOT ' if c.negated else ''}NULL)"
+        sub, _ = self.query(c.query, Scope([], scope, scope.ctes))
+        return f"(EXISTS ({sub}))"
+
+    def compare(self, c: A.Compare, scope: Scope) -> str:
+        # 1 = CONTAINS(...) and friends become a bare predicate (index-friendly).
+        for geo_side, lit in ((c.left, c.right), (c.right, c.left)):
+            if (isinstance(geo_side, A.Func) and geo_side.name in ("CONTAINS", "INTERSECTS")
+                    and isinstance(lit, A.Literal) and lit.kind == "int" and lit.value in ("0", "1")
+                    and c.op in ("=", "<>")):
+                pred = self.predicate(geo_side, scope)
+                true = (lit.value == "1") == (c.op == "=")
+                return pred if true else f"(NOT {pred})"
+        return f"({self.expr(c.left, scope)} {c.op} {self.expr(c.right, scope)})"
+
+    def predicate(self, f: A.Func, scope: Scope) -> str:
+        a, b = (self.geometry(x, scope) for x in f.args)
+        return self.geo.contains(a, b) if f.name == "CONTAINS" else self.geo.intersects(a, b)
+
+    # ---- expressions ----------------------------------------------------
+
+    def value(self, e: A.Expr, scope: Scope) -> str:
+        """An expression in the select list, where geometries are output."""
+        inner = e.inner if isinstance(e, A.Paren) else e
+        if self.is_geometry(inner, scope):
+            return self.geo.output(self.geometry(inner, scope))
+        return self.expr(e, scope)
+
+    def is_geometry(self, e: A.Expr, scope: Scope) -> bool:
+        if isinstance(e, A.Geom) or (isinstance(e, A.Func) and e.name == "CENTROID"):
+            return True
+        if isinstance(e, A.Cast) and e.type in GEOMETRY_TYPES:
+            return True
+        if isinstance(e, A.ColumnRef):
+            self.column(e, scope)
+            return isinstance(e.column, Col) and e.column.out.datatype in GEOMETRY_TYPES
+        return False
+
+    def expr(self, e: A.Expr, scope: Scope) -> str:
+        if isinstance(e, A.Literal):
+            return self.literal(e)
+        if isinstance(e, A.ColumnRef):
+            sql = self.column(e, scope)
+            if isinstance(e.column, Col) and e.column.out.datatype in GEOMETRY_TYPES:
+                return self.geo.output(self.geometry(e, scope))
+            return sql
+        if isinstance(e, A.Paren):
+            return f"({self.expr(e.inner, scope)})"
+        if isinstance(e, A.Unary):
+            return f"({e.op}{self.expr(e.operand, scope)})"
+        if isinstance(e, A.Binary):
+            left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+            if e.op == "||":
+                return self.d.concat(left, right)
+            return f"({left} {e.op} {right})"
+        if isinstance(e, A.Func):
+            return self.func(e, scope)
+        if isinstance(e, A.Cast):
+            return self.cast(e, scope)
+        if isinstance(e, A.Case):
+            return self.case(e, scope)
+        if isinstance(e, A.Geom):
+            return self.geo.output(self.geometry(e, scope))
+        raise AdqlError("'*' is only allowed in the select list and in COUNT(*)", e.line, e.col)
+
+    def literal(self, e: A.Literal) -> str:
+        if e.kind == "str":
+            return self.d.string(e.value)
+        if e.kind == "null":
+            return "NULL"
+        if e.kind == "hex":
+            return str(int(e.value, 16))
+        # Re-print through float/int so only a well-formed number is emitted.
+        if e.kind == "int":
+            return str(int(e.value))
+        return repr(float(e.value))
+
+    def func(self, f: A.Func, scope: Scope) -> str:
+        if f.kind == "agg":
+            if isinstance(f.args[0], A.Star):
+                return "COUNT(*)"
+            arg = self.expr(f.args[0], scope)
+            return f"{f.name}({'DISTINCT ' if f.distinct else ''}{arg})"
+        if f.kind == "geom":
+            return self.geom_func(f, scope)
+        if f.kind == "unit":
+            return self.in_unit(f, scope)
+        if f.kind == "udf":
+            return self.udf(f, scope)
+        args = [self.expr(a, scope) for a in f.args]
+        if f.kind == "math":
+            if f.name == "RAND" and args and self.d.name in ("postgresql", "duckdb"):
+                self.warnings.append("RAND(seed): the seed is ignored on this engine")
+                args = []
+            return self.d.math(f.name, args)
+        return f"{f.name}({', '.join(args)})"  # LOWER UPPER COALESCE
+
+    def udf(self, f: A.Func, scope: Scope) -> str:
+        args = [self.expr(a, scope) for a in f.args]
+        if self.catalog is None:
+            self.warnings.append(f"function {f.name} was not checked (no metadata)")
+            return f"{f.name}({', '.join(args)})"
+        info = self.catalog.function(f.name)
+        if info is None:
+            hint = _suggest(f.name, [fn.name for fn in self.catalog.functions.values()])
+            raise AdqlError(f"unknown function {f.name}{hint}", f.line, f.col)
+        template = info.sql.get(self.d.name)
+        if template is None:
+            raise AdqlError(f"the function {f.name} is not available on this engine", f.line, f.col)
+        if "{" in template:
+            return template.format(*args, args=", ".join(args))
+        return f"{template}({', '.join(args)})"
+
+    def cast(self, c: A.Cast, scope: Scope) -> str:
+        if c.type in GEOMETRY_TYPES:
+            return self.geo.output(self.geometry(c, scope))
+        return f"CAST({self.expr(c.operand, scope)} AS {self.d.cast_type(c.type, c.length)})"
+
+    def case(self, c: A.Case, scope: Scope) -> str:
+        out = "CASE"
+        if c.operand is not None:
+            out += " " + self.expr(c.operand, scope)
+        for cond, result in c.whens:
+            w = (self.expr(cond, scope) if c.operand is not None  # type: ignore[arg-type]
+                 else self.cond(cond, scope))  # type: ignore[arg-type]
+            out += f" WHEN {w} THEN {self.expr(result, scope)}"
+        if c.default is not None:
+            out += f" ELSE {self.expr(c.default, scope)}"
+        return out + " END"
+
+    def in_unit(self, f: A.Func, scope: Scope) -> str:
+        sql = self.expr(f.args[0], scope)
+        target = f.args[1]
+        assert isinstance(target, A.Literal)
+        source_unit = self.type_of(f.args[0], scope).unit
+        factor = unit_factor(source_unit, target.value, f)
+        return f"({sql} * {factor!r})"
+
+    def geom_func(self, f: A.Func, scope: Scope) -> str:
+        n = f.name
+        if n in ("CONTAINS", "INTERSECTS"):
+            return f"(CASE WHEN {self.predicate(f, scope)} THEN 1 ELSE 0 END)"
+        if n == "DISTANCE":
+            if len(f.args) == 4:
+                x1, y1, x2, y2 = (self.expr(a, scope) for a in f.args)
+                return self.geo.distance(x1, y1, x2, y2)
+            a, b = (self.geometry(x, scope) for x in f.args)
+            return self.geo.geo_distance(a, b)
+        if n == "CENTROID":
+            return self.geo.output(self.geometry(f, scope))
+        g = self.geometry(f.args[0], scope)
+        if n == "AREA":
+            return self.geo.area(g)
+        if n == "COORDSYS":
+            arg = f.args[0]
+            cs = arg.coordsys if isinstance(arg, A.Geom) else None
+            if isinstance(cs, A.Literal) and cs.kind == "str":
+                return self.d.string(cs.value)
+            return self.d.string("ICRS")
+        return self.geo.coord(g, 1 if n == "COORD1" else 2)
+
+    def geometry(self, e: A.Expr, scope: Scope) -> Geo:
+        """An expression as a symbolic geometry."""
+        while isinstance(e, A.Paren):
+            e = e.inner
+        if isinstance(e, A.Geom):
+            return self.constructor(e, scope)
+        if isinstance(e, A.Func) and e.name == "CENTROID":
+            return self.geo.centroid(self.geometry(e.args[0], scope))
+        if isinstance(e, A.ColumnRef):
+            sql = self.column(e, scope)
+            if isinstance(e.column, Col) and e.column.out.datatype in GEOMETRY_TYPES:
+                return self.native_column(sql, e.column.out.datatype, e)
+            if self.d.name == "postgresql":
+                return GNative(sql, "REGION")
+            raise AdqlError(f"{e.parts[-1].name} is not known to be a geometry column; "
+                            "use POINT(ra, dec)", e.line, e.col)
+        if isinstance(e, A.Cast) and e.type in GEOMETRY_TYPES:
+            return self.cast_geometry(e)
+        if isinstance(e, A.Func) and e.kind == "udf" and self.d.name == "postgresql":
+            return GNative(self.udf(e, scope), "REGION")
+        raise AdqlError("a geometry (POINT, CIRCLE, BOX, POLYGON) is needed here", e.line, e.col)
+
+    def native_column(self, sql: str, datatype: str, e: A.ColumnRef) -> Geo:
+        if self.d.name == "postgresql":
+            return GNative(sql, datatype)
+        if datatype == "POINT":
+            lo = 0 if self.d.name == "spark" else 1  # DALI arrays: [ra, dec]
+            return GPoint(f"{sql}[{lo}]", f"{sql}[{lo + 1}]")
+        if datatype == "CIRCLE":
+            lo = 0 if self.d.name == "spark" else 1
+            return GCircle(f"{sql}[{lo}]", f"{sql}[{lo + 1}]", f"{sql}[{lo + 2}]")
+        raise AdqlError(f"{datatype} columns are not supported on {self.d.name}", e.line, e.col)
+
+    def cast_geometry(self, c: A.Cast) -> Geo:
+        lit = c.operand
+        if not (isinstance(lit, A.Literal) and lit.kind == "str"):
+            raise AdqlError(f"only a string of numbers can be cast to {c.type}", c.line, c.col)
+        try:
+            nums = [float(v) for v in lit.value.replace(",", " ").split()]
+        except ValueError:
+            raise AdqlError(f"cannot read {lit.value!r} as a {c.type}", c.line, c.col) from None
+        s = [repr(v) for v in nums]
+        want = {"POINT": 2, "CIRCLE": 3}.get(c.type)
+        if want is not None and len(nums) != want:
+            raise AdqlError(f"a {c.type} needs {want} numbers", c.line, c.col)
+        if c.type == "POINT":
+            return GPoint(s[0], s[1])
+        if c.type == "CIRCLE":
+            return GCircle(s[0], s[1], s[2])
+        if c.type != "POLYGON" or len(nums) < 6 or len(nums) % 2:
+            raise AdqlError(f"cannot cast to {c.type}", c.line, c.col)
+        pairs = tuple(zip(nums[::2], nums[1::2], strict=True))
+        return GPolygon(tuple(s[::2]), tuple(s[1::2]), pairs)
+
+    def constructor(self, g: A.Geom, scope: Scope) -> Geo:
+        if g.name == "REGION":
+            raise AdqlError("REGION is not supported; use POINT, CIRCLE, BOX or POLYGON",
+                            g.line, g.col)
+        if g.coordsys is not None:
+            self.check_coordsys(g.coordsys)
+        args = [self.expr(a, scope) if not isinstance(a, A.Geom) else "" for a in g.args]
+        centre = self.centre(g, scope)
+        if g.name == "POINT":
+            plain = all(isinstance(a, A.ColumnRef) for a in g.args)
+            return GPoint(args[0], args[1], plain)
+        if g.name == "CIRCLE":
+            return GCircle(*centre, args[-1])
+        if g.name == "BOX":
+            return GBox(*centre, args[-2], args[-1])
+        return self.polygon(g, scope)
+
+    def centre(self, g: A.Geom, scope: Scope) -> tuple[str, str]:
+        n_plain = {"POINT": 2, "CIRCLE": 3, "BOX": 4}.get(g.name, 0)
+        if len(g.args) == n_plain or g.name in ("POINT", "POLYGON"):
+            return self.expr(g.args[0], scope), self.expr(g.args[1], scope)
+        p = self.geometry(g.args[0], scope)
+        if isinstance(p, GPoint):
+            return p.x, p.y
+        if isinstance(p, GNative) and self.d.name == "postgresql" and p.type == "POINT":
+            return f"DEGREES(long({p.sql}))", f"DEGREES(lat({p.sql}))"
+        raise AdqlError(f"the centre of a {g.name} must be a point", g.line, g.col)
+
+    def polygon(self, g: A.Geom, scope: Scope) -> GPolygon:
+        as_points = len(g.args) % 2 == 1 or len(g.args) < 6
+        xs: list[str] = []
+        ys: list[str] = []
+        if as_points:
+            for a in g.args:
+                p = self.geometry(a, scope)
+                if not isinstance(p, GPoint):
+                    raise AdqlError("POLYGON vertices must be points", g.line, g.col)
+                xs.append(p.x)
+                ys.append(p.y)
+        else:
+            xs = [self.expr(a, scope) for a in g.args[::2]]
+            ys = [self.expr(a, scope) for a in g.args[1::2]]
+        const = _constant_pairs(xs, ys)
+        return GPolygon(tuple(xs), tuple(ys), const)
+
+    def check_coordsys(self, cs: A.Expr) -> None:
+        if isinstance(cs, A.Literal) and cs.kind == "str":
+            frame = cs.value.strip().split(" ")[0].upper() if cs.value.strip() else ""
+            if frame not in ("", "ICRS", "J2000", "FK5", "UNKNOWNFRAME"):
+                self.warnings.append(f"coordinate system '{cs.value}' is ignored: coordinates "
+                                     "are taken as they are (no frame conversion)")
+
+    # ---- types ----------------------------------------------------------
+
+    def type_of(self, e: A.Expr, scope: Scope) -> OutputColumn:
+        while isinstance(e, A.Paren):
+            e = e.inner
+        if isinstance(e, A.ColumnRef):
+            if isinstance(e.column, Col):
+                return e.column.out
+            return OutputColumn("", "UNKNOWN")
+        if isinstance(e, A.Literal):
+            return OutputColumn("", {"int": "BIGINT", "hex": "BIGINT", "num": "DOUBLE",
+                                     "str": "VARCHAR", "null": "UNKNOWN"}[e.kind],
+                                "*" if e.kind == "str" else None)
+        if isinstance(e, A.Cast):
+            return _typed(e.type, "*" if e.type == "VARCHAR" else (
+                str(e.length) if e.length else None))
+        if isinstance(e, A.Geom) or (isinstance(e, A.Func) and e.name == "CENTROID"):
+            kind = e.name if isinstance(e, A.Geom) else "POINT"
+            return _typed(kind)
+        if isinstance(e, A.Func):
+            return self.func_type(e, scope)
+        if isinstance(e, A.Binary):
+            if e.op == "||":
+                return OutputColumn("", "VARCHAR", "*")
+            lt, rt = self.type_of(e.left, scope), self.type_of(e.right, scope)
+            ints = ("SMALLINT", "INTEGER", "BIGINT")
+            if lt.datatype in ints and rt.datatype in ints and e.op != "/":
+                return OutputColumn("", "BIGINT")
+            return OutputColumn("", "DOUBLE")
+        if isinstance(e, A.Unary):
+            return self.type_of(e.operand, scope)
+        return OutputColumn("", "UNKNOWN")
+
+    def func_type(self, f: A.Func, scope: Scope) -> OutputColumn:
+        if f.kind == "agg":
+            if f.name == "COUNT":
+                return OutputColumn("", "BIGINT")
+            inner = self.type_of(f.args[0], scope)
+            if f.name == "AVG":
+                return OutputColumn("", "DOUBLE", unit=inner.unit, ucd=inner.ucd)
+            return OutputColumn("", inner.datatype, inner.arraysize, inner.xtype, inner.unit,
+                                inner.ucd)
+        if f.name in ("CONTAINS", "INTERSECTS"):
+            return OutputColumn("", "INTEGER")
+        if f.name in ("DISTANCE", "COORD1", "COORD2"):
+            return OutputColumn("", "DOUBLE", unit="deg")
+        if f.name == "AREA":
+            return OutputColumn("", "DOUBLE", unit="deg**2")
+        if f.name in ("COORDSYS", "LOWER", "UPPER"):
+            return OutputColumn("", "VARCHAR", "*")
+        if f.kind == "unit":
+            target = f.args[1]
+            assert isinstance(target, A.Literal)
+            return OutputColumn("", "DOUBLE", unit=target.value)
+        if f.kind == "coalesce":
+            return self.type_of(f.args[0], scope)
+        if f.kind == "udf":
+            info = self.catalog.function(f.name) if self.catalog else None
+            return _typed(info.return_type.upper()) if info else OutputColumn("", "UNKNOWN")
+        return OutputColumn("", "DOUBLE")
+
+
+def _typed(datatype: str, arraysize: str | None = None) -> OutputColumn:
+    if datatype in _GEO_XTYPE:
+        xtype, size = _GEO_XTYPE[datatype]
+        return OutputColumn("", datatype if datatype != "BOX" else "POLYGON", size, xtype)
+    return OutputColumn("", datatype, arraysize)
+
+
+def _rename(out: OutputColumn, name: str) -> OutputColumn:
+    return OutputColumn(name, out.datatype, out.arraysize, out.xtype, out.unit, out.ucd,
+                        out.description, out.utype)
+
+
+def _constant_pairs(xs: list[str], ys: list[str]) -> tuple[tuple[float, float], ...] | None:
+    try:
+        return tuple((float(x.strip("()")), float(y.strip("()"))) for x, y in zip(xs, ys, strict=True))
+    except ValueError:
+        return None
+
+
+def unit_factor(source: str, target: str, node: A.Func) -> float:
+    """Multiplier from one VOUnit to another (astropy does the unit algebra)."""
+    if not source:
+        raise AdqlError("IN_UNIT: the unit of this expression is not known", node.line, node.col)
+    from astropy import units as u  # slow to import; only IN_UNIT needs it
+
+    try:
+        src = u.Unit(source, format="vounit", parse_strict="raise")
+        dst = u.Unit(target, format="vounit", parse_strict="raise")
+        return float(src.to(dst))
+    except (ValueError, u.UnitsError, TypeError) as exc:
+        raise AdqlError(f"IN_UNIT: cannot convert {source} to {target} ({exc})", node.line,
+                        node.col) from None
+
+
+def translate(text: str, dialect: str, *, catalog: Catalog | None = None,
+              maxrec: int | None = None) -> Translation:
+    """ADQL text to one engine's SQL, checked against ``catalog`` when given."""
+    if maxrec is not None and maxrec < 0:
+        raise AdqlError("MAXREC cannot be negative")
+    tree = parse(text)
+    t = Translator(dialect, catalog)
+    try:
+        return t.top_query(tree, maxrec)
+    except RecursionError:
+        raise AdqlError("the query is nested too deeply") from None
