@@ -5,7 +5,13 @@ Pure Python; no Django import here (only the management command uses it).
 
 from .ast import Query
 from .catalog import Catalog, ColumnInfo, FunctionInfo, TableInfo
+from .dialects import DIALECTS
 from .errors import AdqlError
+from .native import translate_native
 from .parser import parse
+from .translate import OutputColumn, Translation, translate
 
-__all__ = ["AdqlError", "Catalog", "ColumnInfo", "FunctionInfo", "Query", "TableInfo", "parse"]
+__all__ = [
+    "DIALECTS", "AdqlError", "Catalog", "ColumnInfo", "FunctionInfo", "OutputColumn", "Query",
+    "TableInfo", "Translation", "parse", "translate", "translate_native",
+]

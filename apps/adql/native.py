@@ -1,0 +1,135 @@
+"""Native SQL queries: checked to be one read-only SELECT over catalog tables.
+
+The database role the query runs under is read-only too; this check is the
+first line, so that a user gets a clear message rather than a permission
+error, and so that tables outside the catalog are never read.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from .catalog import Catalog, TableInfo
+from .errors import AdqlError
+from .translate import OutputColumn, Translation, _out_from_info
+
+SQLGLOT_DIALECTS = {"postgresql": "postgres", "mariadb": "mysql", "duckdb": "duckdb",
+                    "spark": "spark"}
+
+# Functions that write, sleep, read files or reach other servers.
+FORBIDDEN_FUNCTIONS = frozenset("""
+pg_sleep pg_sleep_for pg_sleep_until pg_read_file pg_read_binary_file pg_ls_dir pg_stat_file
+lo_import lo_export lo_get lo_put lo_from_bytea dblink dblink_exec set_config nextval setval
+pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile txid_current
+pg_advisory_lock pg_advisory_xact_lock copy query_to_xml
+sleep benchmark load_file get_lock release_lock
+read_csv read_csv_auto read_parquet read_json read_json_auto read_text read_blob glob
+parquet_scan sniff_csv getenv current_setting
+reflect java_method
+""".split())
+
+
+def _parse(sql: str, dialect: str) -> exp.Expression:
+    read = SQLGLOT_DIALECTS.get(dialect)
+    if read is None:
+        raise AdqlError(f"unknown SQL dialect {dialect!r}")
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except SqlglotError as e:
+        errs = getattr(e, "errors", None) or [{}]
+        first = errs[0]
+        raise AdqlError(f"SQL syntax error: {first.get('description') or e}",
+                        first.get("line"), first.get("col")) from None
+    if len(statements) != 1:
+        raise AdqlError("exactly one query is allowed")
+    return statements[0]
+
+
+def _check_read_only(tree: exp.Expression) -> None:
+    if not isinstance(tree, exp.Query):
+        raise AdqlError("only SELECT (or WITH ... SELECT) queries are allowed")
+    for node in tree.walk():
+        if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop,
+                             exp.Command, exp.Into, exp.Lock, exp.Merge, exp.Alter)):
+            raise AdqlError("the query must only read data")
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name in FORBIDDEN_FUNCTIONS:
+                raise AdqlError(f"the function {name} is not allowed")
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def _tables(tree: exp.Expression, catalog: Catalog, read: str) -> list[TableInfo]:
+    ctes = _cte_names(tree)
+    found: list[TableInfo] = []
+    for t in tree.find_all(exp.Table):
+        if not isinstance(t.this, exp.Identifier):
+            raise AdqlError(f"{t.this.sql()} is not a published table")
+        if not t.db and t.name.lower() in ctes:
+            continue
+        quoted = bool(t.this.args.get("quoted"))
+        matches = catalog.find_tables(t.db or None, t.name, quoted)
+        if len(matches) != 1:
+            written = f"{t.db}.{t.name}" if t.db else t.name
+            raise AdqlError(f"unknown table {written}" if not matches else
+                            f"table name {written} is ambiguous; add the schema")
+        if matches[0] not in found:
+            found.append(matches[0])
+        if matches[0].sql_from:
+            _substitute(t, matches[0], read)
+    return found
+
+
+def _substitute(t: exp.Table, info: TableInfo, read: str) -> None:
+    """Read a table with a trusted FROM fragment (a Parquet file, a MyDB schema)."""
+    fragment = sqlglot.parse_one(f"SELECT * FROM {info.sql_from}", read=read)
+    source = fragment.args["from_" if "from_" in fragment.args else "from"].this
+    alias = t.alias or t.name
+    t.replace(exp.alias_(source, alias, table=True, quoted=True) if not source.alias else source)
+
+
+def _apply_limit(tree: exp.Query, maxrec: int | None) -> tuple[exp.Query, int | None]:
+    existing = tree.args.get("limit")
+    current = None
+    if existing is not None:
+        value = existing.expression
+        if isinstance(value, exp.Literal) and value.is_int:
+            current = int(value.this)
+        else:
+            raise AdqlError("LIMIT must be a plain number")
+    if maxrec is None:
+        return tree, current
+    limit = maxrec + 1 if current is None else min(current, maxrec + 1)
+    return tree.limit(limit, copy=False), limit
+
+
+def _columns(tree: exp.Query, tables: list[TableInfo]) -> list[OutputColumn]:
+    cols: list[OutputColumn] = []
+    by_name = {c.name.lower(): c for t in tables for c in t.columns}
+    for sel in tree.selects:
+        if isinstance(sel, exp.Star):
+            cols += [_out_from_info(c.name, c) for t in tables for c in t.columns]
+            continue
+        name = sel.alias_or_name
+        info = by_name.get(sel.name.lower()) if isinstance(sel, exp.Column) else None
+        cols.append(_out_from_info(name, info) if info else OutputColumn(name, "UNKNOWN"))
+    return cols
+
+
+def translate_native(sql: str, dialect: str, *, catalog: Catalog,
+                     maxrec: int | None = None) -> Translation:
+    """Check a native query (read-only, catalog tables only) and bound it."""
+    if maxrec is not None and maxrec < 0:
+        raise AdqlError("MAXREC cannot be negative")
+    tree = _parse(sql, dialect)
+    _check_read_only(tree)
+    assert isinstance(tree, exp.Query)
+    tables = _tables(tree, catalog, SQLGLOT_DIALECTS[dialect])
+    tree, limit = _apply_limit(tree, maxrec)
+    out = tree.sql(dialect=SQLGLOT_DIALECTS[dialect])
+    return Translation(out, _columns(tree, tables), [(t.schema, t.name) for t in tables], [], limit)
