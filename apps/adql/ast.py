@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator
-from typing import Union
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -111,7 +110,7 @@ class Paren:
     col: int = 0
 
 
-Expr = Union[Literal, ColumnRef, Star, Unary, Binary, Func, Geom, Cast, Case, Paren]
+Expr = Literal | ColumnRef | Star | Unary | Binary | Func | Geom | Cast | Case | Paren
 
 
 # ---- conditions --------------------------------------------------------
@@ -186,7 +185,7 @@ class Not:
     col: int = 0
 
 
-Cond = Union[Compare, Between, InList, Like, IsNull, Exists, BoolOp, Not]
+Cond = Compare | Between | InList | Like | IsNull | Exists | BoolOp | Not
 
 
 # ---- tables and queries ------------------------------------------------
@@ -221,7 +220,7 @@ class Join:
     col: int = 0
 
 
-TableRef = Union[TableName, Derived, Join]
+TableRef = TableName | Derived | Join
 
 
 @dataclass(slots=True)
@@ -271,7 +270,7 @@ class Query:
     col: int = 0
 
 
-QueryBody = Union[Select, SetOp, Query]
+QueryBody = Select | SetOp | Query
 
 
 _NODE_TYPES = (Ident, Literal, ColumnRef, Star, Unary, Binary, Func, Geom, Cast, Case, Paren,

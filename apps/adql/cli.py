@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import Any, Protocol
 
 from .catalog import Catalog
 from .errors import AdqlError
 from .translate import translate
+
+
+class Writer(Protocol):
+    def write(self, text: str) -> object: ...
+
+    def flush(self) -> object: ...
 
 
 def translate_one(query: str, dialect: str, catalog: Catalog | None) -> dict[str, Any]:
@@ -29,7 +35,7 @@ def _request(line: str) -> str:
     return obj["query"]
 
 
-def run_jsonl(lines: Iterable[str], out: IO[str], dialect: str,
+def run_jsonl(lines: Iterable[str], out: Writer, dialect: str,
               catalog_factory: Callable[[], Catalog | None] = lambda: None) -> int:
     """Translate each request line; returns how many failed."""
     catalog = catalog_factory()

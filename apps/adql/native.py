@@ -31,7 +31,7 @@ reflect java_method
 """.split())
 
 
-def _parse(sql: str, dialect: str) -> exp.Expression:
+def _parse(sql: str, dialect: str) -> exp.Expr:
     read = SQLGLOT_DIALECTS.get(dialect)
     if read is None:
         raise AdqlError(f"unknown SQL dialect {dialect!r}")
@@ -47,7 +47,7 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
     return statements[0]
 
 
-def _check_read_only(tree: exp.Expression) -> None:
+def _check_read_only(tree: exp.Expr) -> None:
     if not isinstance(tree, exp.Query):
         raise AdqlError("only SELECT (or WITH ... SELECT) queries are allowed")
     for node in tree.walk():
@@ -60,11 +60,11 @@ def _check_read_only(tree: exp.Expression) -> None:
                 raise AdqlError(f"the function {name} is not allowed")
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _tables(tree: exp.Expression, catalog: Catalog, read: str) -> list[TableInfo]:
+def _tables(tree: exp.Expr, catalog: Catalog, read: str) -> list[TableInfo]:
     ctes = _cte_names(tree)
     found: list[TableInfo] = []
     for t in tree.find_all(exp.Table):
@@ -126,10 +126,10 @@ def translate_native(sql: str, dialect: str, *, catalog: Catalog,
     """Check a native query (read-only, catalog tables only) and bound it."""
     if maxrec is not None and maxrec < 0:
         raise AdqlError("MAXREC cannot be negative")
-    tree = _parse(sql, dialect)
-    _check_read_only(tree)
-    assert isinstance(tree, exp.Query)
-    tables = _tables(tree, catalog, SQLGLOT_DIALECTS[dialect])
-    tree, limit = _apply_limit(tree, maxrec)
+    parsed = _parse(sql, dialect)
+    _check_read_only(parsed)
+    assert isinstance(parsed, exp.Query)
+    tables = _tables(parsed, catalog, SQLGLOT_DIALECTS[dialect])
+    tree, limit = _apply_limit(parsed, maxrec)
     out = tree.sql(dialect=SQLGLOT_DIALECTS[dialect])
     return Translation(out, _columns(tree, tables), [(t.schema, t.name) for t in tables], [], limit)

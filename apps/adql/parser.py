@@ -664,7 +664,7 @@ def _is_coordsys(e: A.Expr) -> bool:
 
 
 def _is_numeric_literal(e: A.Expr) -> bool:
-    return isinstance(e, A.Literal) and e.kind in ("int", "num", "hex") or (
+    return (isinstance(e, A.Literal) and e.kind in ("int", "num", "hex")) or (
         isinstance(e, A.Unary) and _is_numeric_literal(e.operand))
 
 

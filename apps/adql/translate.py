@@ -16,7 +16,7 @@ from . import ast as A
 from .catalog import Catalog, ColumnInfo, TableInfo
 from .dialects import Dialect, get_dialect
 from .errors import AdqlError
-from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, geo_type, geometry_for
+from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, geometry_for
 from .parser import parse
 
 GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
@@ -407,10 +407,10 @@ class Translator:
         while s_ is not None:
             hits = []
             for s in s_.sources:
-                if (s.alias == q_last.name) if q_last.delimited or s.alias_delimited and \
-                        q_last.delimited else s.alias.lower() == q_last.name.lower():
-                    if q_schema is None or (s.schema or "").lower() == q_schema.name.lower():
-                        hits.append(s)
+                same = (s.alias == q_last.name if q_last.delimited
+                        else s.alias.lower() == q_last.name.lower())
+                if same and (q_schema is None or (s.schema or "").lower() == q_schema.name.lower()):
+                    hits.append(s)
             if len(hits) == 1:
                 return hits[0]
             if len(hits) > 1:
