@@ -227,6 +227,7 @@ X_FRAME_OPTIONS = "DENY"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
+WHITENOISE_USE_FINDERS = True  # serve static/ even before collectstatic (tests, first start)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -251,3 +252,34 @@ MYDB_DIR = env_path("MYDB_DIR", VAR_DIR / "mydb")  # users' results stored as Pa
 SCIENCE_POSTGRESQL_URL = env_str("SCIENCE_POSTGRESQL_URL", "")  # e.g. postgresql://daiquiri@db/science; empty: engine off
 SCIENCE_MARIADB_URL = env_str("SCIENCE_MARIADB_URL", "")  # e.g. mysql://daiquiri@db:3306/science; empty: engine off
 SPARK_REMOTE = env_str("SPARK_REMOTE", "")  # sc://host:15002 (Spark Connect); "local" for an in-process session
+
+# --- query ---
+# Queues like CasJobs: a quick one for interactive work and a long one for hours.
+# "who": the built-in group given the queue's "submit" privilege when it is first
+# used ("anyone", "public" = every registered user, or "" = only explicit grants
+# made with the access app). Row limit None = no limit beyond MAXREC.
+QUERY_QUEUES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "label": "Quick (1 minute)",
+        "time_limit": env_int("QUERY_QUICK_TIME_LIMIT", 60, minimum=1),
+        "row_limit": env_int("QUERY_QUICK_ROW_LIMIT", 1_000_000, minimum=1),
+        "who": "anyone",
+        "concurrency": env_int("QUERY_QUICK_CONCURRENCY", 4, minimum=1),
+    },
+    "long": {
+        "label": "Long (8 hours)",
+        "time_limit": env_int("QUERY_LONG_TIME_LIMIT", 8 * 3600, minimum=1),
+        "row_limit": env_int("QUERY_LONG_ROW_LIMIT", 100_000_000, minimum=1),
+        "who": "public",
+        "concurrency": env_int("QUERY_LONG_CONCURRENCY", 2, minimum=1),
+    },
+}
+QUERY_DEFAULT_QUEUE = "quick"
+QUERY_QUOTA_BYTES = env_int("QUERY_QUOTA_BYTES", 10 * 1024**3, minimum=0)  # per user; QueryQuota rows override
+QUERY_HEARTBEAT_SECONDS = env_int("QUERY_HEARTBEAT_SECONDS", 5, minimum=1)
+QUERY_STALE_AFTER_SECONDS = env_int("QUERY_STALE_AFTER_SECONDS", 60, minimum=2)  # no heartbeat for this long: worker died
+QUERY_REQUEUE_AFTER_SECONDS = env_int("QUERY_REQUEUE_AFTER_SECONDS", 120, minimum=1)  # QUEUED this long: send again
+QUERY_REAPER_SECONDS = env_int("QUERY_REAPER_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
+}
