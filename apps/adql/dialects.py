@@ -22,6 +22,13 @@ class Dialect:
     def concat(self, left: str, right: str) -> str:
         return f"({left} || {right})"
 
+    def double(self, value: float) -> str:
+        """An approximate number literal typed DOUBLE (not DECIMAL) by the engine."""
+        text = repr(float(value))
+        if text in ("inf", "-inf", "nan"):
+            raise AdqlError("numbers must be finite")
+        return text if "e" in text else text + "E0"
+
     def like(self, left: str, pattern: str, negated: bool, ilike: bool) -> str:
         op = ("NOT " if negated else "") + ("ILIKE" if ilike else "LIKE")
         return f"({left} {op} {pattern})"
@@ -65,6 +72,9 @@ class Dialect:
 class PostgreSQL(Dialect):
     name = "postgresql"
     lower_unquoted = True
+
+    def double(self, value: float) -> str:
+        return f"CAST({super().double(value)} AS DOUBLE PRECISION)"
 
     def like(self, left: str, pattern: str, negated: bool, ilike: bool) -> str:
         # ADQL has no escape character; PostgreSQL's default is backslash.

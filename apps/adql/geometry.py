@@ -196,7 +196,7 @@ class SphereSQL:
                     f" - SIN(RADIANS(GREATEST(-90.0, {g.y} - {g.h} / 2.0)))))")
         if isinstance(g, GPolygon) and g.const is not None:
             convex_edges(g.const)
-            return _num(polygon_area(g.const))
+            return self.d.double(polygon_area(g.const))
         if isinstance(g, GPoint):
             return "0.0"
         raise self.unsupported(f"AREA of a {geo_type(g)}")
@@ -208,7 +208,7 @@ class SphereSQL:
             return g
         if isinstance(g, GPolygon) and g.const is not None:
             x, y = polygon_centroid(g.const)
-            return GPoint(_num(x), _num(y))
+            return GPoint(self.d.double(x), self.d.double(y))
         raise self.unsupported(f"CENTROID of a {geo_type(g)}")
 
     def coord(self, g: Geo, which: int) -> str:

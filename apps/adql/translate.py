@@ -573,7 +573,7 @@ class Translator:
         # Re-print through float/int so only a well-formed number is emitted.
         if e.kind == "int":
             return str(int(e.value))
-        return repr(float(e.value))
+        return self.d.double(float(e.value))
 
     def func(self, f: A.Func, scope: Scope) -> str:
         if f.kind == "agg":
@@ -700,7 +700,7 @@ class Translator:
             nums = [float(v) for v in lit.value.replace(",", " ").split()]
         except ValueError:
             raise AdqlError(f"cannot read {lit.value!r} as a {c.type}", c.line, c.col) from None
-        s = [repr(v) for v in nums]
+        s = [self.d.double(v) for v in nums]
         want = {"POINT": 2, "CIRCLE": 3}.get(c.type)
         if want is not None and len(nums) != want:
             raise AdqlError(f"a {c.type} needs {want} numbers", c.line, c.col)
@@ -745,6 +745,7 @@ class Translator:
         as_points = len(g.args) % 2 == 1 or len(g.args) < 6
         xs: list[str] = []
         ys: list[str] = []
+        nodes: list[tuple[A.Expr, A.Expr]] = []
         if as_points:
             for a in g.args:
                 p = self.geometry(a, scope)
@@ -752,11 +753,13 @@ class Translator:
                     raise AdqlError("POLYGON vertices must be points", g.line, g.col)
                 xs.append(p.x)
                 ys.append(p.y)
+                if isinstance(a, A.Geom) and len(a.args) == 2:
+                    nodes.append((a.args[0], a.args[1]))
         else:
             xs = [self.expr(a, scope) for a in g.args[::2]]
             ys = [self.expr(a, scope) for a in g.args[1::2]]
-        const = _constant_pairs(xs, ys)
-        return GPolygon(tuple(xs), tuple(ys), const)
+            nodes = list(zip(g.args[::2], g.args[1::2], strict=True))
+        return GPolygon(tuple(xs), tuple(ys), _constant_pairs(nodes, len(xs)))
 
     def check_coordsys(self, cs: A.Expr) -> None:
         if isinstance(cs, A.Literal) and cs.kind == "str":
@@ -839,11 +842,24 @@ def _rename(out: OutputColumn, name: str) -> OutputColumn:
                         out.description, out.utype)
 
 
-def _constant_pairs(xs: list[str], ys: list[str]) -> tuple[tuple[float, float], ...] | None:
-    try:
-        return tuple((float(x.strip("()")), float(y.strip("()"))) for x, y in zip(xs, ys, strict=True))
-    except ValueError:
+def _constant(e: A.Expr) -> float | None:
+    """The value of a literal number (possibly signed), else None."""
+    while isinstance(e, A.Paren):
+        e = e.inner
+    if isinstance(e, A.Unary):
+        inner = _constant(e.operand)
+        return None if inner is None else (-inner if e.op == "-" else inner)
+    if isinstance(e, A.Literal) and e.kind in ("int", "num", "hex"):
+        return float(int(e.value, 16)) if e.kind == "hex" else float(e.value)
+    return None
+
+
+def _constant_pairs(nodes: list[tuple[A.Expr, A.Expr]], n: int
+                    ) -> tuple[tuple[float, float], ...] | None:
+    pairs = [(_constant(x), _constant(y)) for x, y in nodes]
+    if len(pairs) != n or any(x is None or y is None for x, y in pairs):
         return None
+    return tuple((float(x), float(y)) for x, y in pairs)  # type: ignore[arg-type]
 
 
 def unit_factor(source: str, target: str, node: A.Func) -> float:
