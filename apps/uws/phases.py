@@ -39,3 +39,21 @@ class TransitionError(ValueError):
 def check_transition(current: str, new: str) -> None:
     if new not in TRANSITIONS.get(current, frozenset()):
         raise TransitionError(f"A job in phase {current} cannot go to {new}.")
+
+
+# What a client may ask for with PHASE=... on a job.
+RUN = "RUN"
+ABORT = "ABORT"
+# While a job is in one of these, a blocking WAIT may wait for a change.
+WAITABLE = frozenset({PENDING, QUEUED, EXECUTING, HELD, SUSPENDED})
+
+
+def parse_phase_filter(values: list[str]) -> list[str]:
+    """The PHASE= filter of a job list; unknown phases are the client's error."""
+    found = []
+    for value in values:
+        phase = value.strip().upper()
+        if phase not in ALL:
+            raise ValueError(f"{value!r} is not a UWS phase; the phases are {', '.join(ALL)}.")
+        found.append(phase)
+    return found
