@@ -11,7 +11,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.core.checks import refuse_to_start_if_misconfigured  # noqa: E402
 from apps.core.routing import websocket_urlpatterns  # noqa: E402
+
+refuse_to_start_if_misconfigured()
 
 application = ProtocolTypeRouter(
     {

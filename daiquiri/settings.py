@@ -16,9 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("DAIQUIRI_VAR_DIR", BASE_DIR / "var")
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "")
-if not SECRET_KEY and DEBUG:
-    SECRET_KEY = "insecure-development-key-only-for-debug"  # system check daiquiri.E001 refuses it in production
+# Without a key, a placeholder lets `manage.py check` explain the problem (daiquiri.E001);
+# the web server and workers run the checks at start-up and refuse to start.
+SECRET_KEY = env_str("SECRET_KEY", "") or "insecure-development-key-only-for-debug"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -219,7 +219,7 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -275,6 +275,7 @@ QUERY_QUEUES: dict[str, dict[str, Any]] = {
     },
 }
 QUERY_DEFAULT_QUEUE = "quick"
+QUERY_DESTRUCTION_DAYS = env_int("QUERY_DESTRUCTION_DAYS", 30, minimum=1)  # UWS destruction time of new jobs
 QUERY_QUOTA_BYTES = env_int("QUERY_QUOTA_BYTES", 10 * 1024**3, minimum=0)  # per user; QueryQuota rows override
 QUERY_HEARTBEAT_SECONDS = env_int("QUERY_HEARTBEAT_SECONDS", 5, minimum=1)
 QUERY_STALE_AFTER_SECONDS = env_int("QUERY_STALE_AFTER_SECONDS", 60, minimum=2)  # no heartbeat for this long: worker died

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
@@ -18,6 +19,11 @@ from .notifications import notify_managers_of_pending
 def on_user_signed_up(request: HttpRequest, user: User, **kwargs: Any) -> None:
     Profile.objects.get_or_create(user=user)
     do_record_event(kinds.SIGNUP, user=user, request=request, summary=f"signed up as {user.username}")
+    if not user.is_active:
+        # allauth stops at "inactive" before its verification step; the address
+        # must still be verified before managers are asked to approve it.
+        for address in EmailAddress.objects.filter(user=user, verified=False):
+            address.send_confirmation(request, signup=True)
 
 
 def on_email_confirmed(request: HttpRequest, email_address: Any, **kwargs: Any) -> None:

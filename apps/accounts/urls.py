@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke", views.token_revoke, name="token_revoke"),
     path("pending/", views.pending, name="pending"),
     path("pending/<int:user_id>/<str:step>", views.approve, name="approve"),
+    path("api/me", api.me, name="api_me"),
 ]

@@ -11,6 +11,15 @@ from django.core.checks import Error, Tags, Warning, register
 INSECURE_KEYS = {"", "insecure-development-key-only-for-debug"}
 
 
+def refuse_to_start_if_misconfigured() -> None:
+    """Servers and workers do not run `manage.py check` themselves: do it for them."""
+    from django.core.checks import run_checks
+
+    errors = [message for message in run_checks() if message.is_serious()]
+    if errors:
+        raise SystemExit("Refusing to start:\n" + "\n".join(f"  {message}" for message in errors))
+
+
 @register()
 def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
     if not settings.DEBUG and settings.SECRET_KEY in INSECURE_KEYS:

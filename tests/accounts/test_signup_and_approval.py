@@ -118,11 +118,12 @@ def test_failed_logins_do_not_reveal_whether_an_account_exists() -> None:
 def test_failed_logins_are_rate_limited() -> None:
     make_user("erin")
     client = Client()
-    statuses = [client.post(reverse("account_login"), {"login": "erin", "password": f"wrong{i}"}).status_code for i in range(12)]
-    assert 429 in statuses
+    for i in range(6):
+        client.post(reverse("account_login"), {"login": "erin", "password": f"wrong{i}"})
     # even the right password is refused while the limit holds
     response = client.post(reverse("account_login"), {"login": "erin", "password": "erin-password"})
-    assert "_auth_user_id" not in client.session and response.status_code == 429
+    assert "Too many failed login attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
 
 
 @pytest.mark.django_db
