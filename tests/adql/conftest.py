@@ -145,7 +145,7 @@ def maria_conn() -> Iterator[Any]:
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
         cur.execute(f"CREATE DATABASE {SCHEMA}")
-        cur.execute(f"CREATE TABLE {SCHEMA}.points (id BIGINT, ra DOUBLE, dec DOUBLE, "
+        cur.execute(f"CREATE TABLE {SCHEMA}.points (id BIGINT, ra DOUBLE, `dec` DOUBLE, "
                     "name VARCHAR(100), mag DOUBLE)")
         cur.executemany(f"INSERT INTO {SCHEMA}.points VALUES (%s, %s, %s, %s, %s)", POINTS)
     yield conn
