@@ -1,5 +1,9 @@
 """WebSocket routes of every app, gathered for daiquiri/asgi.py."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from apps.query.consumers import JobStatusConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/query/jobs/", JobStatusConsumer.as_asgi()),  # type: ignore[arg-type]
+]

@@ -52,6 +52,7 @@ class QueryJob(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
+    queued = models.DateTimeField(null=True, blank=True, help_text="When it last went to the broker (the reaper re-sends lost ones).")
     heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
     worker = models.CharField(max_length=255, blank=True)
 
@@ -65,3 +66,26 @@ class QueryJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.phase in phases.FINAL
+
+
+class QueryQuota(models.Model):
+    """Space for stored results, for one user or for the members of one group.
+
+    A user's own row wins; otherwise the largest of their groups' rows;
+    otherwise settings.QUERY_QUOTA_BYTES.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="query_quota")
+    group = models.OneToOneField("access.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="query_quota")
+    bytes = models.BigIntegerField(help_text="Space for stored query results, in bytes.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True) | models.Q(user__isnull=True, group__isnull=False),
+                name="query_quota_for_user_or_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"quota {self.bytes} B for {self.user or self.group}"

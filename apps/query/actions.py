@@ -1,0 +1,310 @@
+"""Side effects on query jobs. The query pages, TAP sync/async and the admin all call these."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import pyarrow as pa
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import transaction
+from django.utils import timezone
+
+from apps.activity.actions import do_record_event
+from apps.adql import AdqlError
+from apps.adql.translate import OutputColumn
+from apps.uws import phases
+
+from . import kinds, live
+from .models import QueryJob
+from .planning import QueryError, check_table_name, error_message, plan_query
+from .queues import QueueError, check_queue, get_queue
+from .uploads import Upload
+
+log = logging.getLogger(__name__)
+AnyUser = User | AnonymousUser
+
+__all__ = [
+    "QueryError", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_rename_result",
+    "do_run_job", "do_update_job", "result_batches", "run_sync",
+]
+
+
+def _owner(user: AnyUser | None) -> User | None:
+    return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
+
+
+def _engine(name: str) -> Any:
+    from workers.engines import get_engine  # type: ignore[attr-defined,unused-ignore]
+
+    return get_engine(name)
+
+
+def _table(job: QueryJob) -> Any:
+    from workers.engines.base import TableName
+
+    return TableName(job.result_schema, job.result_table)
+
+
+# ---- create, run, change ---------------------------------------------------------
+
+@transaction.atomic
+def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", queue: str | None = None,
+                  maxrec: int | None = None, response_format: str = "", uploads: Sequence[Upload] = (),
+                  table_name: str = "", run_id: str = "", source: str = QueryJob.SOURCE_WEB,
+                  execution_duration: int = 0, parameters: dict[str, Any] | None = None) -> QueryJob:
+    """A PENDING job. Never refuses a bad query: that is found (and reported) when it runs."""
+    real = _owner(owner)
+    job = QueryJob.objects.create(
+        owner=real, query=query, language=language or "ADQL", queue=queue or settings.QUERY_DEFAULT_QUEUE,
+        maxrec=maxrec, response_format=response_format, uploads=[u.as_json() for u in uploads],
+        table_name=table_name.strip(), run_id=run_id[:255], source=source, execution_duration=max(execution_duration, 0),
+        parameters=parameters or {}, destruction=timezone.now() + timezone.timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
+    )
+    do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"created query job {job.id}", job=str(job.id), source=source)
+    return job
+
+
+def _fail(job: QueryJob, message: str) -> QueryJob:
+    job.phase, job.error, job.end_time = phases.ERROR, message, timezone.now()
+    job.save(update_fields=["phase", "error", "end_time"])
+    transaction.on_commit(lambda: live.notify(job))
+    return job
+
+
+@transaction.atomic
+def do_run_job(job: QueryJob) -> QueryJob:
+    """PENDING/HELD -> QUEUED, or ERROR with a readable message when the query cannot run."""
+    job = QueryJob.objects.select_for_update().get(pk=job.pk)
+    phases.check_transition(job.phase, phases.QUEUED)
+    try:
+        queue = check_queue(job.owner, job.queue)
+        if job.owner_id is not None and job.source != QueryJob.SOURCE_TAP_SYNC:
+            job.table_name = check_table_name(job.owner, job.table_name) if job.table_name else ""
+        plan = plan_query(job.owner, query=job.query, language=job.language, maxrec=_maxrec(job, queue.row_limit),
+                          uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
+    except (AdqlError, QueryError, QueueError) as exc:
+        return _fail(job, error_message(exc))
+    job.phase, job.engine, job.native_sql, job.queued, job.error = phases.QUEUED, plan.engine, plan.sql, timezone.now(), ""
+    job.save(update_fields=["phase", "engine", "native_sql", "queued", "error", "table_name"])
+    job_id = str(job.id)
+    transaction.on_commit(lambda: _enqueue(job_id))
+    transaction.on_commit(lambda: live.notify(job))
+    return job
+
+
+def _maxrec(job: QueryJob, row_limit: int | None) -> int | None:
+    limits = [n for n in (job.maxrec, row_limit) if n is not None]
+    return min(limits) if limits else None
+
+
+def _enqueue(job_id: str) -> None:
+    from workers.query import run_query
+
+    run_query.delay(job_id)
+
+
+_UPDATABLE = {"query", "language", "queue", "maxrec", "response_format", "table_name", "run_id", "execution_duration",
+              "destruction", "parameters", "uploads"}
+
+
+@transaction.atomic
+def do_update_job(job: QueryJob, **fields: Any) -> QueryJob:
+    """Change UWS parameters; only a PENDING job may change (destruction and run id any time)."""
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise QueryError(f"These job parameters cannot be changed: {', '.join(sorted(unknown))}.")
+    job = QueryJob.objects.select_for_update().get(pk=job.pk)
+    if job.phase != phases.PENDING and set(fields) - {"destruction", "run_id"}:
+        raise QueryError(f"The job is {job.phase}: parameters can only change while it is PENDING.")
+    if "queue" in fields:
+        get_queue(fields["queue"])
+    if "uploads" in fields:
+        fields["uploads"] = [u.as_json() if isinstance(u, Upload) else u for u in fields["uploads"]]
+    if "execution_duration" in fields:
+        fields["execution_duration"] = max(int(fields["execution_duration"] or 0), 0)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(fields))
+    return job
+
+
+@transaction.atomic
+def do_abort_job(job: QueryJob) -> QueryJob:
+    """Stop a job: the engine cancels a running statement; the worker drops what it wrote."""
+    job = QueryJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_final:
+        return job
+    phases.check_transition(job.phase, phases.ABORTED)
+    was_running = job.phase == phases.EXECUTING
+    job.phase, job.end_time = phases.ABORTED, timezone.now()
+    job.save(update_fields=["phase", "end_time"])
+    if was_running and job.engine:
+        engine, job_id = job.engine, str(job.id)
+        # Server engines cancel from any process; DuckDB runs inside the worker,
+        # whose heartbeat sees ABORTED within a second and cancels there.
+        transaction.on_commit(lambda: _abort_on_engine(engine, job_id))
+    transaction.on_commit(lambda: live.notify(job))
+    return job
+
+
+def _abort_on_engine(engine: str, job_id: str) -> None:
+    try:
+        _engine(engine).abort(job_id)
+    except Exception:
+        log.warning("could not abort job %s on %s", job_id, engine, exc_info=True)
+
+
+def do_delete_job(job: QueryJob) -> None:
+    """Delete the job and its stored result (the data too)."""
+    if not job.is_final and job.phase not in (phases.PENDING, phases.HELD):
+        do_abort_job(job)
+    with transaction.atomic():
+        job = QueryJob.objects.select_for_update().get(pk=job.pk)
+        if job.result_table:
+            _drop_quietly(job)
+        do_record_event(kinds.QUERY_DELETED, user=job.owner, summary=f"deleted query job {job.id}", job=str(job.id))
+        job.delete()
+
+
+def _drop_quietly(job: QueryJob) -> None:
+    try:
+        _engine(job.engine).drop(_table(job))
+    except Exception:
+        log.warning("could not drop the result of job %s", job.id, exc_info=True)
+
+
+@transaction.atomic
+def do_rename_result(job: QueryJob, new_name: str) -> QueryJob:
+    job = QueryJob.objects.select_for_update().get(pk=job.pk)
+    if not job.result_table:
+        raise QueryError("This job has no stored result to rename.")
+    if job.owner_id is None:
+        raise QueryError("Results of anonymous jobs cannot be renamed.")
+    new_name = check_table_name(job.owner, new_name.strip(), exclude=job)
+    if new_name != job.result_table:
+        from workers.engines.base import TableName
+
+        _engine(job.engine).rename(_table(job), TableName(job.result_schema, new_name))
+    old = job.table_name
+    job.table_name = job.result_table = new_name
+    job.save(update_fields=["table_name", "result_table"])
+    do_record_event(kinds.QUERY_RENAMED, user=job.owner, summary=f"renamed table {old} to {new_name}", job=str(job.id))
+    return job
+
+
+@transaction.atomic
+def do_drop_result(job: QueryJob) -> QueryJob:
+    """Delete the stored result (its data) and keep the job in the history."""
+    job = QueryJob.objects.select_for_update().get(pk=job.pk)
+    if job.result_table:
+        _engine(job.engine).drop(_table(job))
+    job.result_table, job.size_bytes = "", 0
+    job.save(update_fields=["result_table", "size_bytes"])
+    do_record_event(kinds.QUERY_DELETED, user=job.owner, summary=f"deleted table {job.table_name}", job=str(job.id))
+    return job
+
+
+# ---- results ---------------------------------------------------------------------
+
+def result_columns(job: QueryJob) -> list[OutputColumn]:
+    return [OutputColumn(**c) for c in job.result_columns]
+
+
+def result_batches(job: QueryJob, *, offset: int = 0, limit: int | None = None, order_by: str | None = None,
+                   descending: bool = False) -> Iterator[pa.RecordBatch]:
+    """The stored result (or a page of it), streamed; never more than the job's row count (MAXREC)."""
+    if job.phase != phases.COMPLETED or not job.result_table:
+        raise QueryError("This job has no stored result.")
+    total = job.row_count or 0
+    end = total if limit is None else min(total, offset + limit)
+    if offset >= end:
+        return
+    remaining = end - offset
+    for batch in _engine(job.engine).fetch(_table(job), offset=offset, limit=remaining, order_by=order_by, descending=descending):
+        if batch.num_rows > remaining:
+            batch = batch.slice(0, remaining)
+        if batch.num_rows:
+            yield batch
+        remaining -= batch.num_rows
+        if remaining <= 0:
+            return
+
+
+# ---- synchronous queries (TAP sync) ------------------------------------------------
+
+class SyncResult:
+    """A streamed synchronous result. ``overflow`` is known once ``batches`` is exhausted."""
+
+    def __init__(self, job: QueryJob, columns: list[OutputColumn], source: Iterator[pa.RecordBatch], maxrec: int | None) -> None:
+        self.job = job
+        self.columns = columns
+        self.maxrec = maxrec
+        self.overflow = False
+        self.rows = 0
+        self.batches: Iterator[pa.RecordBatch] = self._stream(source)
+
+    def _stream(self, source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        error = ""
+        try:
+            for batch in source:
+                if self.maxrec is not None and self.rows + batch.num_rows > self.maxrec:
+                    self.overflow = True
+                    batch = batch.slice(0, self.maxrec - self.rows)
+                self.rows += batch.num_rows
+                if batch.num_rows:
+                    yield batch
+                if self.overflow:
+                    break
+        except BaseException as exc:
+            error = error_message(exc) if isinstance(exc, Exception) else "The download was interrupted."
+            raise
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+            _finish_sync(self.job, self.rows, self.overflow, error)
+
+
+def _finish_sync(job: QueryJob, rows: int, overflow: bool, error: str) -> None:
+    QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(
+        phase=phases.ERROR if error else phases.COMPLETED, row_count=rows, overflow=overflow, error=error, end_time=timezone.now()
+    )
+
+
+def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxrec: int | None = None,
+             uploads: Sequence[Upload] = (), response_format: str = "", timeout_s: float | None = None) -> SyncResult:
+    """Run a query now and stream its rows (nothing stored). Bad queries raise AdqlError/QueryError."""
+    real = _owner(owner)
+    queue = get_queue(None)
+    limit = _maxrec(QueryJob(maxrec=maxrec), queue.row_limit)
+    job = QueryJob.objects.create(
+        owner=real, query=query, language=language or "ADQL", queue=queue.name, maxrec=maxrec,
+        response_format=response_format, uploads=[u.as_json() for u in uploads], source=QueryJob.SOURCE_TAP_SYNC,
+        phase=phases.EXECUTING, start_time=timezone.now(), heartbeat=timezone.now(),
+    )
+    try:
+        plan = plan_query(owner, query=query, language=language, maxrec=limit, uploads=uploads, job_id=str(job.id))
+    except (AdqlError, QueryError) as exc:
+        QueryJob.objects.filter(pk=job.pk).update(phase=phases.ERROR, error=error_message(exc), end_time=timezone.now())
+        raise
+    job.engine, job.native_sql, job.result_columns = plan.engine, plan.sql, [asdict(c) for c in plan.columns]
+    job.save(update_fields=["engine", "native_sql", "result_columns"])
+    do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"ran a synchronous query ({job.id})", job=str(job.id), source=job.source)
+    engine = _engine(plan.engine)
+    from .execution import create_uploads, drop_uploads
+
+    create_uploads(engine, plan)
+    timeout = min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit
+    source = engine.stream(plan.sql, timeout_s=float(timeout), job_id=str(job.id))
+
+    def cleaned() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from source
+        finally:
+            drop_uploads(engine, plan)
+
+    return SyncResult(job, plan.columns, cleaned(), limit)

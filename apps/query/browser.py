@@ -1,0 +1,62 @@
+"""The schema browser and example queries of the query page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+
+from apps.adql import TableInfo
+
+from .planning import mydb_jobs, mydb_table, science_catalog
+
+
+@dataclass(frozen=True)
+class BrowserSchema:
+    name: str
+    tables: list[TableInfo]
+
+
+def schema_browser(user: User | AnonymousUser) -> list[BrowserSchema]:
+    """Every table the user may query, grouped by schema; MyDB last."""
+    owner = user if user.is_authenticated else None
+    mydb = [mydb_table(j) for j in mydb_jobs(owner)]  # type: ignore[arg-type]
+    catalog = science_catalog(user, mydb)
+    schemas: dict[str, list[TableInfo]] = {}
+    for table in catalog.tables:
+        schemas.setdefault(table.schema, []).append(table)
+    order = sorted(schemas, key=lambda s: (s.lower() == "mydb", s.upper() == "TAP_SCHEMA", s.lower()))
+    return [BrowserSchema(s, sorted(schemas[s], key=lambda t: t.name.lower())) for s in order]
+
+
+def _column(table: TableInfo, *ucds: str, names: tuple[str, ...] = ()) -> str | None:
+    for c in table.columns:
+        if any(c.ucd.lower().startswith(u) for u in ucds) or c.name.lower() in names:
+            return c.name
+    return None
+
+
+def examples_for(browser: list[BrowserSchema]) -> list[dict[str, Any]]:
+    """A few ADQL examples built from the tables this user can see."""
+    science = [t for s in browser if s.name.upper() != "TAP_SCHEMA" and s.name.lower() != "mydb" for t in s.tables]
+    examples: list[dict[str, Any]] = []
+    if science:
+        t = science[0]
+        examples.append({"title": f"The first rows of {t.schema}.{t.name}", "query": f"SELECT TOP 10 * FROM {t.schema}.{t.name}"})
+    for t in science:
+        ra = _column(t, "pos.eq.ra;meta.main", "pos.eq.ra", names=("ra", "raj2000"))
+        dec = _column(t, "pos.eq.dec;meta.main", "pos.eq.dec", names=("dec", "dej2000"))
+        if ra and dec:
+            examples.append({
+                "title": f"Cone search: 5° around (ra, dec) = (180°, 0°) in {t.name}",
+                "query": (f"SELECT TOP 100 *\nFROM {t.schema}.{t.name} AS t\n"
+                          f"WHERE 1 = CONTAINS(POINT('ICRS', t.{ra}, t.{dec}), CIRCLE('ICRS', 180, 0, 5))"),
+            })
+            examples.append({"title": f"Count the sources of {t.name} per 10° of declination",
+                             "query": f"SELECT FLOOR({dec} / 10) * 10 AS dec_bin, COUNT(*) AS n\nFROM {t.schema}.{t.name}\n"
+                                      "GROUP BY FLOOR(" + dec + " / 10) * 10\nORDER BY dec_bin"})
+            break
+    examples.append({"title": "Tables you may query (TAP_SCHEMA)",
+                     "query": "SELECT schema_name, table_name, description\nFROM TAP_SCHEMA.tables\nORDER BY schema_name, table_name"})
+    return examples

@@ -1,0 +1,278 @@
+"""What a worker does with a job: claim it, run it on its engine, store the result, finish it.
+
+Every state change is a conditional UPDATE on the phase, so a job claimed
+twice (a redelivered message, the reaper re-sending it) runs once, and a job
+aborted while running is never turned back into COMPLETED.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from apps.activity.actions import do_record_event
+from apps.adql import AdqlError
+from apps.uws import phases
+
+from . import kinds, live
+from .models import QueryJob
+from .planning import Plan, QueryError, default_table_name, error_message, mydb_schema, plan_query
+from .queues import Queue, get_queue
+from .quotas import human_bytes, quota_for, used_by
+from .uploads import Upload
+
+log = logging.getLogger(__name__)
+
+CLAIMED, BUSY, GONE = "claimed", "busy", "gone"
+
+
+def claim(job_id: str, worker: str) -> str:
+    """QUEUED -> EXECUTING for exactly one worker, within the owner's concurrency limit."""
+    with transaction.atomic():
+        job = QueryJob.objects.filter(pk=job_id).values("owner_id", "queue", "phase").first()
+        if job is None or job["phase"] != phases.QUEUED:
+            return GONE
+        if job["owner_id"] is not None:  # serialise this owner's claims so the limit holds
+            User.objects.select_for_update().filter(pk=job["owner_id"]).first()
+        limit = get_queue(job["queue"]).concurrency
+        running = QueryJob.objects.filter(owner_id=job["owner_id"], queue=job["queue"], phase=phases.EXECUTING).count()
+        if running >= limit:
+            return BUSY
+        now = timezone.now()
+        claimed = QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).update(
+            phase=phases.EXECUTING, start_time=now, heartbeat=now, worker=worker[:255]
+        )
+    return CLAIMED if claimed == 1 else GONE
+
+
+class Heartbeat(threading.Thread):
+    """Marks the job alive; when the job was aborted elsewhere, cancels it here (DuckDB runs in this process)."""
+
+    def __init__(self, job_id: str, engine: Any) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.job_id, self.engine = job_id, engine
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        beat = timedelta(seconds=settings.QUERY_HEARTBEAT_SECONDS)
+        last = timezone.now()
+        try:
+            while not self.stopped.wait(1.0):
+                if timezone.now() - last >= beat:
+                    last = timezone.now()
+                    alive = QueryJob.objects.filter(pk=self.job_id, phase=phases.EXECUTING).update(heartbeat=last)
+                else:
+                    alive = QueryJob.objects.filter(pk=self.job_id, phase=phases.EXECUTING).exists()
+                if not alive and not self.stopped.is_set():
+                    self.engine.abort(self.job_id)
+                    return
+        except Exception:
+            log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _engine(name: str) -> Any:
+    from workers.engines import get_engine  # type: ignore[attr-defined,unused-ignore]
+
+    return get_engine(name)
+
+
+def create_uploads(engine: Any, plan: Plan) -> None:
+    """Copy uploaded tables into a server engine for the job (DuckDB and Spark read the files)."""
+    for upload, table in plan.uploads:
+        parquet = pq.ParquetFile(upload.path)
+        engine.ingest(table, parquet.iter_batches(batch_size=65536), parquet.schema_arrow, replace=True)
+
+
+def drop_uploads(engine: Any, plan: Plan) -> None:
+    for _, table in plan.uploads:
+        try:
+            engine.drop(table)
+        except Exception:
+            log.warning("could not drop upload table %s", table, exc_info=True)
+
+
+def _finish(job_id: str, **fields: Any) -> bool:
+    """EXECUTING -> a final phase; False when the job left EXECUTING meanwhile (aborted, reaped)."""
+    done = QueryJob.objects.filter(pk=job_id, phase=phases.EXECUTING).update(end_time=timezone.now(), **fields) == 1
+    job = QueryJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        live.notify(job)
+        if done:
+            do_record_event(kinds.QUERY_FINISHED, user=job.owner, summary=f"query job {job.id} {job.phase}", job=str(job.id),
+                            phase=job.phase, rows=job.row_count, engine=job.engine)
+    return done
+
+
+def _quota_message(owner: User | None, used: int, quota: int, extra: int = 0) -> str:
+    if extra:
+        return (f"The result ({human_bytes(extra)}) does not fit in your space for results: {human_bytes(used)} of "
+                f"{human_bytes(quota)} used. Delete some tables in MyDB (or ask for more space) and run the query again.")
+    return (f"Your space for results is full ({human_bytes(used)} of {human_bytes(quota)} used). "
+            "Delete some tables in MyDB (or ask for more space) and run the query again.")
+
+
+def execute_job(job_id: str, worker: str) -> str:
+    """Run one job to a final phase. Returns what happened with the claim."""
+    outcome = claim(job_id, worker)
+    if outcome != CLAIMED:
+        return outcome
+    job = QueryJob.objects.select_related("owner").get(pk=job_id)
+    live.notify(job)
+    queue = get_queue(job.queue)
+    try:
+        plan = _plan(job, queue)
+    except (AdqlError, QueryError) as exc:
+        _finish(job_id, phase=phases.ERROR, error=error_message(exc))
+        return CLAIMED
+    try:
+        engine = _engine(plan.engine)
+    except Exception as exc:
+        log.exception("engine %s unavailable for job %s", plan.engine, job_id)
+        _finish(job_id, phase=phases.ERROR, error=f"The {plan.engine} engine is not available: {exc}")
+        return CLAIMED
+    heartbeat = Heartbeat(job_id, engine)
+    heartbeat.start()
+    try:
+        _run(job, queue, plan, engine)
+    finally:
+        heartbeat.stop()
+        _dispatch_waiting(job.owner_id, job.queue)
+    return CLAIMED
+
+
+def _plan(job: QueryJob, queue: Queue) -> Plan:
+    used, quota = used_by(job.owner), quota_for(job.owner)
+    if used >= quota:
+        raise QueryError(_quota_message(job.owner, used, quota))
+    limits = [n for n in (job.maxrec, queue.row_limit) if n is not None]
+    plan = plan_query(job.owner, query=job.query, language=job.language, maxrec=min(limits) if limits else None,
+                      uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
+    job.engine, job.native_sql = plan.engine, plan.sql
+    job.result_columns = [asdict(c) for c in plan.columns]
+    job.table_name = job.table_name or (default_table_name(job) if job.owner_id else f"job_{job.id.hex}")
+    job.result_schema, job.result_table = mydb_schema(job.owner_id), job.table_name
+    QueryJob.objects.filter(pk=job.pk).update(engine=job.engine, native_sql=job.native_sql, result_columns=job.result_columns,
+                                              table_name=job.table_name)
+    return plan
+
+
+def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any) -> None:
+    from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableName
+
+    job_id = str(job.id)
+    into = TableName(job.result_schema, job.result_table)
+    timeout = queue.timeout_for(job.execution_duration)
+    try:
+        create_uploads(engine, plan)
+        stored = engine.execute(plan.sql, into=into, timeout_s=float(timeout), job_id=job_id)
+    except QueryAborted:
+        _finish(job_id, phase=phases.ABORTED)
+        return
+    except QueryTimeout:
+        _finish(job_id, phase=phases.ERROR, error=f"The query ran longer than the time limit of the {queue.name} queue "
+                f"({timeout} s) and was stopped. Use the long queue, or narrow the query (a TOP, a tighter WHERE).")
+        return
+    except (EngineError, AdqlError, QueryError) as exc:
+        _finish(job_id, phase=phases.ERROR, error=error_message(exc))
+        return
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        _finish(job_id, phase=phases.ERROR, error=f"The query failed: {exc}")
+        return
+    finally:
+        drop_uploads(engine, plan)
+    _store(job, queue, engine, stored, into)
+
+
+def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any) -> None:
+    job_id = str(job.id)
+    used, quota = used_by(job.owner), quota_for(job.owner)
+    if used + stored.bytes > quota:
+        engine.drop(into)
+        _finish(job_id, phase=phases.ERROR, error=_quota_message(job.owner, used, quota, stored.bytes))
+        return
+    limits = [n for n in (job.maxrec, queue.row_limit) if n is not None]
+    maxrec = min(limits) if limits else None  # the engine ran with LIMIT maxrec + 1 to see overflow
+    rows, overflow = stored.rows, False
+    if maxrec is not None and stored.rows > maxrec:
+        rows, overflow = maxrec, True
+    done = _finish(job_id, phase=phases.COMPLETED, row_count=rows, overflow=overflow, size_bytes=stored.bytes,
+                   result_schema=into.schema, result_table=into.name, table_name=into.name)
+    if not done:  # aborted or reaped while the engine was writing: keep nothing
+        engine.drop(into)
+
+
+def _dispatch_waiting(owner_id: int | None, queue: str) -> None:
+    """A slot freed: send this owner's oldest waiting jobs again (claim() decides)."""
+    from workers.query import run_query
+
+    limit = get_queue(queue).concurrency
+    waiting = QueryJob.objects.filter(owner_id=owner_id, queue=queue, phase=phases.QUEUED).order_by("created")
+    for job_id in waiting.values_list("id", flat=True)[:limit]:
+        run_query.delay(str(job_id))
+
+
+# ---- the reaper -----------------------------------------------------------------------
+
+def reap(*, worker: str | None = None) -> dict[str, int]:
+    """EXECUTING jobs without a heartbeat turn ERROR; QUEUED ones the broker lost are sent again.
+
+    ``worker``: this worker just started, so its own EXECUTING jobs are from a
+    previous life and end at once, without waiting for the heartbeat to go stale.
+    """
+    from workers.query import run_query
+
+    close_old_connections()
+    now = timezone.now()
+    dead = QueryJob.objects.filter(phase=phases.EXECUTING).exclude(source=QueryJob.SOURCE_TAP_SYNC)
+    stale = dead.filter(heartbeat__lt=now - timedelta(seconds=settings.QUERY_STALE_AFTER_SECONDS))
+    if worker:
+        stale = stale | dead.filter(worker=worker)
+    reaped = 0
+    for job in stale.distinct():
+        done = QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(
+            phase=phases.ERROR, end_time=now,
+            error="The worker running this query stopped (it was restarted or ran out of memory). Please run the query again.",
+        )
+        if done:
+            reaped += 1
+            if job.result_table or job.table_name:
+                _drop_partial(job)
+            job.refresh_from_db()
+            live.notify(job)
+    # Synchronous queries die with their web request; close their records too.
+    sync_limit = now - timedelta(seconds=max(q["time_limit"] for q in settings.QUERY_QUEUES.values()) + 300)
+    QueryJob.objects.filter(phase=phases.EXECUTING, source=QueryJob.SOURCE_TAP_SYNC, start_time__lt=sync_limit).update(
+        phase=phases.ERROR, end_time=now, error="The synchronous query was interrupted.")
+    lost = QueryJob.objects.filter(phase=phases.QUEUED, queued__lt=now - timedelta(seconds=settings.QUERY_REQUEUE_AFTER_SECONDS))
+    requeued = 0
+    for job_id in lost.values_list("id", flat=True):
+        QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).update(queued=now)
+        run_query.delay(str(job_id))
+        requeued += 1
+    return {"reaped": reaped, "requeued": requeued}
+
+
+def _drop_partial(job: QueryJob) -> None:
+    """Engines never leave half tables, but a table finished just before the crash may exist."""
+    from workers.engines.base import TableName
+
+    name = job.result_table or job.table_name
+    try:
+        _engine(job.engine).drop(TableName(job.result_schema or mydb_schema(job.owner_id), name))
+    except Exception:
+        log.info("nothing to drop for reaped job %s", job.id, exc_info=True)

@@ -1,0 +1,9 @@
+"""Activity kinds of the query app beyond those in apps/activity/kinds.py."""
+
+from apps.activity.kinds import QUERY_FINISHED, QUERY_SUBMITTED
+
+QUERY_ABORTED = "query.aborted"
+QUERY_DELETED = "query.deleted"
+QUERY_RENAMED = "query.renamed"
+
+__all__ = ["QUERY_ABORTED", "QUERY_DELETED", "QUERY_FINISHED", "QUERY_RENAMED", "QUERY_SUBMITTED"]

@@ -1,0 +1,50 @@
+"""Job status pushed to open pages: one Channels group per owner.
+
+With a cross-process channel layer (Redis) workers send to the group; with the
+embedded in-memory layer nothing crosses processes, so the consumer polls the
+database instead (apps/query/consumers.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from .models import QueryJob
+
+log = logging.getLogger(__name__)
+
+
+def group_name(owner_id: int | None) -> str:
+    return f"query-jobs-{owner_id if owner_id is not None else 'anonymous'}"
+
+
+def cross_process() -> bool:
+    layer = get_channel_layer()
+    return layer is not None and type(layer).__name__ != "InMemoryChannelLayer"
+
+
+def job_status(job: QueryJob) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "phase": job.phase,
+        "row_count": job.row_count,
+        "size_bytes": job.size_bytes,
+        "error": job.error[:500],
+        "table_name": job.table_name,
+        "start_time": job.start_time.isoformat() if job.start_time else None,
+        "end_time": job.end_time.isoformat() if job.end_time else None,
+    }
+
+
+def notify(job: QueryJob) -> None:
+    """Tell the owner's open pages; never let a push failure fail the job."""
+    if job.owner_id is None or not cross_process():
+        return
+    try:
+        async_to_sync(get_channel_layer().group_send)(group_name(job.owner_id), {"type": "job.status", "job": job_status(job)})
+    except Exception:  # the page falls back to polling on reconnect
+        log.warning("could not push the status of job %s", job.id, exc_info=True)

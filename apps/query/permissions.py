@@ -1,0 +1,50 @@
+"""Checked lookups for query jobs: the only way views and the TAP service reach a job."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import QueryJob
+
+AnyUser = User | AnonymousUser
+
+
+def access_job(user: AnyUser | None, job_id: str | uuid.UUID) -> QueryJob:
+    """The job, or 404. Anonymous jobs have no owner: their (unguessable) id is the key.
+
+    Other users' jobs answer 404 rather than 403, so job ids leak nothing.
+    """
+    try:
+        key = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id))
+    except ValueError:
+        raise Http404("No such job.") from None
+    job = QueryJob.objects.select_related("owner").filter(pk=key).first()
+    if job is None:
+        raise Http404("No such job.")
+    if job.owner_id is None:
+        return job
+    if user is not None and user.is_authenticated and (job.owner_id == user.pk or user.is_superuser):
+        return job
+    raise Http404("No such job.")
+
+
+def jobs_for(user: AnyUser | None, *, phases: Iterable[str] | None = None, after: datetime | None = None,
+             last: int | None = None) -> QuerySet[QueryJob]:
+    """A user's jobs, newest first (UWS job list filters). Anonymous users list nothing."""
+    if user is None or not user.is_authenticated:
+        return QueryJob.objects.none()
+    jobs = QueryJob.objects.filter(owner=user)
+    if phases:
+        jobs = jobs.filter(phase__in=list(phases))
+    if after is not None:
+        jobs = jobs.filter(created__gt=after)
+    jobs = jobs.order_by("-created")
+    if last is not None:
+        jobs = jobs[: max(last, 0)]
+    return jobs

@@ -1,0 +1,224 @@
+"""From query text to engine SQL: the catalog a user may query, the engine, the translation.
+
+Planning has no side effects and talks to no engine, so the web process can
+validate a query (and answer with a readable ERROR) before it is queued.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Q
+
+from apps.adql import AdqlError, Catalog, ColumnInfo, TableInfo
+from apps.adql.dialects import get_dialect
+from apps.adql.translate import OutputColumn, Translation, translate
+from apps.uws import phases
+
+from .models import QueryJob
+from .uploads import UPLOAD_SCHEMA, Upload
+
+MYDB_SCHEMA = "mydb"
+ADQL_LANGUAGES = frozenset({"ADQL", "ADQL-2.0", "ADQL-2.1"})
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class QueryError(Exception):
+    """A query we refuse before or while running it, with a message for the user."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class Plan:
+    engine: str
+    translation: Translation
+    uploads: list[tuple[Upload, Any]] = field(default_factory=list)  # (upload, TableName) to create first
+
+    @property
+    def sql(self) -> str:
+        return self.translation.sql
+
+    @property
+    def columns(self) -> list[OutputColumn]:
+        return self.translation.columns
+
+
+# ---- names ---------------------------------------------------------------
+
+def check_table_name(owner: User | None, name: str, *, exclude: QueryJob | None = None) -> str:
+    """A result name must be a plain lower-case identifier, unique in the owner's MyDB."""
+    if not _TABLE_NAME.match(name):
+        raise QueryError(f"{name!r} cannot name a table: use a lower-case letter, then up to 62 lower-case letters, digits or _.")
+    if owner is not None:
+        held = Q(result_table__gt="") | Q(phase__in=phases.ACTIVE)  # stored, or about to be
+        taken = QueryJob.objects.filter(held, owner=owner, table_name=name)
+        if exclude is not None:
+            taken = taken.exclude(pk=exclude.pk)
+        if taken.exists():
+            raise QueryError(f"You already have a table called {name}: choose another name or delete that one.")
+    return name
+
+
+def default_table_name(job: QueryJob) -> str:
+    return f"job_{job.created:%Y%m%d_%H%M%S}_{job.id.hex[:4]}"
+
+
+def mydb_schema(owner_id: int | None) -> str:
+    return f"mydb_{owner_id}" if owner_id is not None else "mydb_anonymous"
+
+
+def mydb_dir(owner_id: int | None) -> Path:
+    return Path(settings.MYDB_DIR) / (str(owner_id) if owner_id is not None else "anonymous")
+
+
+def physical_from(engine: str, schema: str, table: str, owner_id: int | None) -> str:
+    """The FROM fragment that reads a stored table on ``engine`` (quoted here, trusted by apps.adql)."""
+    if engine in ("duckdb", "spark"):
+        base = mydb_dir(owner_id) / table
+        path = str(base) + ("/*.parquet" if base.is_dir() else ".parquet")
+        if engine == "duckdb":
+            return "read_parquet(" + get_dialect("duckdb").string(path) + ")"
+        return "parquet.`" + path.replace("`", "``") + "`"
+    d = get_dialect(engine)
+    return f"{d.ident(schema)}.{d.ident(table)}"
+
+
+# ---- the catalog -----------------------------------------------------------
+
+_ARROW_TYPES: list[tuple[Any, str]] = [
+    (pa.types.is_boolean, "BOOLEAN"), (pa.types.is_int8, "SMALLINT"), (pa.types.is_int16, "SMALLINT"),
+    (pa.types.is_int32, "INTEGER"), (pa.types.is_int64, "BIGINT"), (pa.types.is_float32, "REAL"),
+    (pa.types.is_floating, "DOUBLE"), (pa.types.is_timestamp, "TIMESTAMP"), (pa.types.is_date, "TIMESTAMP"),
+    (pa.types.is_string, "VARCHAR"), (pa.types.is_large_string, "VARCHAR"),
+]
+
+
+def adql_type(arrow_type: pa.DataType) -> str:
+    for test, name in _ARROW_TYPES:
+        if test(arrow_type):
+            return str(name)
+    return "VARCHAR"
+
+
+def upload_table(upload: Upload, sql_from: str | None) -> TableInfo:
+    try:
+        schema = pq.read_schema(upload.path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise QueryError(f"The uploaded table {upload.name} cannot be read: {exc}") from None
+    columns = tuple(ColumnInfo(f.name, adql_type(f.type)) for f in schema)
+    return TableInfo(UPLOAD_SCHEMA, upload.name, columns, f"Uploaded table {upload.name}", sql_from=sql_from)
+
+
+def mydb_jobs(owner: User | None) -> list[QueryJob]:
+    if owner is None:
+        return []
+    return list(QueryJob.objects.filter(owner=owner).exclude(result_table="").exclude(table_name="").order_by("table_name"))
+
+
+def mydb_table(job: QueryJob) -> TableInfo:
+    columns = tuple(
+        ColumnInfo(c["name"], c.get("datatype", "VARCHAR"), c.get("arraysize"), c.get("xtype"), c.get("unit", ""),
+                   c.get("ucd", ""), c.get("description", ""), c.get("utype", ""))
+        for c in job.result_columns
+    )
+    sql_from = physical_from(job.engine, job.result_schema, job.result_table, job.owner_id)
+    return TableInfo(MYDB_SCHEMA, job.table_name, columns, f"Result of job {job.id}", sql_from=sql_from)
+
+
+def science_catalog(user: User | AnonymousUser | None, extra: Sequence[TableInfo]) -> Catalog:
+    """The published tables this user may query, plus ``extra`` (apps.metadata owns the first part)."""
+    try:
+        from apps.metadata.catalog import catalog_for  # type: ignore[attr-defined,import-not-found,unused-ignore]
+    except ImportError:  # the metadata app is not there yet: only MyDB and uploads
+        return Catalog(list(extra))
+    result: Catalog = catalog_for(user or AnonymousUser(), extra=list(extra))
+    return result
+
+
+def engine_for_tables(tables: Sequence[tuple[str, str]], mydb: dict[str, QueryJob]) -> str:
+    """Which engine holds every table the query reads; refuse a query that spans two."""
+    engines: set[str] = set()
+    science: list[tuple[str, str]] = []
+    for schema, name in tables:
+        if schema.lower() == MYDB_SCHEMA:
+            engines.add(mydb[name].engine if name in mydb else settings.DEFAULT_ENGINE)
+        elif schema.upper() != UPLOAD_SCHEMA:
+            science.append((schema, name))
+    if science:
+        try:
+            from apps.metadata.catalog import engine_for  # type: ignore[attr-defined,import-not-found,unused-ignore]
+        except ImportError:
+            engines.add(settings.DEFAULT_ENGINE)
+        else:
+            engines.add(engine_for(science))
+    if len(engines) > 1:
+        raise QueryError(f"This query reads tables held by different engines ({', '.join(sorted(engines))}); "
+                         "one query can only read tables of one engine.")
+    return engines.pop() if engines else str(settings.DEFAULT_ENGINE)
+
+
+def _translate(query: str, language: str, dialect: str, catalog: Catalog, maxrec: int | None) -> Translation:
+    if language.upper() in ADQL_LANGUAGES:
+        return translate(query, dialect, catalog=catalog, maxrec=maxrec)
+    from apps.adql.native import translate_native
+
+    return translate_native(query, dialect, catalog=catalog, maxrec=maxrec)
+
+
+def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str = "ADQL", maxrec: int | None = None,
+               uploads: Sequence[Upload] = (), job_id: str = "") -> Plan:
+    """Translate for the engine that holds the tables. Raises AdqlError or QueryError."""
+    from workers.engines.base import TableName
+
+    real_owner = owner if owner is not None and owner.is_authenticated else None
+    if not query.strip():
+        raise QueryError("The query is empty.")
+    lang = language.strip() or "ADQL"
+    native_dialect = lang.lower() if lang.lower() in ("postgresql", "mariadb", "duckdb", "spark") else None
+    if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
+        raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
+    jobs = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
+    mydb = [mydb_table(j) for j in jobs.values()]
+
+    first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)
+    catalog = science_catalog(owner, [*mydb, *(upload_table(u, None) for u in uploads)])
+    first = _translate(query, lang, first_dialect, catalog, maxrec)
+    engine = native_dialect or engine_for_tables(first.tables, jobs)
+    if not uploads and engine == first_dialect:
+        return Plan(engine, first)
+
+    created: list[tuple[Upload, Any]] = []
+    tables: list[TableInfo] = []
+    for upload in uploads:
+        if engine == "duckdb":
+            sql_from = "read_parquet(" + get_dialect("duckdb").string(str(upload.path)) + ")"
+        elif engine == "spark":
+            sql_from = "parquet.`" + str(upload.path).replace("`", "``") + "`"
+        else:  # copied into the server for the job's lifetime
+            table = TableName(mydb_schema(real_owner.pk if real_owner else None), f"upload_{job_id.replace('-', '')[:16]}_{upload.name.lower()}")
+            created.append((upload, table))
+            sql_from = physical_from(engine, table.schema, table.name, None)
+        tables.append(upload_table(upload, sql_from))
+    catalog = science_catalog(owner, [*mydb, *tables])
+    return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created)
+
+
+def error_message(exc: BaseException) -> str:
+    """What the user reads in the job's error (UWS <message>)."""
+    if isinstance(exc, AdqlError):
+        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+        return f"Query error: {exc.message}{where}"
+    if isinstance(exc, QueryError):
+        return exc.message
+    return str(exc) or type(exc).__name__

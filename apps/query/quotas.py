@@ -1,0 +1,37 @@
+"""Space for stored results: per user, per group, or the site default."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import Max, Sum
+
+from apps.access.models import Membership
+
+from .models import QueryJob, QueryQuota
+
+
+def quota_for(user: User | None) -> int:
+    """Bytes this user may fill: their own quota, else their groups' largest, else the default."""
+    if user is None:
+        return int(settings.QUERY_QUOTA_BYTES)
+    own = QueryQuota.objects.filter(user=user).values_list("bytes", flat=True).first()
+    if own is not None:
+        return int(own)
+    groups = Membership.objects.filter(user=user, status=Membership.STATUS_ACTIVE).values("group_id")
+    best = QueryQuota.objects.filter(group_id__in=groups).aggregate(best=Max("bytes"))["best"]
+    return int(best) if best is not None else int(settings.QUERY_QUOTA_BYTES)
+
+
+def used_by(user: User | None) -> int:
+    """Bytes of the results this user keeps (anonymous results share one pool)."""
+    jobs = QueryJob.objects.filter(owner=user).exclude(result_table="")
+    return int(jobs.aggregate(total=Sum("size_bytes"))["total"] or 0)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,229 @@
+"""Query pages: write and run a query, the job list, one job with its result, plots and downloads.
+
+Views are thin: parse, ``access_job``, one action, render.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.uws import phases
+
+from . import actions, live
+from .browser import examples_for, schema_browser
+from .downloads import FORMATS, download_response
+from .models import QueryJob
+from .permissions import access_job, jobs_for
+from .planning import QueryError, check_table_name
+from .queues import QueueError, check_queue, get_queue, queues_for
+from .quotas import human_bytes, quota_for, used_by
+
+PAGE_ROWS_MAX = 1000
+PLOT_POINTS_MAX = 20000
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    """The query page: editor, schema browser, examples, queue and result name."""
+    form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": ""}
+    errors: list[str] = []
+    if request.method == "POST":
+        form.update({k: request.POST.get(k, "").strip() for k in form})
+        try:
+            owner = request.user if request.user.is_authenticated else None
+            check_queue(request.user, form["queue"])
+            if form["table_name"]:
+                check_table_name(owner, form["table_name"])  # type: ignore[arg-type]
+            job = actions.do_create_job(request.user, query=form["query"], language=form["language"] or "ADQL",
+                                        queue=form["queue"], table_name=form["table_name"])
+            job = actions.do_run_job(job)
+            return redirect("query:job", job_id=job.id)
+        except (QueryError, QueueError) as exc:
+            errors.append(str(exc))
+    elif "rerun" in request.GET:
+        old = access_job(request.user, request.GET["rerun"])
+        form.update(query=old.query, language=old.language, queue=old.queue)
+    elif "query" in request.GET:
+        form["query"] = request.GET["query"]
+    browser = schema_browser(request.user)
+    context = {
+        "form": form, "errors": errors, "queues": queues_for(request.user), "browser": browser,
+        "examples": examples_for(browser), "languages": ["ADQL", "postgresql", "mariadb", "duckdb", "spark"],
+    }
+    return render(request, "query/index.html", context)
+
+
+@login_required
+def jobs(request: HttpRequest) -> HttpResponse:
+    """The user's jobs: search, filter by phase, live status."""
+    found = jobs_for(request.user)
+    search, phase = request.GET.get("q", "").strip(), request.GET.get("phase", "")
+    if search:
+        found = found.filter(Q(query__icontains=search) | Q(table_name__icontains=search) | Q(run_id__icontains=search))
+    if phase in phases.ALL:
+        found = found.filter(phase=phase)
+    page = Paginator(found.only("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes",
+                                "created", "end_time", "start_time", "source", "result_table"), 50).get_page(request.GET.get("page"))
+    owner = request.user
+    context = {
+        "page": page, "q": search, "phase": phase, "phases": phases.ALL,
+        "used": human_bytes(used_by(owner)), "quota": human_bytes(quota_for(owner)),  # type: ignore[arg-type]
+    }
+    return render(request, "query/jobs.html", context)
+
+
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = access_job(request.user, job_id)
+    context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": _is_owner(request, job),
+               "status": json.dumps(live.job_status(job))}
+    return render(request, "query/job.html", context)
+
+
+def _is_owner(request: HttpRequest, job: QueryJob) -> bool:
+    return job.owner_id is not None and job.owner_id == request.user.pk
+
+
+def _owned_job(request: HttpRequest, job_id: str) -> QueryJob:
+    job = access_job(request.user, job_id)
+    if not _is_owner(request, job):
+        raise Http404("No such job.")
+    return job
+
+
+@require_POST
+def job_abort(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = actions.do_abort_job(_owned_job(request, job_id))
+    messages.info(request, f"Job {job.table_name or job.id} is {job.phase}.")
+    return redirect("query:job", job_id=job.id)
+
+
+@require_POST
+def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
+    actions.do_delete_job(_owned_job(request, job_id))
+    messages.info(request, "The job and its result were deleted.")
+    return redirect("query:jobs")
+
+
+@require_POST
+def job_rename(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _owned_job(request, job_id)
+    try:
+        actions.do_rename_result(job, request.POST.get("table_name", ""))
+        messages.info(request, f"The table is now mydb.{request.POST.get('table_name', '').strip()}.")
+    except QueryError as exc:
+        messages.error(request, exc.message)
+    return redirect("query:job", job_id=job.id)
+
+
+@require_POST
+def job_drop(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = actions.do_drop_result(_owned_job(request, job_id))
+    messages.info(request, f"The table {job.table_name} was deleted; the job stays in your history.")
+    return redirect("query:job", job_id=job.id)
+
+
+@require_GET
+def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
+    return JsonResponse(live.job_status(access_job(request.user, job_id)))
+
+
+def _stored(request: HttpRequest, job_id: str) -> QueryJob:
+    job = access_job(request.user, job_id)
+    if job.phase != phases.COMPLETED or not job.result_table:
+        raise Http404("This job has no stored result.")
+    return job
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@require_GET
+def job_rows(request: HttpRequest, job_id: str) -> JsonResponse:
+    """One page of the result for the viewer: sorted by the engine, never the whole table in memory."""
+    job = _stored(request, job_id)
+    try:
+        offset = max(int(request.GET.get("offset", 0)), 0)
+        limit = min(max(int(request.GET.get("limit", 100)), 1), PAGE_ROWS_MAX)
+    except ValueError:
+        return JsonResponse({"error": "offset and limit are numbers"}, status=400)
+    names = [c["name"] for c in job.result_columns]
+    sort = request.GET.get("sort") or None
+    if sort is not None and sort not in names:
+        return JsonResponse({"error": f"no column {sort}"}, status=400)
+    batches = list(actions.result_batches(job, offset=offset, limit=limit, order_by=sort, descending=request.GET.get("desc") == "1"))
+    rows: list[list[Any]] = []
+    for batch in batches:
+        columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+        rows.extend([_json_value(v) for v in row] for row in zip(*columns, strict=True))
+    return JsonResponse({"columns": job.result_columns, "rows": rows, "offset": offset, "total": job.row_count})
+
+
+def _numeric(array: pa.ChunkedArray) -> np.ndarray:
+    if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type)):
+        raise ValueError("not a numeric column")
+    return np.asarray(pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+
+
+@require_GET
+def job_plot(request: HttpRequest, job_id: str) -> JsonResponse:
+    """Data for the quick plots: a sample of points (scatter, sky) or histogram counts over all rows."""
+    job = _stored(request, job_id)
+    names = [c["name"] for c in job.result_columns]
+    wanted = [request.GET.get(k, "") for k in ("x", "y", "c")]
+    if not wanted[0] or any(w and w not in names for w in wanted):
+        return JsonResponse({"error": "choose columns of the result"}, status=400)
+    total = job.row_count or 0
+    step = max(1, math.ceil(total / PLOT_POINTS_MAX))
+    histogram = request.GET.get("kind") == "histogram"
+    values: dict[str, list[np.ndarray]] = {w: [] for w in wanted if w}
+    seen = 0
+    for batch in actions.result_batches(job):
+        table = pa.Table.from_batches([batch])
+        take = None if histogram else pa.array(range((-seen) % step, batch.num_rows, step))
+        for name in values:
+            column = table.column(name) if take is None else table.column(name).take(take)
+            try:
+                values[name].append(_numeric(column))
+            except ValueError:
+                return JsonResponse({"error": f"{name} is not a numeric column"}, status=400)
+        seen += batch.num_rows
+    data = {name: np.concatenate(parts) if parts else np.array([]) for name, parts in values.items()}
+    units = {c["name"]: c.get("unit", "") for c in job.result_columns}
+    if histogram:
+        x = data[wanted[0]]
+        x = x[np.isfinite(x)]
+        bins = min(max(int(request.GET.get("bins", 50) or 50), 1), 500)
+        counts, edges = np.histogram(x, bins=bins) if x.size else (np.array([]), np.array([]))
+        return JsonResponse({"kind": "histogram", "counts": counts.tolist(), "edges": edges.tolist(), "x": wanted[0],
+                             "unit": units.get(wanted[0], ""), "n": int(x.size)})
+    out = {name: [None if not math.isfinite(v) else v for v in arr.tolist()] for name, arr in data.items()}
+    return JsonResponse({"kind": "points", "data": out, "units": units, "sampled": step > 1, "total": total})
+
+
+@require_GET
+def job_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse | HttpResponse:
+    job = _stored(request, job_id)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(f"Unknown format {fmt}; use one of {', '.join(FORMATS)}.")
+    return download_response(job, fmt, request.build_absolute_uri(reverse("query:job", args=[job.id])))
