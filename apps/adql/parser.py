@@ -36,7 +36,7 @@ COMPARISONS = frozenset({"=", "!=", "<>", "<", "<=", ">", ">="})
 _VALUE_FOLLOWERS = COMPARISONS | {"+", "-", "*", "/", "||"}
 _PREDICATE_KEYWORDS = frozenset({"IS", "IN", "BETWEEN", "LIKE", "ILIKE", "NOT"})
 _JOIN_START = frozenset({"NATURAL", "INNER", "LEFT", "RIGHT", "FULL", "JOIN"})
-MAX_DEPTH = 200  # nesting limit, so hostile input cannot exhaust the stack
+MAX_DEPTH = 80  # nesting limit (~7 frames each), so input cannot exhaust the stack
 
 
 def describe(tok: Token) -> str:
@@ -712,4 +712,7 @@ def parse(text: str) -> A.Query:
         raise AdqlError("the query must be text")
     if not text.strip():
         raise AdqlError("the query is empty")
-    return Parser(text).statement()
+    try:
+        return Parser(text).statement()
+    except RecursionError:
+        raise AdqlError("the query is nested too deeply") from None

@@ -60,6 +60,10 @@ class Source:
     cols: list[Col] | None  # None: unknown (no catalog)
     hidden: set[str] = field(default_factory=set)  # USING/NATURAL duplicates for *
     join_keys: set[str] = field(default_factory=set)
+    display: str = ""  # how error messages name it: gaia.source, or the alias
+
+    def __post_init__(self) -> None:
+        self.display = self.display or self.alias
 
 
 @dataclass
@@ -360,6 +364,8 @@ class Translator:
             (self.q(info.schema) + "." if info.schema else "") + self.q(info.name))
         src_ident = t.alias or A.Ident(info.name, True)
         alias = self.add_source(scope, src_ident, info.schema if t.alias is None else None, cols)
+        if t.alias is None:
+            scope.sources[-1].display = f"{info.schema}.{info.name}" if info.schema else info.name
         return f"{base} AS {alias}"
 
     def lookup_table(self, t: A.TableName) -> TableInfo | None:
@@ -433,7 +439,7 @@ class Translator:
             hits = [(s, c) for s in s_.sources if s.cols is not None for c in s.cols
                     if _col_matches(c, ident)]
             if len(hits) > 1 and not all(ident.key.lower() in s.join_keys for s, _ in hits):
-                tabs = " and ".join(s.alias for s, _ in hits)
+                tabs = " and ".join(s.display for s, _ in hits)
                 raise AdqlError(f"column {ident.name} is ambiguous: it is in {tabs}; write "
                                 f"table.{ident.name}", ident.line, ident.col)
             if hits:
@@ -445,7 +451,7 @@ class Translator:
         if unknown_seen or not required or self.catalog is None:
             return None
         names = sorted({c.name for s in scope.sources for c in s.cols or []})
-        tabs = ", ".join(s.alias for s in scope.sources)
+        tabs = ", ".join(s.display for s in scope.sources)
         raise AdqlError(f"unknown column {ident.name} in {tabs}{_suggest(ident.name, names)}",
                         ident.line, ident.col)
 
@@ -468,7 +474,7 @@ class Translator:
                 ref.column = c
                 return f"{src_.sql_alias}.{self.q(c.name)}"
         hint = _suggest(name.name, [c.name for c in src_.cols])
-        raise AdqlError(f"unknown column {name.name} in {src_.alias}{hint}", name.line, name.col)
+        raise AdqlError(f"unknown column {name.name} in {src_.display}{hint}", name.line, name.col)
 
     # ---- conditions -----------------------------------------------------
 

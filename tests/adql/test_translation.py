@@ -1,0 +1,92 @@
+"""Translation: limits, quoting, per-dialect SQL shapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.adql import DIALECTS, AdqlError, Catalog, translate
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_it_applies_maxrec_plus_one_without_running_unbounded(dialect: str) -> None:
+    t = translate("SELECT x FROM t", dialect, maxrec=1000)
+    assert t.sql.endswith("LIMIT 1001") and t.limit == 1001
+
+
+@pytest.mark.parametrize(("top", "maxrec", "limit"), [(10, 1000, 10), (5000, 1000, 1001), (10, None, 10)])
+def test_it_takes_the_smaller_of_top_and_maxrec(top: int, maxrec: int | None, limit: int) -> None:
+    t = translate(f"SELECT TOP {top} x FROM t", "duckdb", maxrec=maxrec)
+    assert t.limit == limit and t.sql.endswith(f"LIMIT {limit}")
+
+
+def test_it_limits_set_operations_as_a_whole() -> None:
+    t = translate("SELECT TOP 3 x FROM a UNION SELECT x FROM b", "postgresql", maxrec=10)
+    assert t.sql == ('(SELECT "x" AS "x" FROM "a" AS "a" LIMIT 3) UNION '
+                     '(SELECT "x" AS "x" FROM "b" AS "b") LIMIT 11')
+
+
+def test_it_rejects_negative_maxrec() -> None:
+    with pytest.raises(AdqlError):
+        translate("SELECT x FROM t", "duckdb", maxrec=-1)
+
+
+@pytest.mark.parametrize(("dialect", "quoted"), [("postgresql", '"we""ird"'), ("duckdb", '"we""ird"'),
+                                                 ("mariadb", "`we\"ird`"), ("spark", "`we\"ird`")])
+def test_it_quotes_identifiers_per_dialect(dialect: str, quoted: str) -> None:
+    assert quoted in translate('SELECT "we""ird" FROM t', dialect).sql
+
+
+@pytest.mark.parametrize(("dialect", "literal"), [("postgresql", "'a''b\\'"), ("mariadb", "'a''b\\\\'"),
+                                                  ("spark", "'a\\'b\\\\'"), ("duckdb", "'a''b\\'")])
+def test_it_quotes_string_literals_per_dialect(dialect: str, literal: str) -> None:
+    assert literal in translate("SELECT x FROM t WHERE s = 'a''b\\'", dialect).sql
+
+
+def test_it_cannot_be_tricked_into_a_second_statement() -> None:
+    sql = translate("SELECT x FROM t WHERE s = '1''; DROP TABLE t; --'", "postgresql").sql
+    assert sql.count("'") % 2 == 0 and "'1''; DROP TABLE t; --'" in sql
+
+
+def test_it_lowercases_regular_names_only_for_postgresql() -> None:
+    assert '"mytab"' in translate("SELECT x FROM MyTab", "postgresql").sql
+    assert "`MyTab`" in translate("SELECT x FROM MyTab", "mariadb").sql
+
+
+def test_it_uses_concat_on_mariadb() -> None:
+    assert "CONCAT(`a`, `b`)" in translate("SELECT a || b FROM t", "mariadb").sql
+
+
+def test_it_turns_contains_comparisons_into_predicates() -> None:
+    sql = translate("SELECT x FROM t WHERE 0 = CONTAINS(POINT(ra, dec), CIRCLE(1, 2, 3))", "postgresql").sql
+    assert "(NOT q3c_join(1, 2, \"ra\", \"dec\", 3))" in sql
+    sql = translate("SELECT CONTAINS(POINT(ra, dec), CIRCLE(1, 2, 3)) FROM t", "duckdb").sql
+    assert sql.startswith("SELECT (CASE WHEN")
+
+
+def test_it_uses_pg_sphere_for_non_cone_geometry() -> None:
+    sql = translate("SELECT x FROM t WHERE 1 = INTERSECTS(CIRCLE(1, 2, 3), POLYGON(0, 0, 1, 0, 1, 1))",
+                    "postgresql").sql
+    assert "scircle(" in sql and "&&" in sql and "AS spoly" in sql
+
+
+def test_it_rejects_non_convex_polygons_on_plain_sql_engines() -> None:
+    with pytest.raises(AdqlError, match="convex"):
+        translate("SELECT x FROM t WHERE 1 = CONTAINS(POINT(ra, dec), "
+                  "POLYGON(0, 0, 10, 0, 5, 1, 10, 10, 0, 10))", "duckdb")
+
+
+def test_it_translates_offset_without_top_on_mariadb() -> None:
+    assert translate("SELECT x FROM t OFFSET 5", "mariadb").sql.endswith("LIMIT 18446744073709551615 OFFSET 5")
+
+
+def test_it_emits_all_lyonetia_style_features_for_every_dialect(catalog: Catalog) -> None:
+    q = ("WITH b AS (SELECT ra, dec FROM gaia.source WHERE phot_g_mean_mag < 12) "
+         "SELECT TOP 5 ROUND(ra, 2), TRUNCATE(dec), MOD(3, 2), COALESCE(ra, 0), "
+         "CASE WHEN ra > 1 THEN 'a' ELSE 'b' END, CAST(ra AS REAL) FROM b ORDER BY 1 OFFSET 2")
+    for d in DIALECTS:
+        assert translate(q, d, catalog=catalog).sql.startswith("WITH ")
+
+
+def test_it_rejects_unknown_dialects() -> None:
+    with pytest.raises(AdqlError, match="unknown SQL dialect"):
+        translate("SELECT x FROM t", "oracle")
