@@ -17,13 +17,18 @@ from apps.adql.dialects import DIALECTS
 
 def _portal_catalog() -> Catalog:
     # Imported here: the metadata app is optional for plain translation.
+    from django.contrib.auth.models import AnonymousUser
+
     from apps.metadata.catalog import catalog_for
 
-    return catalog_for(user=None)
+    # What anyone may query: the anonymous user's view of the metadata.
+    return catalog_for(user=AnonymousUser())
 
 
 class Command(BaseCommand):
     help = "Translate ADQL to SQL for one engine (one query, or JSON lines on stdin with --jsonl)."
+    # A pure translation needs no configured site; --check reaches the database itself.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--dialect", choices=DIALECTS, default="postgresql")

@@ -1,0 +1,88 @@
+"""Random and mutated queries: only AdqlError, never another exception or a hang."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.adql import AdqlError, Catalog, translate
+
+from .conftest import make_catalog
+
+SEEDS = [
+    "SELECT TOP 10 ra, dec FROM gaia.source WHERE 1=CONTAINS(POINT('ICRS',ra,dec),CIRCLE('ICRS',10,20,0.1))",
+    "WITH b AS (SELECT ra AS a FROM gaia.source) SELECT a FROM b UNION SELECT dec FROM gaia.source ORDER BY 1",
+    "SELECT s.ra, m.label FROM gaia.source AS s JOIN TAP_UPLOAD.mine AS m USING (ra) OFFSET 3",
+    "SELECT COUNT(*), AVG(phot_g_mean_mag) FROM gaia.source GROUP BY ra HAVING COUNT(*) > 1",
+    "SELECT CASE WHEN ra > 1 THEN 'a' ELSE 'b' END, CAST(ra AS INTEGER), IN_UNIT(ra, 'rad') FROM gaia.source",
+    "SELECT AREA(POLYGON(0, 0, 1, 0, 1, 1)), DISTANCE(POINT(1, 2), POINT(ra, dec)) FROM gaia.source",
+    "SELECT * FROM gaia.source WHERE ra BETWEEN 1 AND 2 AND dec IN (1, 2) AND \"Mixed\" IS NOT NULL",
+]
+TOKENS = ["SELECT", "FROM", "WHERE", "(", ")", ",", "'", '"', "*", ".", "1", "0x", "1e", "--", "\n",
+          "POINT", "CIRCLE", "CONTAINS", "JOIN", "ON", "USING", "UNION", "WITH", "AS", "ra", "gaia.source",
+          "TOP", "OFFSET", "||", "=", "<", "NOT", "IN", "NULL", "CAST", "CASE", "END", ";"]
+CATALOG: Catalog = make_catalog()
+DIALECTS = ["postgresql", "mariadb", "duckdb", "spark"]
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    def fail(*_: object) -> None:
+        raise TimeoutError("translation hung")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def check(text: str, dialect: str, use_catalog: bool) -> None:
+    with deadline(5):
+        try:
+            translate(text, dialect, catalog=CATALOG if use_catalog else None, maxrec=100)
+        except AdqlError as e:
+            assert isinstance(e.message, str) and e.message
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        pos = draw(st.integers(0, len(text)))
+        op = draw(st.sampled_from(["insert", "delete", "replace"]))
+        piece = draw(st.one_of(st.sampled_from(TOKENS), st.text(max_size=3)))
+        end = min(len(text), pos + draw(st.integers(0, 6)))
+        if op == "insert":
+            text = text[:pos] + " " + piece + " " + text[pos:]
+        elif op == "delete":
+            text = text[:pos] + text[end:]
+        else:
+            text = text[:pos] + piece + text[end:]
+    return text
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(mutated(), st.sampled_from(DIALECTS), st.booleans())
+def test_it_only_raises_adql_errors_for_mutated_queries(text: str, dialect: str, use_catalog: bool) -> None:
+    check(text, dialect, use_catalog)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join), st.sampled_from(DIALECTS))
+def test_it_only_raises_adql_errors_for_token_soup(text: str, dialect: str) -> None:
+    check(text, dialect, True)
+
+
+@FUZZ
+@given(st.text(max_size=80), st.sampled_from(DIALECTS))
+def test_it_only_raises_adql_errors_for_random_text(text: str, dialect: str) -> None:
+    check(text, dialect, False)

@@ -1,0 +1,50 @@
+"""Native SQL: one read-only query over catalog tables, bounded by MAXREC."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.adql import AdqlError, Catalog, translate_native
+
+
+def test_it_bounds_a_native_query_by_maxrec(catalog: Catalog) -> None:
+    t = translate_native("SELECT ra FROM gaia.source ORDER BY ra LIMIT 50", "postgresql",
+                         catalog=catalog, maxrec=10)
+    assert t.sql == "SELECT ra FROM gaia.source ORDER BY ra LIMIT 11"
+    assert t.limit == 11 and t.tables == [("gaia", "source")]
+    assert t.columns[0].unit == "deg"
+
+
+def test_it_keeps_a_smaller_limit(catalog: Catalog) -> None:
+    assert translate_native("SELECT ra FROM gaia.source LIMIT 5", "duckdb", catalog=catalog, maxrec=10).limit == 5
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM gaia.source",
+    "UPDATE gaia.source SET ra = 0",
+    "DROP TABLE gaia.source",
+    "SELECT 1 FROM gaia.source; SELECT 2 FROM gaia.source",
+    "SELECT * INTO copy FROM gaia.source",
+    "SELECT * FROM gaia.source FOR UPDATE",
+    "SELECT pg_sleep(100) FROM gaia.source",
+    "SELECT * FROM pg_catalog.pg_user",
+    "SELECT * FROM other.table1",
+    "WITH d AS (DELETE FROM gaia.source RETURNING *) SELECT * FROM d",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELEC broken",
+])
+def test_it_refuses_anything_but_one_read_of_catalog_tables(catalog: Catalog, sql: str) -> None:
+    with pytest.raises(AdqlError):
+        translate_native(sql, "postgresql" if "pg_" in sql or "RETURNING" in sql else "duckdb",
+                         catalog=catalog, maxrec=10)
+
+
+def test_it_allows_with_queries_over_catalog_tables(catalog: Catalog) -> None:
+    t = translate_native("WITH b AS (SELECT ra FROM gaia.source) SELECT * FROM b", "spark",
+                         catalog=catalog, maxrec=3)
+    assert t.sql.endswith("LIMIT 4")
+
+
+def test_it_reads_tables_through_their_trusted_from_fragment(catalog: Catalog) -> None:
+    t = translate_native("SELECT m.label FROM TAP_UPLOAD.mine AS m", "postgresql", catalog=catalog)
+    assert '"tap_upload_42"."mine" AS m' in t.sql or '"tap_upload_42"."mine" AS "m"' in t.sql
