@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class MetadataConfig(AppConfig):
     name = "apps.metadata"
     label = "metadata"
+    verbose_name = "Data publication (schemas, tables, columns)"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from apps.access.models import Membership, Privilege
+        from apps.access.registry import register_resource_type
+
+        from . import models
+        from .catalog import bump_metadata_version
+
+        register_resource_type("schema", "Schema", ("read", "query"))
+        register_resource_type("table", "Table", ("read", "query"))
+        # Any change to metadata or to who may see it invalidates every cached catalogue.
+        for model in (models.Schema, models.Table, models.Column, models.Function, Privilege, Membership):
+            post_save.connect(bump_metadata_version, sender=model, dispatch_uid=f"metadata-version-save-{model.__name__}")
+            post_delete.connect(bump_metadata_version, sender=model, dispatch_uid=f"metadata-version-delete-{model.__name__}")

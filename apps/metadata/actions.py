@@ -1,0 +1,376 @@
+"""Side effects of data publication. The admin console, the commands and the demo call these."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.access.actions import builtin_group, do_create_resource
+from apps.access.models import Group, Privilege
+from apps.activity.actions import do_record_event
+
+from . import kinds
+from .datatypes import adql_type
+from .files import FieldMeta, open_catalogue, read_votable_fields
+from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Schema, Table
+from .storage import drop_table, live_tables, store_table
+from .validators import validate_identifier, validate_ucd, validate_vounit
+
+Actor = User | AnonymousUser | None  # None: the portal itself (commands, demo)
+_BUILTIN_FOR = {PUBLIC: Group.KIND_ANYONE, "internal": Group.KIND_PUBLIC}
+
+
+def _require_publisher(actor: Actor) -> User | None:
+    """Publishing is for staff (the admin console) and the portal itself."""
+    if actor is None:
+        return None
+    if not (actor.is_authenticated and (actor.is_staff or actor.is_superuser)):
+        raise PermissionDenied("Only data publishers (staff) may change published metadata.")
+    return actor  # type: ignore[return-value]
+
+
+def _record(kind: str, actor: Actor, summary: str, **details: Any) -> None:
+    do_record_event(kind, user=actor if actor is not None else None, summary=summary, **details)
+
+
+# --- access levels ------------------------------------------------------------------
+
+def sync_privileges(obj: Described) -> None:
+    """Make the built-in groups' privileges on ``obj`` match its access levels."""
+    wanted = {("query", obj.access_level), ("read", obj.effective_metadata_level)}
+    builtin = Privilege.objects.filter(resource=obj.resource, group__kind__in=[Group.KIND_ANYONE, Group.KIND_PUBLIC])
+    keep: set[int] = set()
+    for action, level in wanted:
+        if level == PRIVATE:
+            continue
+        group = builtin_group(_BUILTIN_FOR[level])
+        privilege, _ = Privilege.objects.get_or_create(resource=obj.resource, action=action, group=group)
+        keep.add(privilege.pk)
+    builtin.filter(action__in=["read", "query"]).exclude(pk__in=keep).delete()
+
+
+@transaction.atomic
+def do_set_access_level(actor: Actor, obj: Described, access_level: str, metadata_access_level: str | None = None) -> Described:
+    """Who may query (``access_level``) and who may see the description (``metadata_access_level``)."""
+    _require_publisher(actor)
+    levels = dict(OPENNESS)
+    for level in (access_level, metadata_access_level):
+        if level is not None and level not in levels:
+            raise ValidationError(f"Unknown access level {level!r}: use public, internal or private.")
+    obj.access_level = access_level
+    obj.metadata_access_level = metadata_access_level or access_level
+    obj.save(update_fields=["access_level", "metadata_access_level", "updated"])
+    sync_privileges(obj)
+    _record(kinds.ACCESS_CHANGED, actor, f"{obj} is now {obj.access_level} (metadata {obj.effective_metadata_level})",
+            resource=obj.resource_id)
+    return obj
+
+
+# --- schemas and tables ---------------------------------------------------------------
+
+@transaction.atomic
+def do_create_schema(actor: Actor, name: str, *, engine: str, access_level: str = PUBLIC, metadata_access_level: str | None = None,
+                     **fields: Any) -> Schema:
+    owner = _require_publisher(actor)
+    validate_identifier(name)
+    if Schema.objects.filter(name__iexact=name).exists():
+        raise ValidationError(f"A schema called {name!r} exists already.")
+    resource = do_create_resource("schema", name, owner)
+    schema = Schema(name=name, engine=engine, resource=resource, access_level=access_level,
+                    metadata_access_level=metadata_access_level or access_level, **fields)
+    schema.full_clean()
+    schema.save()
+    sync_privileges(schema)
+    _record(kinds.SCHEMA_CREATED, actor, f"created schema {name} ({engine})", schema=schema.pk)
+    return schema
+
+
+def ensure_schema(actor: Actor, name: str, engine: str, **fields: Any) -> Schema:
+    schema = Schema.objects.filter(name=name).first()
+    if schema is None:
+        return do_create_schema(actor, name, engine=engine, **fields)
+    if schema.engine != engine:
+        raise ValidationError(f"Schema {name} is held by {schema.engine}, not {engine}.")
+    return schema
+
+
+def _column_fields(name: str, order: int, arrow_type: pa.DataType | None, meta: FieldMeta | None) -> dict[str, Any]:
+    meta = meta or FieldMeta()
+    datatype, arraysize = adql_type(arrow_type) if arrow_type is not None else ("DOUBLE", "")
+    return {"name": name, "order": order, "datatype": meta.datatype or datatype, "arraysize": arraysize or meta.arraysize,
+            "xtype": meta.xtype, "unit": meta.unit, "ucd": meta.ucd, "description": meta.description, "utype": meta.utype}
+
+
+def _checked(fields: dict[str, Any], strict: bool) -> dict[str, Any]:
+    """Refuse (strict) or drop (files we do not control) a bad unit or UCD, with the column named."""
+    for key, check in (("unit", validate_vounit), ("ucd", validate_ucd)):
+        try:
+            check(fields.get(key, ""))
+        except ValidationError as exc:
+            if strict:
+                raise ValidationError(f"Column {fields['name']}: {exc.messages[0]}") from None
+            fields[key] = ""
+    return fields
+
+
+def guess_position_columns(columns: Iterable[Column]) -> list[str] | None:
+    """RA/Dec columns for cone search, from UCDs first, then from usual names."""
+    cols = list(columns)
+    by_ucd = {c.ucd.split(";")[0]: c.name for c in reversed(cols) if c.ucd and "meta.main" in c.ucd}
+    if "pos.eq.ra" in by_ucd and "pos.eq.dec" in by_ucd:
+        return [by_ucd["pos.eq.ra"], by_ucd["pos.eq.dec"]]
+    names = {c.name.lower(): c.name for c in cols}
+    for ra, dec in (("ra", "dec"), ("raj2000", "dej2000"), ("ra_icrs", "de_icrs"), ("objra", "objdec")):
+        if ra in names and dec in names:
+            return [names[ra], names[dec]]
+    return None
+
+
+@transaction.atomic
+def do_create_table(actor: Actor, schema: Schema, name: str, *, columns: Iterable[dict[str, Any]] = (), access_level: str | None = None,
+                    metadata_access_level: str | None = None, strict: bool = True, **fields: Any) -> Table:
+    """A table's metadata (the data is stored by ingest or already in the engine)."""
+    owner = _require_publisher(actor)
+    validate_identifier(name)
+    level = access_level or schema.access_level
+    resource = do_create_resource("table", f"{schema.name}.{name}", owner)
+    table = Table(schema=schema, name=name, resource=resource, access_level=level,
+                  metadata_access_level=metadata_access_level or level, **fields)
+    table.full_clean(exclude=["position_columns"])
+    table.save()
+    Column.objects.bulk_create([Column(table=table, **_checked(dict(c), strict)) for c in columns])
+    if table.position_columns is None:
+        table.position_columns = guess_position_columns(table.columns.all())
+        table.save(update_fields=["position_columns"])
+    sync_privileges(table)
+    _record(kinds.TABLE_CREATED, actor, f"created table {table.qualified_name}", table=table.pk)
+    return table
+
+
+@transaction.atomic
+def do_update_table(actor: Actor, table: Table, **fields: Any) -> Table:
+    _require_publisher(actor)
+    for key, value in fields.items():
+        setattr(table, key, value)
+    table.full_clean()
+    table.save()
+    _record(kinds.TABLE_UPDATED, actor, f"updated {table.qualified_name}", table=table.pk, fields=sorted(fields))
+    return table
+
+
+@transaction.atomic
+def do_publish_table(actor: Actor, table: Table, published: bool = True) -> Table:
+    """Publish (or unpublish) a table; publishing also publishes its schema. Shows at once in TAP_SCHEMA and VOSI."""
+    _require_publisher(actor)
+    table.published = published
+    if published and table.published_on is None:
+        table.published_on = timezone.now().date()
+    table.save(update_fields=["published", "published_on", "updated"])
+    schema = table.schema
+    if published and not schema.published:
+        schema.published = True
+        schema.save(update_fields=["published", "updated"])
+    if published and OPENNESS[schema.effective_metadata_level] < OPENNESS[table.effective_metadata_level]:
+        # A visible table in an invisible schema would be unreachable: open the schema's description as far.
+        schema.metadata_access_level = table.effective_metadata_level
+        schema.save(update_fields=["metadata_access_level", "updated"])
+        sync_privileges(schema)
+    kind = kinds.TABLE_PUBLISHED if published else kinds.TABLE_UNPUBLISHED
+    _record(kind, actor, f"{'published' if published else 'unpublished'} {table.qualified_name}", table=table.pk)
+    return table
+
+
+def do_unpublish_table(actor: Actor, table: Table) -> Table:
+    return do_publish_table(actor, table, published=False)
+
+
+@transaction.atomic
+def do_delete_table(actor: Actor, table: Table, *, drop_data: bool = False) -> None:
+    _require_publisher(actor)
+    name, engine, resource = table.qualified_name, table.schema.engine, table.resource
+    schema_name, table_name = table.schema.name, table.name
+    table.delete()
+    resource.delete()
+    if drop_data:
+        transaction.on_commit(lambda: drop_table(engine, schema_name, table_name))
+    _record(kinds.TABLE_DELETED, actor, f"deleted {name}{' and its data' if drop_data else ''}")
+
+
+# --- discovery ---------------------------------------------------------------------------
+
+_MACHINE_FIELDS = ("datatype", "arraysize", "xtype")  # what the database knows better than the publisher
+_HUMAN_FIELDS = ("unit", "ucd", "description", "utype")  # filled only where the publisher left them empty
+
+
+@transaction.atomic
+def do_discover_schema(actor: Actor, schema_name: str, *, engine: str, table: str | None = None) -> list[Table]:
+    """Create or refresh metadata from the live database: columns, types, indexes, row counts.
+
+    What a publisher wrote (titles, descriptions, units, UCDs) is kept; new
+    tables are created private and unpublished; columns the database no
+    longer has are removed.
+    """
+    _require_publisher(actor)
+    schema = ensure_schema(actor, schema_name, engine, access_level=PRIVATE)
+    found = live_tables(engine, schema_name, table)
+    if table and not found:
+        raise ValidationError(f"{engine} has no table {schema_name}.{table}.")
+    result = []
+    for live in found:
+        info = live.info
+        existing = Table.objects.filter(schema=schema, name=info.name).first()
+        columns = [{"name": c.name, "order": i, "datatype": c.datatype.upper(), "arraysize": c.arraysize or "", "xtype": c.xtype or "",
+                    "unit": c.unit, "ucd": c.ucd, "description": c.description, "utype": c.utype, "indexed": c.indexed,
+                    "principal": c.principal} for i, c in enumerate(info.columns)]
+        if existing is None:
+            t = do_create_table(actor, schema, info.name, columns=columns, strict=False, description=info.description,
+                                row_count=live.row_count, size_bytes=live.size_bytes)
+        else:
+            t = _refresh_table(existing, columns, live.row_count, live.size_bytes, info.description)
+        result.append(t)
+    _record(kinds.DISCOVERED, actor, f"discovered {len(result)} table(s) in {engine} {schema_name}", schema=schema.pk,
+            tables=[t.name for t in result])
+    return result
+
+
+def _refresh_table(table: Table, columns: list[dict[str, Any]], rows: int | None, size: int | None, description: str) -> Table:
+    have = {c.name: c for c in table.columns.all()}
+    next_order = max((c.order for c in have.values()), default=-1) + 1
+    for fields in columns:
+        col = have.pop(fields["name"], None)
+        if col is None:
+            Column.objects.create(table=table, **_checked({**fields, "order": next_order}, strict=False))
+            next_order += 1
+            continue
+        for key in _MACHINE_FIELDS:
+            setattr(col, key, fields[key])
+        col.indexed = fields["indexed"]
+        for key in _HUMAN_FIELDS:
+            if not getattr(col, key) and fields.get(key):
+                setattr(col, key, _checked(dict(fields), strict=False)[key])
+        col.save()
+    Column.objects.filter(pk__in=[c.pk for c in have.values()]).delete()  # gone from the database
+    table.row_count, table.size_bytes = rows, size if size is not None else table.size_bytes
+    table.description = table.description or description
+    table.data_updated_on = timezone.now().date()
+    table.save()
+    return table
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+IngestProgress = Callable[[int, int | None], None]
+
+
+def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine: str, fmt: str | None = None, replace: bool = False,
+                   chunk_rows: int = 100_000, progress: IngestProgress | None = None, **table_fields: Any) -> Table:
+    """Load a FITS, VOTable, CSV or Parquet file into ``engine`` as ``schema.table`` and describe it.
+
+    The data is stored first (atomically, by the engine); if describing it then
+    fails, the new table is dropped again, so a failed ingest leaves nothing.
+    """
+    _require_publisher(actor)
+    validate_identifier(schema)
+    validate_identifier(table)
+    existing = Table.objects.filter(schema__name=schema, name=table).first()
+    if existing and not replace:
+        raise ValidationError(f"{schema}.{table} is published already; choose another name or replace it.")
+    cat = open_catalogue(Path(path), fmt, chunk_rows)
+    total = cat.total_rows
+    rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
+                       progress=(lambda done: progress(done, total)) if progress else None)
+    try:
+        with transaction.atomic():
+            if existing:
+                do_delete_table(actor, existing)
+            s = ensure_schema(actor, schema, engine, access_level=PRIVATE)
+            columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
+            fields = {"description": cat.description, "row_count": rows, "data_updated_on": datetime.date.today(), **table_fields}
+            t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
+            _record(kinds.INGESTED, actor, f"ingested {Path(path).name} into {engine} {schema}.{table} ({rows} rows)",
+                    table=t.pk, rows=rows, engine=engine)
+    except BaseException:
+        if not replace:
+            drop_table(engine, schema, table)
+        raise
+    return t
+
+
+# --- VOTable metadata ----------------------------------------------------------------------------
+
+@transaction.atomic
+def do_import_metadata(actor: Actor, table: Table, votable: Any, *, overwrite: bool = False) -> int:
+    """Read FIELD units, UCDs, descriptions and utypes from a VOTable (a sidecar); return the columns changed.
+
+    Bad units or UCDs in the file are refused with the column named.
+    """
+    _require_publisher(actor)
+    fields, description = read_votable_fields(votable)
+    by_name = {k.lower(): v for k, v in fields.items()}
+    changed = 0
+    for col in table.columns.all():
+        meta = by_name.get(col.name.lower())
+        if meta is None:
+            continue
+        for key in _HUMAN_FIELDS:
+            value = getattr(meta, key)
+            if value and (overwrite or not getattr(col, key)):
+                setattr(col, key, value)
+        try:
+            col.full_clean(exclude=["table"])
+        except ValidationError as exc:
+            raise ValidationError(f"Column {col.name}: {'; '.join(exc.messages)}") from None
+        col.save()
+        changed += 1
+    if description and (overwrite or not table.description):
+        table.description = description
+        table.save(update_fields=["description", "updated"])
+    _record(kinds.METADATA_IMPORTED, actor, f"imported metadata of {changed} column(s) into {table.qualified_name}", table=table.pk)
+    return changed
+
+
+# --- demo and benchmark catalogues ------------------------------------------------------------------
+
+def demo_schema_name(schema: str, engine: str) -> str:
+    """Schema names are unique across engines: copies outside the default engine get the engine's name."""
+    return schema if engine == "duckdb" else f"{schema}_{engine}"
+
+
+def do_generate_catalogue(actor: Actor, table_key: str, *, rows: int, seed: int = 42, engine: str = "duckdb",
+                          progress: IngestProgress | None = None) -> Table:
+    """Generate a demo catalogue (fixtures/generator.py), store it in ``engine`` and publish it with its fixture metadata.
+
+    Re-running replaces the data and keeps whatever a publisher has edited.
+    """
+    from fixtures.generator import arrow_schema, generate, metadata
+
+    _require_publisher(actor)
+    meta = metadata(table_key)
+    schema_name = demo_schema_name(meta["schema"]["name"], engine)
+    table_name = meta["table"]["name"]
+    stored = store_table(engine, schema_name, table_name, generate(table_key, rows, seed), arrow_schema(table_key), replace=True,
+                         progress=(lambda done: progress(done, rows)) if progress else None)
+    with transaction.atomic():
+        schema_fields = {k: v for k, v in meta["schema"].items() if k != "name"}
+        schema = ensure_schema(actor, schema_name, engine, access_level=PUBLIC, published=True, **schema_fields)
+        types = {f.name: f.type for f in arrow_schema(table_key)}
+        columns = [{**_column_fields(c["name"], i, types[c["name"]], None), **{k: v for k, v in c.items() if k != "name"}}
+                   for i, c in enumerate(meta["columns"])]
+        table = Table.objects.filter(schema=schema, name=table_name).first()
+        fields = {k: v for k, v in meta["table"].items() if k != "name"}
+        if table is None:
+            table = do_create_table(actor, schema, table_name, columns=columns, access_level=PUBLIC, row_count=stored,
+                                    data_updated_on=datetime.date.today(), **fields)
+        else:
+            _refresh_table(table, [{**c, "indexed": c.get("indexed", False)} for c in columns], stored, None, fields.get("description", ""))
+        if not table.published:
+            do_publish_table(actor, table)
+    return table

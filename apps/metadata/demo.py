@@ -1,0 +1,24 @@
+"""Demo catalogues for `manage.py demo`: small Gaia-, MaNGA- and ZTF-like tables, published publicly."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from fixtures.generator import TABLES
+
+from .actions import do_generate_catalogue
+from .progress import ProgressBar
+from .storage import configured_engines
+
+ROWS = {"small": 20_000, "medium": 1_000_000, "large": 10_000_000}
+
+
+def load_demo(stdout: TextIO, size: str = "small") -> None:
+    rows = ROWS.get(size, ROWS["small"])
+    for engine in configured_engines():
+        if engine == "spark":
+            continue  # Spark reads the same Parquet files as DuckDB
+        for key in TABLES:
+            bar = ProgressBar(stdout, f"demo {engine} {key}")
+            table = do_generate_catalogue(None, key, rows=rows, engine=engine, progress=bar)
+            bar.finish(table.row_count or 0)

@@ -1,0 +1,230 @@
+"""Reading catalogue files (FITS, VOTable, CSV, Parquet) as Arrow batches with their column metadata.
+
+Batches are produced in chunks so a large file never sits in memory as a
+whole (FITS is memory-mapped, Parquet and CSV stream; astropy reads a
+VOTable whole, which is the format's limit). Units, UCDs and descriptions the
+file carries are kept; a sidecar VOTable next to a Parquet or CSV file
+(``cat.parquet`` + ``cat.vot``) adds them where the file has none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+FORMATS = ("fits", "votable", "csv", "parquet")
+_SUFFIXES = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".vot": "votable", ".xml": "votable", ".votable": "votable",
+             ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+SIDECAR_SUFFIXES = (".vot", ".votable", ".xml")
+
+
+@dataclass
+class FieldMeta:
+    unit: str = ""
+    ucd: str = ""
+    description: str = ""
+    utype: str = ""
+    datatype: str = ""  # ADQL type when the file says more than Arrow (sidecar)
+    arraysize: str = ""
+    xtype: str = ""
+
+
+@dataclass
+class CatalogueFile:
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    total_rows: int | None
+    fields: dict[str, FieldMeta] = field(default_factory=dict)
+    description: str = ""
+
+
+def guess_format(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, fmt in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(suffix):
+            return fmt
+    raise ValueError(f"Cannot tell the format of {path.name}: use one of {', '.join(FORMATS)} (--format).")
+
+
+def clean_name(name: str) -> str:
+    """A column name usable as a regular ADQL identifier in every engine."""
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name.strip()).lower()
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = f"c_{cleaned}"
+    return cleaned[:64]
+
+
+def open_catalogue(path: Path, fmt: str | None = None, chunk_rows: int = 100_000) -> CatalogueFile:
+    fmt = fmt or guess_format(path)
+    readers = {"fits": _fits, "votable": _votable, "csv": _csv, "parquet": _parquet}
+    if fmt not in readers:
+        raise ValueError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    cat = readers[fmt](path, chunk_rows)
+    if fmt in ("csv", "parquet"):
+        sidecar = find_sidecar(path)
+        if sidecar:
+            _merge(cat.fields, read_votable_fields(sidecar)[0])
+            cat.description = cat.description or read_votable_fields(sidecar)[1]
+    return _renamed(cat)
+
+
+def find_sidecar(path: Path) -> Path | None:
+    for base in (path, path.with_suffix("")):
+        for suffix in SIDECAR_SUFFIXES:
+            candidate = base.parent / (base.name + suffix)
+            if candidate.exists() and candidate != path:
+                return candidate
+    return None
+
+
+def _merge(into: dict[str, FieldMeta], extra: dict[str, FieldMeta]) -> None:
+    lower = {k.lower(): k for k in into}
+    for name, meta in extra.items():
+        key = lower.get(name.lower(), name)
+        have = into.setdefault(key, FieldMeta())
+        for attr in ("unit", "ucd", "description", "utype", "datatype", "arraysize", "xtype"):
+            if not getattr(have, attr):
+                setattr(have, attr, getattr(meta, attr))
+
+
+def _renamed(cat: CatalogueFile) -> CatalogueFile:
+    names = [clean_name(n) for n in cat.schema.names]
+    if len(set(names)) != len(names):
+        raise ValueError("Two columns of the file have the same name once cleaned: " + ", ".join(sorted(n for n in names if names.count(n) > 1)))
+    by_lower = {k.lower(): v for k, v in cat.fields.items()}
+    fields = {new: by_lower.get(old.lower(), FieldMeta()) for old, new in zip(cat.schema.names, names, strict=True)}
+    schema = pa.schema([f.with_name(n) for f, n in zip(cat.schema, names, strict=True)])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for b in cat.batches:
+            yield pa.RecordBatch.from_arrays(b.columns, schema=schema)
+
+    return CatalogueFile(schema, batches(), cat.total_rows, fields, cat.description)
+
+
+# --- readers ---------------------------------------------------------------------
+
+def _parquet(path: Path, chunk_rows: int) -> CatalogueFile:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    fields = {}
+    for f in schema:  # units/descriptions some writers keep in field metadata
+        meta = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
+        fields[f.name] = FieldMeta(unit=meta.get("unit", ""), ucd=meta.get("ucd", ""), description=meta.get("description", ""))
+    return CatalogueFile(schema.remove_metadata(), pf.iter_batches(batch_size=chunk_rows), pf.metadata.num_rows, fields)
+
+
+def _csv(path: Path, chunk_rows: int) -> CatalogueFile:
+    import pyarrow.csv as pcsv
+
+    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22))
+    total = None  # unknown without reading the file twice
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from reader
+
+    return CatalogueFile(reader.schema, batches(), total, {})
+
+
+def _fits_column(col: Any, data: np.ndarray) -> pa.Array:
+    if data.dtype.kind == "S":
+        return pa.array(np.char.rstrip(np.char.decode(data, "ascii", errors="replace")), type=pa.string())
+    if data.dtype.kind == "U":
+        return pa.array(data, type=pa.string())
+    native = data.astype(data.dtype.newbyteorder("=")) if data.dtype.byteorder not in ("=", "|") else data
+    if native.ndim > 1:
+        return pa.FixedSizeListArray.from_arrays(pa.array(native.reshape(-1)), native.shape[1])
+    null = getattr(col, "null", None)
+    mask = native == null if null is not None and native.dtype.kind in "iu" else None
+    return pa.array(native, mask=mask)
+
+
+def _fits(path: Path, chunk_rows: int) -> CatalogueFile:
+    from astropy.io import fits
+
+    hdul = fits.open(path, memmap=True)
+    hdu = next((h for h in hdul if isinstance(h, fits.BinTableHDU | fits.TableHDU)), None)
+    if hdu is None:
+        hdul.close()
+        raise ValueError(f"{path.name} has no table extension.")
+    header, cols, total = hdu.header, hdu.columns, hdu.header["NAXIS2"]
+    fields = {}
+    for i, c in enumerate(cols, start=1):
+        fields[c.name] = FieldMeta(unit=_fits_unit(c.unit or ""), ucd=str(header.get(f"TUCD{i}", "")),
+                                   description=str(header.get(f"TCOMM{i}", "") or header.comments[f"TTYPE{i}"] or ""))
+    first = hdu.data[:1]
+    sample = [_fits_column(c, np.asarray(first[c.name])) for c in cols]
+    schema = pa.schema([(c.name, a.type) for c, a in zip(cols, sample, strict=True)])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for start in range(0, total, chunk_rows):
+                rows = hdu.data[start:start + chunk_rows]
+                yield pa.RecordBatch.from_arrays([_fits_column(c, np.asarray(rows[c.name])) for c in cols], schema=schema)
+        finally:
+            hdul.close()
+
+    return CatalogueFile(schema, batches(), total, fields)
+
+
+def _fits_unit(unit: str) -> str:
+    """FITS units mostly read as VOUnits; translate the ones that do not."""
+    if not unit:
+        return ""
+    from astropy import units as u
+
+    try:
+        return str(u.Unit(unit, format="fits", parse_strict="raise").to_string("vounit"))
+    except (ValueError, TypeError):
+        return unit
+
+
+def read_votable_fields(path: Any) -> tuple[dict[str, FieldMeta], str]:
+    """FIELD metadata (and the table description) of a VOTable: a path or a file object."""
+    from astropy.io.votable import parse
+
+    vot = parse(path, verify="ignore")
+    table = vot.get_first_table()
+    fields = {f.name: FieldMeta(unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
+                                description=(f.description or "").strip(), utype=f.utype or "",
+                                datatype=_adql(f.datatype, f.arraysize, f.xtype), arraysize=f.arraysize or "", xtype=f.xtype or "")
+              for f in table.fields}
+    return fields, (table.description or "").strip()
+
+
+def _adql(datatype: str, arraysize: str | None, xtype: str | None) -> str:
+    from .datatypes import adql_from_votable
+
+    return adql_from_votable(datatype, arraysize, xtype)
+
+
+def _astropy_column(col: Any) -> pa.Array:
+    data = np.ma.asarray(col)
+    mask = np.ma.getmaskarray(data) if np.ma.is_masked(data) else None
+    values = np.ma.getdata(data)
+    if values.dtype.kind == "O":
+        return pa.array([None if m else str(v) for v, m in zip(values, mask if mask is not None else [False] * len(values), strict=True)],
+                        type=pa.string())
+    if values.dtype.kind in "SU":
+        return pa.array(values.astype(str), mask=mask, type=pa.string())
+    if values.ndim > 1:
+        return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
+    return pa.array(values, mask=mask)
+
+
+def _votable(path: Path, chunk_rows: int) -> CatalogueFile:
+    from astropy.io.votable import parse
+
+    table = parse(str(path), verify="ignore").get_first_table()
+    fields, description = read_votable_fields(str(path))
+    astro = table.to_table(use_names_over_ids=True)
+    arrow = pa.table({name: _astropy_column(astro[name]) for name in astro.colnames})
+    return CatalogueFile(arrow.schema, iter(arrow.to_batches(max_chunksize=chunk_rows)), arrow.num_rows, fields, description)

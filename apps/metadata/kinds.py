@@ -1,0 +1,12 @@
+"""Activity kinds of data publication (apps.activity stores any kind string)."""
+
+SCHEMA_CREATED = "metadata.schema_created"
+TABLE_CREATED = "metadata.table_created"
+TABLE_UPDATED = "metadata.table_updated"
+TABLE_PUBLISHED = "metadata.table_published"
+TABLE_UNPUBLISHED = "metadata.table_unpublished"
+TABLE_DELETED = "metadata.table_deleted"
+ACCESS_CHANGED = "metadata.access_changed"
+DISCOVERED = "metadata.discovered"
+INGESTED = "metadata.ingested"
+METADATA_IMPORTED = "metadata.imported"

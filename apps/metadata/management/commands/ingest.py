@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.metadata.actions import do_ingest_file, do_publish_table, do_set_access_level
+from apps.metadata.files import FORMATS
+from apps.metadata.progress import ProgressBar
+
+
+class Command(BaseCommand):
+    help = "Load a FITS, VOTable, CSV or Parquet file into an engine as SCHEMA.TABLE, keeping its units, UCDs and descriptions."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--schema", required=True)
+        parser.add_argument("--table", required=True)
+        parser.add_argument("--engine", default=settings.DEFAULT_ENGINE)
+        parser.add_argument("--format", choices=FORMATS, help="Default: from the file name.")
+        parser.add_argument("--replace", action="store_true", help="Replace an existing table.")
+        parser.add_argument("--chunk-rows", type=int, default=100_000)
+        parser.add_argument("--publish", choices=["public", "internal", "private"], help="Publish at once with this access level.")
+
+    def handle(self, *args: Any, file: Path, schema: str, table: str, engine: str, format: str | None, replace: bool,
+               chunk_rows: int, publish: str | None, **options: Any) -> None:
+        if not file.exists():
+            raise CommandError(f"No such file: {file}")
+        bar = ProgressBar(self.stdout, f"{file.name} -> {engine} {schema}.{table}")
+        try:
+            t = do_ingest_file(None, file, schema=schema, table=table, engine=engine, fmt=format, replace=replace,
+                               chunk_rows=chunk_rows, progress=bar)
+        except (ValidationError, ValueError, FileExistsError) as exc:
+            raise CommandError("; ".join(getattr(exc, "messages", [str(exc)]))) from None
+        bar.finish(t.row_count or 0)
+        if publish:
+            do_set_access_level(None, t, publish)
+            do_publish_table(None, t)
+            self.stdout.write(f"Published {t.qualified_name} ({publish}).")

@@ -1,0 +1,158 @@
+"""What publishers describe: schemas, tables, columns and user-defined functions.
+
+Who may see (``read``) and query (``query``) a schema or table is decided by
+privileges on its access.Resource; the access levels below are kept in sync
+with privileges of the built-in groups (see actions.do_set_access_level):
+public = the ``Anyone`` group, internal = the ``Public`` group (every
+logged-in user), private = only the owner and whom it is shared with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from apps.access.models import Resource
+
+from .validators import validate_identifier, validate_ucd, validate_vounit
+
+PUBLIC, INTERNAL, PRIVATE = "public", "internal", "private"
+ACCESS_LEVELS = [(PUBLIC, "Public: anyone, also anonymous"), (INTERNAL, "Internal: every logged-in user"), (PRIVATE, "Private: owner and shares")]
+OPENNESS = {PRIVATE: 0, INTERNAL: 1, PUBLIC: 2}
+
+# ADQL types (TAP 1.1 / VOTable 1.4 with xtypes) a column may have.
+DATATYPES = ["BOOLEAN", "SMALLINT", "INTEGER", "BIGINT", "REAL", "DOUBLE", "CHAR", "VARCHAR", "TIMESTAMP", "BINARY", "VARBINARY",
+             "POINT", "CIRCLE", "POLYGON", "REGION", "CLOB", "BLOB"]
+TABLE, VIEW = "table", "view"
+
+
+class Described(models.Model):
+    """Fields shared by schemas and tables."""
+
+    title = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    utype = models.CharField(max_length=255, blank=True)
+    order = models.IntegerField(default=0, help_text="Position in lists; lower first.")
+    published = models.BooleanField(default=False, db_index=True, help_text="Shown in TAP_SCHEMA, VOSI and the browse pages.")
+    access_level = models.CharField(max_length=10, choices=ACCESS_LEVELS, default=PRIVATE,
+                                    help_text="Who may query the data.")
+    metadata_access_level = models.CharField(max_length=10, choices=ACCESS_LEVELS, default=PRIVATE,
+                                             help_text="Who may see the description; never narrower than the data's level.")
+    resource = models.OneToOneField(Resource, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def effective_metadata_level(self) -> str:
+        """Whoever may query may also read the description."""
+        levels = (self.access_level, self.metadata_access_level)
+        return max(levels, key=OPENNESS.__getitem__)
+
+
+class Schema(Described):
+    name = models.CharField(max_length=64, unique=True, validators=[validate_identifier])
+    engine = models.CharField(max_length=20, choices=[(e, e) for e in settings.ENGINES], default=settings.DEFAULT_ENGINE,
+                              help_text="The engine that holds this schema's tables.")
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Table(Described):
+    TYPES = [(TABLE, "Table"), (VIEW, "View")]
+
+    schema = models.ForeignKey(Schema, on_delete=models.CASCADE, related_name="tables")
+    name = models.CharField(max_length=64, validators=[validate_identifier])
+    type = models.CharField(max_length=10, choices=TYPES, default=TABLE)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    licence = models.CharField(max_length=255, blank=True, help_text="e.g. CC-BY-4.0")
+    doi = models.CharField("DOI", max_length=255, blank=True)
+    citation = models.TextField(blank=True, help_text="How to cite these data.")
+    creators = models.JSONField(default=list, blank=True,
+                                help_text='DataCite-style: [{"name": "Doe, Jane", "affiliation": "...", "orcid": "..."}]')
+    published_on = models.DateField(null=True, blank=True, help_text="Date of first publication.")
+    data_updated_on = models.DateField(null=True, blank=True, help_text="Date the data last changed.")
+    position_columns = models.JSONField(null=True, blank=True,
+                                        help_text='[ra column, dec column] (ICRS degrees) for cone search, e.g. ["ra", "dec"].')
+
+    class Meta:
+        ordering = ["schema__order", "schema__name", "order", "name"]
+        constraints = [models.UniqueConstraint(fields=["schema", "name"], name="one_table_name_per_schema")]
+
+    def __str__(self) -> str:
+        return self.qualified_name
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema.name}.{self.name}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.creators and not (isinstance(self.creators, list) and all(isinstance(c, dict) and c.get("name") for c in self.creators)):
+            raise ValidationError({"creators": 'Creators are a list of objects with at least a "name".'})
+        pos = self.position_columns
+        if pos is not None and not (isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, str) and p for p in pos)):
+            raise ValidationError({"position_columns": 'Give two column names: ["ra", "dec"].'})
+        if pos and self.pk:
+            names = set(self.columns.values_list("name", flat=True))
+            missing = [p for p in pos if p not in names]
+            if names and missing:
+                raise ValidationError({"position_columns": f"No such column: {', '.join(missing)}."})
+
+
+class Column(models.Model):
+    table = models.ForeignKey(Table, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=64, validators=[validate_identifier])
+    order = models.IntegerField(default=0)
+    datatype = models.CharField(max_length=20, choices=[(d, d) for d in DATATYPES], default="DOUBLE")
+    arraysize = models.CharField(max_length=20, blank=True, help_text="VOTable arraysize: '*', '16', '16*'; empty for scalars.")
+    xtype = models.CharField(max_length=30, blank=True, help_text="e.g. timestamp, point, circle, polygon")
+    unit = models.CharField(max_length=100, blank=True, validators=[validate_vounit], help_text="VOUnit, e.g. deg, mas/yr, mag")
+    ucd = models.CharField("UCD", max_length=200, blank=True, validators=[validate_ucd], help_text="UCD1+, e.g. pos.eq.ra;meta.main")
+    utype = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    principal = models.BooleanField(default=False, help_text="Shown by default (TAP principal).")
+    indexed = models.BooleanField(default=False)
+    std = models.BooleanField(default=False, help_text="Defined by a standard (TAP std).")
+    access_level = models.CharField(max_length=10, choices=ACCESS_LEVELS, default=PUBLIC,
+                                    help_text="Narrows the table's level for this column (e.g. an internal-only column).")
+
+    class Meta:
+        ordering = ["table", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["table", "name"], name="one_column_name_per_table")]
+
+    def __str__(self) -> str:
+        return f"{self.table_id}.{self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Units and UCDs are refused here too, not only in forms: fixtures, commands and actions save directly.
+        validate_vounit(self.unit)
+        validate_ucd(self.ucd)
+        super().save(*args, **kwargs)
+
+
+class Function(models.Model):
+    """A user-defined ADQL function; ``sql`` maps an engine's dialect to a name or template ({0}, {1}, {args})."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[validate_identifier])
+    return_type = models.CharField(max_length=20, choices=[(d, d) for d in DATATYPES], default="DOUBLE")
+    signature = models.CharField(max_length=255, blank=True, help_text="For documentation: ivo_healpix_index(order INTEGER, ra DOUBLE, dec DOUBLE)")
+    description = models.TextField(blank=True)
+    sql = models.JSONField(default=dict, blank=True, help_text='{"duckdb": "...", "postgresql": "..."}')
+    published = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,198 @@
+"""The few things publishing needs from the engines (workers/engines), in one place.
+
+DuckDB and Spark keep tables as Parquet under SCIENCE_DIR, which this module
+can also read and write directly: that is the storage contract of those
+engines, and it lets demo data be written without starting an engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from apps.adql import TableInfo
+
+from .catalog import PARQUET_ENGINES, parquet_path
+
+
+class EngineNotConfigured(Exception):
+    pass
+
+
+def configured_engines() -> list[str]:
+    """The engines this portal can use now: DuckDB always, the others when their settings are given."""
+    found = ["duckdb"]
+    if settings.SCIENCE_POSTGRESQL_URL:
+        found.append("postgresql")
+    if settings.SCIENCE_MARIADB_URL:
+        found.append("mariadb")
+    if settings.SPARK_REMOTE:
+        found.append("spark")
+    return found
+
+
+def get_engine(name: str) -> Any:
+    if name not in configured_engines():
+        raise EngineNotConfigured(f"The {name} engine is not configured on this portal.")
+    from workers.engines import get_engine as engine_factory  # type: ignore[attr-defined]
+
+    return engine_factory(name)
+
+
+def _engine_or_none(name: str) -> Any:
+    """The engine, or None for a Parquet engine whose implementation is not importable here."""
+    try:
+        return get_engine(name)
+    except ImportError:
+        if name in PARQUET_ENGINES:
+            return None
+        raise
+
+
+# --- writing -------------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+def _counted(batches: Iterator[pa.RecordBatch], progress: Progress | None) -> Iterator[pa.RecordBatch]:
+    done = 0
+    for batch in batches:
+        yield batch
+        done += batch.num_rows
+        if progress:
+            progress(done)
+
+
+def write_parquet(schema_name: str, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, replace: bool = False) -> int:
+    """Write a Parquet table atomically: a hidden file renamed into place once complete."""
+    target = parquet_path(schema_name, table)
+    if target.exists() and not replace:
+        raise FileExistsError(f"{schema_name}.{table} exists already.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{table}.{uuid.uuid4().hex}.tmp"
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch, row_group_size=256 * 1024)
+                rows += batch.num_rows
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return rows
+
+
+def store_table(engine_name: str, schema_name: str, table: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *,
+                replace: bool = False, progress: Progress | None = None) -> int:
+    """Create the table in the engine from Arrow batches; no half table on failure. Returns rows."""
+    counted = _counted(batches, progress)
+    engine = _engine_or_none(engine_name)
+    if engine is None:
+        return write_parquet(schema_name, table, counted, schema, replace=replace)
+    from workers.engines.base import TableName
+
+    return int(engine.ingest(TableName(schema_name, table), counted, schema, replace=replace))
+
+
+def drop_table(engine_name: str, schema_name: str, table: str) -> None:
+    engine = _engine_or_none(engine_name)
+    if engine is None:
+        path = parquet_path(schema_name, table)
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        return
+    from workers.engines.base import TableName
+
+    engine.drop(TableName(schema_name, table))
+
+
+# --- reading ---------------------------------------------------------------------------
+
+@dataclass
+class LiveTable:
+    info: TableInfo
+    row_count: int | None
+    size_bytes: int | None
+
+
+def _parquet_live(schema_name: str, table: str | None) -> list[LiveTable]:
+    from .datatypes import adql_type
+
+    folder = parquet_path(schema_name, "x").parent
+    names = [table] if table else sorted(p.name[: -len(".parquet")] for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    found = []
+    for name in names:
+        path = parquet_path(schema_name, name)
+        if not path.exists():
+            continue
+        dataset = pq.ParquetDataset(path)
+        columns = []
+        from apps.adql import ColumnInfo
+
+        for f in dataset.schema:
+            datatype, arraysize = adql_type(f.type)
+            columns.append(ColumnInfo(f.name, datatype, arraysize or None))
+        files = [path] if path.is_file() else list(path.rglob("*.parquet"))
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+        size = sum(p.stat().st_size for p in files)
+        found.append(LiveTable(TableInfo(schema_name, name, tuple(columns)), rows, size))
+    return found
+
+
+def _count_rows(engine: Any, schema_name: str, table: str) -> int | None:
+    from apps.adql.translate import translate
+
+    sql = translate(f'SELECT COUNT(*) AS n FROM "{schema_name}"."{table}"', engine.dialect).sql
+    for batch in engine.stream(sql, timeout_s=300, job_id=f"count-{uuid.uuid4().hex}"):
+        if batch.num_rows:
+            return int(batch.column(0)[0].as_py())
+    return None
+
+
+def live_tables(engine_name: str, schema_name: str, table: str | None = None) -> list[LiveTable]:
+    """What the live database holds: columns, types, indexes and row counts."""
+    engine = _engine_or_none(engine_name)
+    if engine is None:
+        return _parquet_live(schema_name, table)
+    found = []
+    for info in engine.introspect(schema_name, table):
+        rows = getattr(info, "row_count", None)
+        if rows is None:
+            rows = _count_rows(engine, info.schema, info.name)
+        found.append(LiveTable(info, rows, getattr(info, "size_bytes", None)))
+    return found
+
+
+def sample_rows(engine_name: str, schema_name: str, table: str, limit: int = 10) -> pa.Table:
+    """The first rows of a published table, for its page."""
+    engine = _engine_or_none(engine_name)
+    if engine is None:
+        path = parquet_path(schema_name, table)
+        dataset = pq.ParquetDataset(path)
+        batches = []
+        remaining = limit
+        for fragment in dataset.fragments:
+            for batch in fragment.to_batches(batch_size=limit):
+                batches.append(batch.slice(0, remaining))
+                remaining -= batches[-1].num_rows
+                if remaining <= 0:
+                    return pa.Table.from_batches(batches)
+        return pa.Table.from_batches(batches, schema=dataset.schema)
+    from workers.engines.base import TableName
+
+    batches = list(engine.fetch(TableName(schema_name, table), limit=limit))
+    return pa.Table.from_batches(batches) if batches else pa.table({})
