@@ -1,0 +1,201 @@
+"""Result writers: VOTable (TABLEDATA, BINARY, BINARY2), CSV, TSV, FITS and Parquet, streamed.
+
+Pure Python (numpy, pyarrow, astropy.io.fits for header cards); no Django
+import. The query service (downloads) and the TAP service (sync/async
+results) both call :func:`write` with the engine's Arrow batches and the
+ADQL output columns, and send the chunks it yields as they come::
+
+    fmt = resolve_format(request_format)          # raises UnknownFormat
+    chunks = write(fmt, engine.fetch(table), translation.columns,
+                   ResultInfo(query=adql, overflow=hit_maxrec, total_rows=rows))
+    StreamingHttpResponse(chunks, content_type=fmt.mime_type)
+
+Memory stays flat: one batch is encoded at a time, and chunks are 64 KiB to
+1 MiB. FITS needs the row count first: with ``total_rows=None`` (or text
+columns of unbounded width) it spools to a temporary file; see fits.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans
+from .fits import RowCountMismatch, fits_chunks
+from .parquet import parquet_chunks
+from .text import csv_chunks, tsv_chunks
+from .votable import BINARY, BINARY2, TABLEDATA, Base64Stream, document_head, document_tail, encode_binary, encode_tabledata, metadata_document
+
+__all__ = ["FORMATS", "Column", "ColumnLike", "Format", "ResultInfo", "RowCountMismatch", "UnknownFormat", "error_votable",
+           "resolve_format", "write"]
+
+MIN_CHUNK = 64 * 1024
+MAX_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Format:
+    key: str
+    mime_type: str  # the Content-Type to send
+    extension: str
+    label: str
+
+
+_VOTABLE = "application/x-votable+xml"
+FORMATS: dict[str, Format] = {f.key: f for f in [
+    Format("votable", _VOTABLE, "vot", "VOTable (BINARY2)"),
+    Format("votable-td", f"{_VOTABLE};serialization=TABLEDATA", "vot", "VOTable (TABLEDATA)"),
+    Format("votable-b", f"{_VOTABLE};serialization=BINARY", "vot", "VOTable (BINARY)"),
+    Format("votable-b2", f"{_VOTABLE};serialization=BINARY2", "vot", "VOTable (BINARY2)"),
+    Format("csv", "text/csv;header=present", "csv", "CSV"),
+    Format("tsv", "text/tab-separated-values", "tsv", "TSV"),
+    Format("fits", "application/fits", "fits", "FITS binary table"),
+    Format("parquet", "application/vnd.apache.parquet", "parquet", "Parquet (with VOTable metadata)"),
+]}
+_SERIALIZATION = {"votable": BINARY2, "votable-td": TABLEDATA, "votable-b": BINARY, "votable-b2": BINARY2}
+
+# Media types and short names a client may send, after lower-casing and removing blanks.
+_VOTABLE_TYPES = {"votable", "application/x-votable+xml", "application/votable+xml", "text/xml", "application/xml", "xml", "vot"}
+_ALIASES = {
+    "": "votable",
+    "votable/td": "votable-td", "votabletd": "votable-td", "tabledata": "votable-td", "votable-td": "votable-td",
+    "votable/b": "votable-b", "votableb": "votable-b", "binary": "votable-b", "votable-b": "votable-b",
+    "votable/b2": "votable-b2", "votableb2": "votable-b2", "binary2": "votable-b2", "votable-b2": "votable-b2",
+    "csv": "csv", "text/csv": "csv",
+    "tsv": "tsv", "text/tab-separated-values": "tsv", "text/tsv": "tsv", "tab-separated-values": "tsv",
+    "fits": "fits", "application/fits": "fits", "image/fits": "fits", "application/x-fits": "fits",
+    "parquet": "parquet", "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
+}
+_BY_SERIALIZATION = {"tabledata": "votable-td", "binary": "votable-b", "binary2": "votable-b2"}
+
+
+class UnknownFormat(ValueError):
+    """A RESPONSEFORMAT/FORMAT value we do not write."""
+
+
+def accepted_values() -> list[str]:
+    """What resolve_format accepts, for error messages and TAPRegExt capabilities."""
+    return sorted({*(_VOTABLE_TYPES - {""}), *(a for a in _ALIASES if a), *(f.mime_type for f in FORMATS.values())})
+
+
+def resolve_format(value: str | None) -> Format:
+    """The Format for a TAP RESPONSEFORMAT/FORMAT value (a media type with parameters, or a short name)."""
+    text = "".join((value or "").split()).lower()
+    base, *params = text.split(";")
+    options: dict[str, str] = {}
+    for param in params:
+        name, _, val = param.partition("=")
+        options[name] = val.strip("\"'")
+    key: str | None
+    if base in _VOTABLE_TYPES:
+        key = _BY_SERIALIZATION.get(options.pop("serialization", ""), None) if "serialization" in options else "votable"
+        options.pop("charset", None)
+        options.pop("content", None)  # e.g. application/x-votable+xml;content=datalink
+    else:
+        key = _ALIASES.get(base)
+        options.pop("charset", None)
+        if key == "csv" and options.get("header", "present") == "present":
+            options.pop("header", None)
+    if key is None or options:
+        raise UnknownFormat(f"Unsupported RESPONSEFORMAT {value!r}; accepted values: {', '.join(accepted_values())}")
+    return FORMATS[key]
+
+
+@dataclass
+class ResultInfo:
+    query: str | None = None
+    overflow: bool = False  # MAXREC cut the result: INFO QUERY_STATUS=OVERFLOW after the table
+    table_name: str = "result"
+    description: str = ""
+    infos: list[tuple[str, str]] = field(default_factory=list)  # more INFO name/value pairs (e.g. request, server time)
+    total_rows: int | None = None  # lets FITS stream without spooling
+
+
+def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
+    """Encode a result in ``fmt``, one batch at a time; yields chunks of 64 KiB to 1 MiB.
+
+    Nothing happens until the first chunk is asked for. The first batch is
+    read before the header is written: its Arrow schema refines the column
+    types (see columns.py). An error from ``batches`` propagates; VOTables
+    are first closed with INFO QUERY_STATUS=ERROR so the client sees why.
+    """
+    return _rechunk(_write(fmt, batches, columns, info))
+
+
+def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
+    it = iter(batches)
+    first = next(it, None)
+    plans = make_plans(columns, first.schema if first is not None else None)
+    rest: Iterator[pa.RecordBatch] = itertools.chain([first], it) if first is not None else iter(())
+    arrays = (conform_batch(b, plans) for b in rest)
+    if fmt.key in _SERIALIZATION:
+        yield from _votable(_SERIALIZATION[fmt.key], arrays, plans, info)
+    elif fmt.key == "csv":
+        yield from csv_chunks(arrays, plans)
+    elif fmt.key == "tsv":
+        yield from tsv_chunks(arrays, plans)
+    elif fmt.key == "fits":
+        yield from fits_chunks(arrays, plans, total_rows=info.total_rows, title=info.table_name, query=info.query,
+                               description=info.description, infos=info.infos)
+    elif fmt.key == "parquet":
+        meta = metadata_document(plans, table_name=info.table_name, description=info.description, query=info.query, infos=info.infos)
+        yield from parquet_chunks(arrays, plans, meta)
+    else:
+        raise UnknownFormat(fmt.key)
+
+
+def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan], info: ResultInfo) -> Iterator[bytes]:
+    yield document_head(plans, query=info.query, infos=info.infos, table_name=info.table_name,
+                        description=info.description, serialization=serialization).encode("utf-8")
+    stream = Base64Stream()
+    try:
+        for cols in arrays:
+            if serialization == TABLEDATA:
+                yield memoryview(encode_tabledata(cols, plans)).tobytes()
+            else:
+                yield from stream.feed(encode_binary(cols, plans, serialization))
+    except Exception as exc:
+        # The header is out: close the document so clients can read the rows sent and the reason.
+        yield stream.finish() + document_tail(serialization, [("QUERY_STATUS", "ERROR", f"Result incomplete: {exc}")]).encode()
+        raise
+    after = [("QUERY_STATUS", "OVERFLOW", "")] if info.overflow else []
+    yield stream.finish() + document_tail(serialization, after).encode("utf-8")
+
+
+def _rechunk(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Coalesce small pieces and split big ones, so every chunk but the last is 64 KiB..1 MiB."""
+    buffer = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        if buffer:
+            take = MAX_CHUNK - len(buffer)
+            buffer += view[:take]
+            view = view[take:]
+            if len(buffer) < MIN_CHUNK:
+                continue
+            yield bytes(buffer)
+            buffer.clear()
+        start = 0
+        while len(view) - start >= MIN_CHUNK:
+            cut = min(MAX_CHUNK, len(view) - start)
+            yield bytes(view[start:start + cut])
+            start += cut
+        buffer += view[start:]
+    if buffer:
+        yield bytes(buffer)
+
+
+def error_votable(message: str, *, query: str | None = None) -> bytes:
+    """A DALI error document: RESOURCE type="results" with INFO QUERY_STATUS=ERROR holding the message."""
+    from .votable import info_element
+
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n',
+             '<RESOURCE type="results">\n', info_element("QUERY_STATUS", "ERROR", message or "Error"), "\n"]
+    if query:
+        parts += [info_element("QUERY", query), "\n"]
+    parts.append("</RESOURCE>\n</VOTABLE>\n")
+    return "".join(parts).encode("utf-8")

@@ -1,0 +1,95 @@
+"""CSV (RFC 4180, with a header row) and TSV (IANA text/tab-separated-values), a batch at a time.
+
+CSV goes through ``pyarrow.csv`` (quoting only where needed). TSV cannot quote,
+so it is joined element-wise here: tabs and line breaks inside values become
+spaces, which is what the TSV media type asks of producers.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from .columns import ARRAY, BOOL, BYTES, FLOAT, ColumnPlan
+from .votable import byte_lists, concatenated
+
+
+def _as_text(arr: pa.Array, p: ColumnPlan) -> pa.Array:
+    """Arrays (geometries) and byte strings as space-separated numbers, like the DALI text forms."""
+    if p.kind == ARRAY:
+        text = pc.binary_join(pc.cast(arr, pa.list_(pa.string())), " ")
+        return text
+    if p.kind == BYTES:
+        return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), pc.binary_join(pc.cast(byte_lists(arr), pa.list_(pa.string())), " "))
+    return arr
+
+
+def _csv_columns(arrays: Sequence[pa.Array], plans: Sequence[ColumnPlan]) -> list[pa.Array]:
+    return [_as_text(a, p) if p.kind in (ARRAY, BYTES) else a for a, p in zip(arrays, plans, strict=True)]
+
+
+def csv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes]:
+    sink = io.BytesIO()
+    writer: pacsv.CSVWriter | None = None
+    names = [p.name for p in plans]
+    header_written = False
+    for arrays in batches:
+        batch = pa.RecordBatch.from_arrays(_csv_columns(arrays, plans), names=names)
+        if writer is None:
+            writer = pacsv.CSVWriter(sink, batch.schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed"))
+            header_written = True
+        writer.write_batch(batch)
+        yield _drain(sink)
+    if not header_written:
+        yield _csv_header(names)
+    elif writer is not None:
+        writer.close()
+        tail = _drain(sink)
+        if tail:
+            yield tail
+
+
+def _csv_header(names: Sequence[str]) -> bytes:
+    return (",".join('"' + n.replace('"', '""') + '"' for n in names) + "\n").encode()
+
+
+def _drain(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    sink.seek(0)
+    sink.truncate()
+    return data
+
+
+def _tsv_cell(arr: pa.Array, p: ColumnPlan) -> pa.Array:
+    if p.kind == BOOL:
+        text = pc.if_else(arr, "true", "false")
+    elif p.kind == FLOAT or p.kind not in (ARRAY, BYTES):
+        text = pc.cast(arr, pa.string())
+        if pa.types.is_string(text.type) and p.kind != FLOAT and len(text) and pc.any(pc.match_substring_regex(text, "[\t\n\r]")).as_py():
+            text = pc.replace_substring_regex(text, "[\t\n\r]", " ")
+    else:
+        text = _as_text(arr, p)
+    return pc.fill_null(text, "")
+
+
+def tsv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes]:
+    yield ("\t".join(p.name.replace("\t", " ") for p in plans) + "\n").encode()
+    for arrays in batches:
+        n = len(arrays[0]) if arrays else 0
+        if n == 0:
+            continue
+        cells: list[pa.Array | pa.Scalar] = []
+        for i, (a, p) in enumerate(zip(arrays, plans, strict=True)):
+            if i:
+                cells.append(pa.scalar("\t"))
+            cells.append(_tsv_cell(a, p))
+        cells.append(pa.scalar("\n"))
+        rows = pc.binary_join_element_wise(*cells, "")
+        if not isinstance(rows, pa.Array):  # only scalars: cannot happen with at least one column
+            rows = pa.array(np.repeat(rows.as_py(), n))
+        yield concatenated(rows).to_pybytes()
