@@ -168,6 +168,8 @@ class SphereSQL:
     def contains(self, a: Geo, b: Geo) -> str:
         if isinstance(a, GPoint):
             return self.point_in(a, b)
+        if isinstance(b, GPoint) and not isinstance(a, GCircle):
+            return "(1 = 0)"  # an extended shape is never inside a point
         if isinstance(a, GCircle) and isinstance(b, GCircle):
             return f"({self.distance(a.x, a.y, b.x, b.y)} + {a.r} <= {b.r})"
         if isinstance(a, GCircle) and isinstance(b, GPoint):
@@ -263,8 +265,10 @@ class PgSphere(SphereSQL):
             # q3c is exact (it ends with a true distance test) and uses the
             # q3c_ang2ipix index on the point's table.
             return f"q3c_join({b.x}, {b.y}, {a.x}, {a.y}, {b.r})"
-        if geo_type(a) == "POINT":
-            return f"({self.native(a)} @ {self.native(b)})"
+        if geo_type(a) == "POINT" and geo_type(b) == "POINT":
+            return f"({self.native(a)} = {self.native(b)})"
+        if geo_type(b) == "POINT":
+            return "(1 = 0)"  # an extended shape is never inside a point
         return f"({self.native(a)} @ {self.native(b)})"
 
     def intersects(self, a: Geo, b: Geo) -> str:
