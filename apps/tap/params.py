@@ -1,0 +1,83 @@
+"""TAP/DALI request parameters: case-insensitive names, GET or POST, repeated UPLOAD."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.http import HttpRequest
+
+ADQL = "ADQL"
+
+
+class ParameterError(ValueError):
+    """A parameter value the service refuses (answered with a VOTable error, 400)."""
+
+
+@dataclass
+class TapParams:
+    """All parameters of one request, names lower-cased, every value kept."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        found = self.values.get(name.lower())
+        return found[-1] if found else default
+
+    def all(self, name: str) -> list[str]:
+        return self.values.get(name.lower(), [])
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self.values
+
+    def last_values(self) -> dict[str, str]:
+        """One value per name (the last), as UWS parameter lists show them; UPLOAD keeps all, ';'-joined."""
+        return {k: (";".join(v) if k == "upload" else v[-1]) for k, v in self.values.items() if v}
+
+
+def tap_params(request: HttpRequest) -> TapParams:
+    params = TapParams()
+    sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+    for source in sources:
+        for name in source:
+            params.values.setdefault(name.lower(), []).extend(source.getlist(name))
+    return params
+
+
+def language(params: TapParams) -> str:
+    """LANG, required by TAP 1.1 for queries; ADQL-2.0/ADQL-2.1 name a version."""
+    value = (params.get("lang") or "").strip()
+    if not value:
+        raise ParameterError("LANG is required (for example LANG=ADQL).")
+    return value
+
+
+def query(params: TapParams) -> str:
+    value = params.get("query") or ""
+    if not value.strip():
+        raise ParameterError("QUERY is required.")
+    return value
+
+
+def maxrec(params: TapParams) -> int | None:
+    value = params.get("maxrec")
+    if value is None or not value.strip():
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ParameterError(f"MAXREC must be a whole number, not {value!r}.") from None
+    if number < 0:
+        raise ParameterError("MAXREC cannot be negative.")
+    return number
+
+
+def response_format(params: TapParams) -> str:
+    """RESPONSEFORMAT, or the older FORMAT; empty means the default (VOTable)."""
+    return (params.get("responseformat") or params.get("format") or "").strip()
+
+
+def check_request(params: TapParams) -> None:
+    """TAP 1.0 clients send REQUEST=doQuery; TAP 1.1 dropped it but we accept that value."""
+    value = params.get("request")
+    if value is not None and value.strip() and value.strip() != "doQuery":
+        raise ParameterError(f"REQUEST={value} is not supported; use REQUEST=doQuery or leave it out.")

@@ -1,0 +1,211 @@
+"""What the TAP service declares and how a job looks through UWS: formats, languages, limits, the job store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps import formats
+from apps.query import actions
+from apps.query.models import QueryJob
+from apps.query.queues import QueueError, all_queues, get_queue
+from apps.uws import phases
+from apps.uws.documents import ErrorSummary, JobSummary, Result
+from apps.uws.handlers import UwsError
+
+from . import params as p
+from .vosi import Language, Limits, OutputFormat
+
+TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
+_IVO_IDS = {"votable-td": "output-votable-td", "votable-b": "output-votable-binary", "votable-b2": "output-votable-binary2"}
+_ALIASES = {"votable": "votable", "votable-td": "votable/td", "votable-b": "votable/b", "votable-b2": "votable/b2",
+            "csv": "csv", "tsv": "tsv", "fits": "fits", "parquet": "parquet"}
+WAIT_POLL_S = 0.2
+
+# UWS parameter name -> QueryJob field (and how to read it).
+_JOB_FIELDS = {"query": "query", "lang": "language", "maxrec": "maxrec", "responseformat": "response_format",
+               "format": "response_format", "runid": "run_id", "queue": "queue"}
+
+
+def output_formats() -> list[OutputFormat]:
+    return [OutputFormat(f.mime_type, (_ALIASES[key],), f"{TAPREGEXT}#{_IVO_IDS[key]}" if key in _IVO_IDS else "")
+            for key, f in formats.FORMATS.items()]
+
+
+def languages() -> list[Language]:
+    adql = Language("ADQL", (("2.0", "ivo://ivoa.net/std/ADQL#v2.0"), ("2.1", "ivo://ivoa.net/std/ADQL#v2.1")),
+                    "The Astronomical Data Query Language", features=True)
+    native = [Language(engine, (("1.0", ""),), f"The SQL of the {engine} engine (read-only SELECT, published tables only)")
+              for engine in _engines_in_use()]
+    return [adql, *native]
+
+
+def _engines_in_use() -> list[str]:
+    """The default engine and those holding published schemas: the native languages that can work here."""
+    from apps.metadata.models import Schema
+
+    used = set(Schema.objects.filter(published=True).values_list("engine", flat=True))
+    return sorted(used | {str(settings.DEFAULT_ENGINE)})
+
+
+def upload_max_bytes() -> int:
+    return int(getattr(settings, "TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024))
+
+
+def limits() -> Limits:
+    queues = all_queues()
+    default = get_queue(None)
+    retention = int(settings.QUERY_DESTRUCTION_DAYS) * 86400
+    rows = [q.row_limit for q in queues if q.row_limit]
+    return Limits(retention_default=retention, retention_hard=retention,
+                  duration_default=default.time_limit, duration_hard=max(q.time_limit for q in queues),
+                  rows_default=default.row_limit or max(rows, default=10**9), rows_hard=max(rows, default=10**9),
+                  upload_bytes=upload_max_bytes())
+
+
+def udf_forms() -> list[tuple[str, str]]:
+    """TAPRegExt UDF forms of the published user-defined functions: ``name(arg TYPE, ...) -> TYPE``."""
+    from apps.metadata.models import Function
+
+    forms = []
+    for f in Function.objects.filter(published=True):
+        signature = f.signature.strip() or f"{f.name}()"
+        forms.append((f"{signature} -> {f.return_type}", f.description))
+    return forms
+
+
+# --- jobs through UWS ----------------------------------------------------------
+
+def format_of(job: QueryJob) -> formats.Format:
+    try:
+        return formats.resolve_format(job.response_format)
+    except formats.UnknownFormat:
+        return formats.FORMATS["votable"]
+
+
+def job_parameters(job: QueryJob) -> dict[str, str]:
+    """The job's parameters as the client sent them, with the current values of the ones we use."""
+    shown = {k: str(v) for k, v in (job.parameters or {}).items() if k not in _JOB_FIELDS and k != "upload"}
+    shown["query"] = job.query
+    shown["lang"] = job.language
+    if job.maxrec is not None:
+        shown["maxrec"] = str(job.maxrec)
+    if job.response_format:
+        shown["responseformat"] = job.response_format
+    if job.uploads:
+        shown["upload"] = ";".join(f"{u['name']},{(job.parameters or {}).get('upload_uri_' + u['name'], 'param:' + u['name'])}"
+                                   for u in job.uploads)
+    return shown
+
+
+class TapJobStore:
+    """The UWS JobStore over QueryJob and the query actions."""
+
+    def __init__(self, request: HttpRequest, pending_uploads: list[Any] | None = None) -> None:
+        self.request = request
+        self.pending_uploads = pending_uploads  # new UPLOAD tables sent with this request, already stored
+
+    def job_url(self, job: QueryJob) -> str:
+        return self.request.build_absolute_uri(reverse("tap:job", args=[job.id]))
+
+    def list_url(self) -> str:
+        return self.request.build_absolute_uri(reverse("tap:async"))
+
+    def summary(self, job: QueryJob) -> JobSummary:
+        queue = get_queue(job.queue)
+        results: tuple[Result, ...] = ()
+        if job.phase == phases.COMPLETED:
+            href = self.request.build_absolute_uri(reverse("tap:job_result", args=[job.id]))
+            results = (Result("result", href, format_of(job).mime_type),)
+        error = ErrorSummary(job.error or "The query failed.") if job.phase == phases.ERROR else None
+        quote = None
+        if not job.is_final:
+            quote = (job.start_time or timezone.now()) + dt.timedelta(seconds=queue.timeout_for(job.execution_duration))
+        return JobSummary(
+            job_id=str(job.id), phase=job.phase, owner_id=job.owner.username if job.owner is not None else None,
+            creation_time=job.created, run_id=job.run_id, quote=quote, start_time=job.start_time, end_time=job.end_time,
+            execution_duration=queue.timeout_for(job.execution_duration), destruction=job.destruction,
+            parameters=job_parameters(job), by_reference=frozenset({"upload"}) if job.uploads else frozenset(),
+            results=results, error=error,
+        )
+
+    def run(self, job: QueryJob) -> None:
+        actions.do_run_job(job)
+
+    def abort(self, job: QueryJob) -> None:
+        actions.do_abort_job(job)
+
+    def delete(self, job: QueryJob) -> None:
+        actions.do_delete_job(job)
+
+    def set_execution_duration(self, job: QueryJob, seconds: int) -> None:
+        # Never longer than the queue allows: the store keeps what will be enforced.
+        _update(job, execution_duration=get_queue(job.queue).timeout_for(seconds))
+
+    def set_destruction(self, job: QueryJob, when: dt.datetime) -> None:
+        limit = job.created + dt.timedelta(days=int(settings.QUERY_DESTRUCTION_DAYS))
+        _update(job, destruction=min(when, limit))
+
+    def set_parameters(self, job: QueryJob, parameters: Mapping[str, str]) -> None:
+        fields: dict[str, Any] = {}
+        extra = dict(job.parameters or {})
+        for name, value in parameters.items():
+            if name in ("executionduration", "destruction", "phase", "action", "request"):
+                continue
+            target = _JOB_FIELDS.get(name)
+            if target == "maxrec":
+                fields[target] = p.maxrec(p.TapParams({"maxrec": [value]}))
+            elif target:
+                fields[target] = value
+            elif name != "upload":
+                extra[name] = value
+        if self.pending_uploads is not None:
+            fields["uploads"] = [*(job.uploads or []), *(u.as_json() for u in self.pending_uploads)]
+        if "executionduration" in parameters:
+            duration = parameters["executionduration"].strip()
+            if not duration.isdigit():
+                raise UwsError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
+            fields["execution_duration"] = get_queue(fields.get("queue", job.queue)).timeout_for(int(duration))
+        fields["parameters"] = extra
+        _update(job, **fields)
+        if "destruction" in parameters:
+            from apps.uws.documents import parse_timestamp
+
+            try:
+                self.set_destruction(job, parse_timestamp(parameters["destruction"]))
+            except ValueError:
+                raise UwsError(f"DESTRUCTION must be an ISO 8601 time, not {parameters['destruction']!r}.") from None
+
+    def wait(self, job: QueryJob, timeout_s: float, while_phase: str | None) -> QueryJob:
+        start, deadline = job.phase, time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_POLL_S)
+            job.refresh_from_db(fields=["phase"])
+            if job.phase != start:
+                break
+        job.refresh_from_db()
+        return job
+
+    def error_body(self, job: QueryJob) -> tuple[bytes, str]:
+        return formats.error_votable(job.error or "The query failed.", query=job.query), VOTABLE_TYPE
+
+
+VOTABLE_TYPE = "application/x-votable+xml"
+
+
+def _update(job: QueryJob, **fields: Any) -> None:
+    try:
+        updated = actions.do_update_job(job, **fields)
+    except actions.QueryError as exc:
+        raise UwsError(exc.message, 409 if "PENDING" in exc.message else 400) from None
+    except QueueError as exc:
+        raise UwsError(str(exc)) from None
+    for name in fields:
+        setattr(job, name, getattr(updated, name))

@@ -1,0 +1,164 @@
+"""TAP UPLOAD: tables sent inline (multipart) or by URL, stored as Parquet for the query service.
+
+``UPLOAD=name,param:part`` names a file part of the request; ``UPLOAD=name,http(s)://...``
+is fetched by the server, never more than TAP_UPLOAD_MAX_BYTES and only over
+HTTP(S). VOTable (any serialization) and CSV are read with astropy; each
+upload becomes ``<VAR_DIR>/uploads/<random>/<name>.parquet``, private to its job.
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import shutil
+import urllib.error
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from astropy.io import ascii as astropy_ascii
+from astropy.io.votable import parse_single_table
+from astropy.table import Table
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from apps.query.uploads import Upload, check_upload_name
+
+from .params import ParameterError
+
+FETCH_TIMEOUT_S = 20
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024))
+
+
+def upload_root() -> pathlib.Path:
+    return pathlib.Path(settings.VAR_DIR) / "uploads"
+
+
+def parse_upload_param(values: Iterable[str]) -> list[tuple[str, str]]:
+    """``name,uri[;name,uri]...`` (possibly repeated) as (name, uri) pairs."""
+    pairs = []
+    for value in values:
+        for item in value.split(";"):
+            if not item.strip():
+                continue
+            name, sep, uri = item.partition(",")
+            if not sep or not uri.strip():
+                raise ParameterError(f"UPLOAD must be 'table name,URI', not {item!r}.")
+            try:
+                pairs.append((check_upload_name(name.strip()), uri.strip()))
+            except ValueError as exc:
+                raise ParameterError(str(exc)) from None
+    names = [n.lower() for n, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ParameterError("Two uploaded tables have the same name.")
+    return pairs
+
+
+def read_bytes(uri: str, files: Mapping[str, UploadedFile]) -> bytes:
+    limit = max_bytes()
+    if uri.startswith("param:"):
+        part = files.get(uri[len("param:"):])
+        if part is None:
+            raise ParameterError(f"UPLOAD refers to {uri}, but the request has no such file part.")
+        if part.size is not None and part.size > limit:
+            raise ParameterError(f"The uploaded table is larger than the limit of {limit} bytes.")
+        return part.read()
+    if not uri.lower().startswith(("http://", "https://")):
+        raise ParameterError(f"UPLOAD takes param: or http(s):// URIs, not {uri!r}.")
+    return _fetch(uri, limit)
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s): an upload URL must not lead to ftp: or file:."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        if not newurl.lower().startswith(("http://", "https://")):
+            raise urllib.error.URLError(f"redirected to a URL that is not http(s): {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.OpenerDirector()
+for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _HttpOnlyRedirects(),
+                 urllib.request.HTTPErrorProcessor(), urllib.request.HTTPDefaultErrorHandler()):
+    _OPENER.add_handler(_handler)
+
+
+def _fetch(url: str, limit: int) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "daiquiri-tap-upload"})  # noqa: S310  # http(s) only
+    try:
+        with _OPENER.open(request, timeout=FETCH_TIMEOUT_S) as response:
+            data: bytes = response.read(limit + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ParameterError(f"The table at {url} could not be fetched: {exc}") from None
+    if len(data) > limit:
+        raise ParameterError(f"The table at {url} is larger than the upload limit of {limit} bytes.")
+    return data
+
+
+def read_table(data: bytes) -> Table:
+    """A VOTable or, failing that, a CSV file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy warns about every small VOTable deviation
+        if data.lstrip()[:1] == b"<":
+            try:
+                return parse_single_table(io.BytesIO(data)).to_table()
+            except Exception as exc:  # astropy raises many kinds for bad VOTables
+                raise ParameterError(f"The uploaded VOTable cannot be read: {exc}") from None
+        try:
+            return astropy_ascii.read(data.decode("utf-8"), format="csv")
+        except Exception as exc:
+            raise ParameterError(f"The uploaded table is neither a VOTable nor CSV: {exc}") from None
+
+
+def _arrow_column(column: np.ndarray) -> pa.Array:
+    mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
+    values = np.ma.getdata(column)
+    if values.ndim > 1 or values.dtype.kind == "O":  # arrays per cell, or mixed: kept as text
+        return pa.array([None if (mask is not None and np.any(mask[i])) else str(v.tolist()) for i, v in enumerate(values)],
+                        pa.string())
+    if values.dtype.kind in "SU":
+        text = values.astype(str)
+        return pa.array(text, pa.string(), mask=mask if mask is not None and mask.any() else None)
+    if mask is not None and mask.any():
+        return pa.array(values, mask=mask)
+    return pa.array(values)
+
+
+def to_arrow(table: Table) -> pa.Table:
+    names = [str(n) for n in table.colnames]
+    if not names:
+        raise ParameterError("The uploaded table has no columns.")
+    return pa.table([_arrow_column(table[n]) for n in names], names=names)
+
+
+def store_uploads(pairs: list[tuple[str, str]], files: Mapping[str, UploadedFile]) -> list[Upload]:
+    """Read every upload and write it as Parquet in a fresh folder; nothing is left on failure."""
+    if not pairs:
+        return []
+    folder = upload_root() / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    try:
+        uploads = []
+        for name, uri in pairs:
+            path = folder / f"{name}.parquet"
+            pq.write_table(to_arrow(read_table(read_bytes(uri, files))), path)
+            uploads.append(Upload(name, path))
+        return uploads
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def discard_uploads(uploads: Iterable[Upload]) -> None:
+    for folder in {u.path.parent for u in uploads}:
+        if folder.parent == upload_root():
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,346 @@
+"""TAP 1.1 endpoints: thin views over the query actions, the UWS handlers and the VOSI documents.
+
+VO clients authenticate per request (HTTP Basic or a token; see
+apps.accounts.middleware), so the views are csrf_exempt. A browser session
+still counts for reading, but a state-changing request that relies on the
+session cookie must carry a CSRF token, or it is served as anonymous.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+from django.contrib.auth.models import AnonymousUser, User
+from django.core import signing
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from apps import formats
+from apps.adql import AdqlError
+from apps.metadata.tap_schema import tap_schema_rows
+from apps.query import actions
+from apps.query.models import QueryJob
+from apps.query.permissions import access_job, jobs_for
+from apps.query.planning import error_message
+from apps.query.queues import QueueError
+from apps.uws import handlers, phases
+from apps.uws.documents import CONTENT_TYPE as UWS_TYPE
+from apps.uws.documents import JobRef, job_list_document, parse_timestamp
+
+from . import examples as examples_module
+from . import params as p
+from . import samp, service, vosi
+from .uploads import discard_uploads, parse_upload_param, store_uploads
+
+AnyUser = User | AnonymousUser
+STARTED = timezone.now()
+_QUERY_ERRORS = (AdqlError, actions.QueryError, QueueError)
+
+
+def _no_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+def tap_user(request: HttpRequest) -> AnyUser:
+    """Who is asking: header credentials always count; a session only for reads or with a CSRF token."""
+    user: AnyUser = request.user  # type: ignore[assignment]
+    if request.method in ("GET", "HEAD") or getattr(request, "_dont_enforce_csrf_checks", False) or not user.is_authenticated:
+        return user
+    refused = CsrfViewMiddleware(_no_view).process_view(request, _no_view, (), {})
+    return AnonymousUser() if refused is not None else user
+
+
+def vo_error(message: str, status: int = 400, query: str | None = None) -> HttpResponse:
+    """A DALI error: a VOTable with INFO QUERY_STATUS=ERROR."""
+    return HttpResponse(formats.error_votable(message, query=query), status=status, content_type=service.VOTABLE_TYPE)
+
+
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type=handlers.TEXT)
+
+
+def _see_other(url: str) -> HttpResponse:
+    response = HttpResponse(status=303)
+    response["Location"] = url
+    return response
+
+
+def _xml(body: bytes, content_type: str = vosi.CONTENT_TYPE) -> HttpResponse:
+    return HttpResponse(body, content_type=content_type)
+
+
+def _base_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("tap:root")).rstrip("/")
+
+
+# --- the service page --------------------------------------------------------------
+
+@require_GET
+def root(request: HttpRequest) -> HttpResponse:
+    user: AnyUser = request.user  # type: ignore[assignment]
+    rows = tap_schema_rows(user)
+    tables = [{"name": t["table_name"], "description": t.get("description") or "",
+               "samp_url": samp.table_url(request, user, t["table_name"])}
+              for t in rows["tables"] if t["schema_name"] != "TAP_SCHEMA"]
+    return render(request, "tap/root.html", {"tap_url": _base_url(request), "tables": tables})
+
+
+# --- VOSI ---------------------------------------------------------------------------
+
+@csrf_exempt
+@require_GET
+def capabilities(request: HttpRequest) -> HttpResponse:
+    body = vosi.capabilities_document(_base_url(request), languages=service.languages(), formats=service.output_formats(),
+                                      limits=service.limits(), udfs=service.udf_forms())
+    return _xml(body)
+
+
+@csrf_exempt
+@require_GET
+def availability(request: HttpRequest) -> HttpResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        up, note = True, "The service is accepting queries."
+    except Exception as exc:  # any database failure means "not available", with the reason
+        up, note = False, f"The metadata database cannot be reached: {exc}"
+    return _xml(vosi.availability_document(up, STARTED if up else None, note))
+
+
+@csrf_exempt
+@require_GET
+def tables(request: HttpRequest) -> HttpResponse:
+    detail = (p.tap_params(request).get("detail") or "max").lower() != "min"
+    return _xml(vosi.tableset_document(tap_schema_rows(request.user), detail=detail))  # type: ignore[arg-type]
+
+
+@csrf_exempt
+@require_GET
+def table(request: HttpRequest, name: str) -> HttpResponse:
+    body = vosi.table_document(tap_schema_rows(request.user), name)  # type: ignore[arg-type]
+    if body is None:
+        return _text(f"No table {name} (or you may not see it).", 404)
+    return _xml(body)
+
+
+@require_GET
+def examples(request: HttpRequest) -> HttpResponse:
+    context = {"examples": examples_module.examples_for(request.user), "tap_url": _base_url(request)}  # type: ignore[arg-type]
+    return render(request, "tap/examples.html", context, content_type="application/xhtml+xml; charset=utf-8")
+
+
+# --- sync ---------------------------------------------------------------------------
+
+def _result_response(fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
+                     info: formats.ResultInfo) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(formats.write(fmt, batches, columns, info), content_type=fmt.mime_type)
+    if fmt.key in ("fits", "parquet", "csv", "tsv"):
+        response["Content-Disposition"] = f'inline; filename="{info.table_name}.{fmt.extension}"'
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def sync(request: HttpRequest) -> HttpResponseBase:
+    params = p.tap_params(request)
+    query = params.get("query")
+    try:
+        p.check_request(params)
+        language = (params.get("lang") or p.ADQL).strip()
+        query, maxrec = p.query(params), p.maxrec(params)
+        fmt = formats.resolve_format(p.response_format(params))
+        uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
+    except (p.ParameterError, formats.UnknownFormat) as exc:
+        return vo_error(str(exc), query=query)
+    return run_sync_response(tap_user(request), query, language, maxrec, fmt, uploads)
+
+
+def run_sync_response(user: AnyUser, query: str, language: str, maxrec: int | None, fmt: formats.Format,
+                      uploads: list[Any]) -> HttpResponseBase:
+    try:
+        result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
+                                  response_format=fmt.mime_type)
+    except _QUERY_ERRORS as exc:
+        discard_uploads(uploads)
+        return vo_error(error_message(exc), query=query)
+    info = formats.ResultInfo(query=query)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from result.batches
+            info.overflow = result.overflow  # known once the rows are read; the VOTable says it after the table
+        finally:
+            discard_uploads(uploads)
+
+    return _result_response(fmt, batches(), result.columns, info)
+
+
+# --- async: the job list ---------------------------------------------------------------
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def async_jobs(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return create_job(request)
+    params = p.tap_params(request)
+    try:
+        wanted = phases.parse_phase_filter(params.all("phase"))
+        after = parse_timestamp(params.get("after") or "") if params.get("after") else None
+        last = int(params.get("last") or 0) if params.get("last") else None
+        if last is not None and last < 0:
+            raise ValueError("LAST must be a positive number.")
+    except ValueError as exc:
+        return _text(str(exc), 400)
+    jobs = jobs_for(tap_user(request), phases=wanted or None, after=after, last=last)
+    if not wanted:  # UWS 1.1: the default list leaves out archived jobs
+        jobs = [j for j in jobs if j.phase != phases.ARCHIVED]  # type: ignore[assignment]
+    refs = [JobRef(str(j.id), request.build_absolute_uri(reverse("tap:job", args=[j.id])), j.phase, j.run_id,
+                   j.owner.username if j.owner is not None else None, j.created) for j in jobs]
+    return _xml(job_list_document(refs), UWS_TYPE)
+
+
+def create_job(request: HttpRequest) -> HttpResponse:
+    """POST /async: a PENDING job (or run at once with PHASE=RUN), answered by 303 to the job."""
+    params = p.tap_params(request)
+    user = tap_user(request)
+    try:
+        p.check_request(params)
+        maxrec = p.maxrec(params)
+        response_format = p.response_format(params)
+        formats.resolve_format(response_format)
+        duration = params.get("executionduration") or "0"
+        if not duration.strip().isdigit():
+            raise p.ParameterError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
+        uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
+    except (p.ParameterError, formats.UnknownFormat) as exc:
+        return vo_error(str(exc), query=params.get("query"))
+    known = {"query", "lang", "maxrec", "responseformat", "format", "upload", "runid", "executionduration", "phase",
+             "request", "destruction", "queue"}
+    extra = {k: v for k, v in params.last_values().items() if k not in known}
+    for name, uri in parse_upload_param(params.all("upload")):
+        extra[f"upload_uri_{name}"] = uri
+    try:
+        job = actions.do_create_job(
+            user, query=params.get("query") or "", language=(params.get("lang") or p.ADQL).strip(),
+            queue=params.get("queue") or None, maxrec=maxrec, response_format=response_format, uploads=uploads,
+            table_name="", run_id=params.get("runid") or "", source=QueryJob.SOURCE_TAP_ASYNC,
+            execution_duration=int(duration), parameters=extra,
+        )
+    except _QUERY_ERRORS as exc:
+        discard_uploads(uploads)
+        return vo_error(error_message(exc))
+    store = service.TapJobStore(request)
+    if params.get("executionduration"):
+        store.set_execution_duration(job, int(duration))
+    if params.get("destruction"):
+        try:
+            store.set_destruction(job, parse_timestamp(params.get("destruction") or ""))
+        except ValueError:
+            return vo_error(f"DESTRUCTION must be an ISO 8601 time, not {params.get('destruction')!r}.")
+    if (params.get("phase") or "").strip().upper() == phases.RUN:
+        actions.do_run_job(job)
+    return _see_other(store.job_url(job))
+
+
+# --- async: one job --------------------------------------------------------------------
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "DELETE"])
+def job(request: HttpRequest, job_id: uuid.UUID, resource: str = "") -> HttpResponse:
+    user = tap_user(request)
+    try:
+        found = access_job(user, job_id)
+    except Http404:
+        return _text(f"No job {job_id}.", 404)
+    params = p.tap_params(request)
+    pending = None
+    try:
+        if request.method == "POST" and params.all("upload"):
+            pending = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
+        values = {k: v for k, v in params.last_values().items() if not (k == "upload" and pending is not None)}
+        reply = handlers.dispatch(resource.lower(), handlers.Request(request.method or "GET", values, found,
+                                                                      service.TapJobStore(request, pending)))
+    except p.ParameterError as exc:
+        return _text(str(exc), 400)
+    except handlers.UwsError as exc:
+        if pending:
+            discard_uploads(pending)
+        return _text(str(exc), exc.status)
+    if reply.location:
+        return _see_other(reply.location)
+    return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+
+
+def _job_result(found: QueryJob, fmt: formats.Format | None = None) -> HttpResponseBase:
+    if found.phase != phases.COMPLETED:
+        return _text(f"The job is {found.phase}: it has no result.", 404)
+    fmt = fmt or service.format_of(found)
+    info = formats.ResultInfo(query=found.query, overflow=found.overflow, total_rows=found.row_count)
+    try:
+        batches = actions.result_batches(found)
+    except actions.QueryError as exc:
+        return _text(exc.message, 404)
+    return _result_response(fmt, batches, actions.result_columns(found), info)
+
+
+@csrf_exempt
+@require_GET
+def job_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
+    try:
+        found = access_job(tap_user(request), job_id)
+    except Http404:
+        return _text(f"No job {job_id}.", 404)
+    return _job_result(found)
+
+
+# --- signed links for SAMP clients ---------------------------------------------------
+
+@csrf_exempt
+@require_GET
+def signed_result(request: HttpRequest, token: str) -> HttpResponseBase:
+    try:
+        job_id = samp.job_id_of(token)
+        found = QueryJob.objects.get(pk=job_id)
+    except (signing.BadSignature, QueryJob.DoesNotExist, ValueError):
+        return _text("This link is not valid or has expired.", 404)
+    return _job_result(found, formats.FORMATS["votable"])
+
+
+@csrf_exempt
+@require_GET
+def signed_query(request: HttpRequest, token: str) -> HttpResponseBase:
+    try:
+        signed = samp.query_of(token)
+    except signing.BadSignature:
+        return _text("This link is not valid or has expired.", 404)
+    user: AnyUser = AnonymousUser()
+    if signed.user_id is not None:
+        owner = User.objects.filter(pk=signed.user_id, is_active=True).first()
+        if owner is None:
+            return _text("This link is not valid any more.", 404)
+        user = owner
+    return run_sync_response(user, signed.query, p.ADQL, signed.maxrec, formats.FORMATS["votable"], [])
+
+
+# --- a browser page for a job (with the SAMP button) -------------------------------------
+
+@require_GET
+def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    found = access_job(request.user, job_id)  # type: ignore[arg-type]
+    context = {
+        "job": found, "summary": service.TapJobStore(request).summary(found),
+        "samp_url": samp.result_url(request, found) if found.phase == phases.COMPLETED else "",
+        "uws_url": request.build_absolute_uri(reverse("tap:job", args=[found.id])),
+        "now": dt.datetime.now(dt.UTC),
+    }
+    return render(request, "tap/job.html", context)
