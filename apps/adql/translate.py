@@ -304,6 +304,9 @@ class Translator:
         right = self.table_ref(j.right, scope)
         right_sources = scope.sources[n_left:]
         left_sources = scope.sources[:n_left]
+        if j.kind == "FULL" and self.d.name == "mariadb":
+            raise AdqlError("FULL OUTER JOIN is not supported on MariaDB; use a UNION of a LEFT "
+                            "and a RIGHT join", j.line, j.col)
         keyword = {None: "JOIN", "INNER": "JOIN", "LEFT": "LEFT OUTER JOIN",
                    "RIGHT": "RIGHT OUTER JOIN", "FULL": "FULL OUTER JOIN"}[j.kind]
         if j.natural:

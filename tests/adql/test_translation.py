@@ -90,3 +90,8 @@ def test_it_emits_all_lyonetia_style_features_for_every_dialect(catalog: Catalog
 def test_it_rejects_unknown_dialects() -> None:
     with pytest.raises(AdqlError, match="unknown SQL dialect"):
         translate("SELECT x FROM t", "oracle")
+
+
+def test_it_refuses_full_joins_on_mariadb() -> None:
+    with pytest.raises(AdqlError, match="FULL OUTER JOIN"):
+        translate("SELECT x FROM a FULL OUTER JOIN b ON a.x = b.x", "mariadb")
