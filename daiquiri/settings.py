@@ -284,3 +284,30 @@ QUERY_REAPER_SECONDS = env_int("QUERY_REAPER_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
 }
+
+# --- files ---
+# Root volumes, set by the operator. Storage: backed up, a quota per user over
+# all their volumes in it. Temporary: scratch, no quota, files older than
+# max_age_days removed. Data: read-only published collections, one each
+# (FILES_DATA_DIRS="name=/path,other=/path"; readable by every registered user).
+FILES_DIR = env_path("FILES_DIR", VAR_DIR / "files")
+FILES_ROOTS: list[dict[str, Any]] = [
+    {"name": "Storage", "kind": "storage", "path": env_path("FILES_STORAGE_DIR", FILES_DIR / "storage"),
+     "quota": env_int("FILES_STORAGE_QUOTA_BYTES", 10 * 1024**3, minimum=0), "description": "Backed up; counts against your quota."},
+    {"name": "Temporary", "kind": "temporary", "path": env_path("FILES_TEMPORARY_DIR", FILES_DIR / "temporary"),
+     "max_age_days": env_int("FILES_TEMPORARY_MAX_AGE_DAYS", 30, minimum=1), "description": "Scratch space, no quota, cleaned by age."},
+    *(
+        {"name": name.strip(), "kind": "data", "path": Path(path.strip()), "description": "Published data (read-only)."}
+        for name, _, path in (item.partition("=") for item in env_list("FILES_DATA_DIRS", []))
+    ),
+]
+FILES_OWNER_UID = env_int("FILES_OWNER_UID", 1000, minimum=1)  # owner of files the portal writes when it runs as root;
+FILES_OWNER_GID = env_int("FILES_OWNER_GID", 1000, minimum=1)  # compute containers run as this uid too
+
+# --- compute ---
+DOCKER_HOST = env_str("DOCKER_HOST", "unix:///var/lib/daiquiri-docker/docker.sock")  # scripts/services.d/30-docker
+COMPUTE_PORTAL_URL = env_str("COMPUTE_PORTAL_URL", SITE_URL)  # how a job reaches the portal (DAIQUIRI_URL in the container)
+COMPUTE_FAIRNESS_HOURS = env_int("COMPUTE_FAIRNESS_HOURS", 24, minimum=1)  # recent usage that lowers a user's priority
+COMPUTE_LOG_BYTES = env_int("COMPUTE_LOG_BYTES", 1024 * 1024, minimum=1024)  # stdout/stderr kept per job
+CELERY_BEAT_SCHEDULE["compute-reaper"] = {"task": "workers.compute.reap_jobs", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_temporary_files", "schedule": 3600.0}

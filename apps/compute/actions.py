@@ -1,0 +1,365 @@
+"""Side effects of compute jobs: register, submit, queue fairly, run, abort, reap.
+
+Flow: ``do_create_job`` checks everything the user asked for (the image's
+"run" privilege, each volume's read/write privilege) and queues the job;
+``dispatch`` claims as many queued jobs as the domain has free slots, the
+user with the least recent usage first, and hands each to the worker
+(``workers.compute.run_job``), which calls ``execute_job``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from apps.access.actions import do_create_resource
+from apps.access.permissions import access_resource, filter_allowed
+from apps.accounts.actions import do_create_token, do_revoke_token
+from apps.accounts.models import ApiToken
+from apps.activity import kinds
+from apps.activity.actions import do_record_event
+from apps.files.actions import access_volume, volume_actions, volume_fs
+from apps.files.models import Volume
+from apps.files.paths import PathError, clean_path
+from apps.uws import phases
+
+from . import engine
+from .models import ComputeDomain, ComputeImage, ComputeJob
+
+log = logging.getLogger(__name__)
+AnyUser = User | AnonymousUser
+JOB_SUBMITTED = "compute.job_submitted"  # beside kinds.JOB_RUN (apps/activity/kinds.py is the activity app's)
+JOB_ABORTED = "compute.job_aborted"
+MAX_OUTPUTS = 500
+
+
+# --- operators -------------------------------------------------------------------
+@transaction.atomic
+def do_register_image(name: str, docker_image: str, description: str = "", notebooks: bool = False, owner: User | None = None) -> ComputeImage:
+    """Register an image; give "run" with apps.access.actions.do_grant (e.g. to the Public group)."""
+    resource = do_create_resource("image", name, owner=owner)
+    return ComputeImage.objects.create(name=name, docker_image=docker_image, description=description, notebooks=notebooks, resource=resource)
+
+
+# --- checked lookups -------------------------------------------------------------
+def runnable_images(user: AnyUser) -> QuerySet[ComputeImage]:
+    return filter_allowed(user, "run", ComputeImage.objects.filter(enabled=True), "image")
+
+
+def access_image(user: AnyUser, image_id: int) -> ComputeImage:
+    image = ComputeImage.objects.select_related("resource").filter(pk=image_id, enabled=True).first()
+    if image is None:
+        raise Http404("No such image.")
+    access_resource(user, "run", image.resource)
+    return image
+
+
+def access_job(user: AnyUser, job_id: str | uuid.UUID) -> ComputeJob:
+    """Jobs are private: their owner (and superusers) see them, others get 404."""
+    try:
+        job = ComputeJob.objects.select_related("image", "domain", "owner", "workdir_volume__root").get(pk=job_id)
+    except (ComputeJob.DoesNotExist, ValidationError, ValueError):
+        raise Http404("No such job.") from None
+    if not user.is_authenticated or (job.owner_id != user.pk and not user.is_superuser):
+        raise Http404("No such job.")
+    return job
+
+
+# --- mounts ----------------------------------------------------------------------
+def check_mounts(user: AnyUser, requested: list[dict[str, object]], workdir_volume: Volume | None) -> list[engine.MountSpec]:
+    """The mounts a user may have: read needs "read", write needs "write"; data volumes are read-only.
+    The working folder's volume is mounted too (writable when the user may write it)."""
+    specs: dict[int, engine.MountSpec] = {}
+    for item in requested:
+        volume = access_volume(user, int(str(item["volume"])))
+        write = bool(item.get("write"))
+        if write and "write" not in volume_actions(user, volume):
+            raise PermissionDenied(f"You may not write to the volume {volume.name}.")
+        specs[volume.pk] = engine.MountSpec(volume, write or specs.get(volume.pk, engine.MountSpec(volume, False)).write)
+    if workdir_volume is not None and workdir_volume.pk not in specs:
+        volume = access_volume(user, workdir_volume.pk)
+        specs[volume.pk] = engine.MountSpec(volume, "write" in volume_actions(user, volume))
+    targets = [engine.mount_target(s.volume) for s in specs.values()]
+    if len(set(targets)) != len(targets):
+        raise ValidationError("Two volumes would appear at the same place in the container.")
+    return list(specs.values())
+
+
+def workdir_in_container(job: ComputeJob) -> str:
+    if job.workdir_volume is None:
+        return engine.CONTAINER_TMP
+    parts = clean_path(job.workdir_path)
+    return "/".join([engine.mount_target(job.workdir_volume), *parts])
+
+
+# --- submitting ------------------------------------------------------------------
+@dataclass
+class JobSpec:
+    image: ComputeImage
+    domain: ComputeDomain
+    kind: str = ComputeJob.KIND_COMMAND
+    command: str = ""
+    notebook: str = ""
+    mounts: list[dict[str, object]] | None = None
+    workdir_volume: Volume | None = None
+    workdir_path: str = ""
+    network: bool = False
+    run_id: str = ""
+
+
+def _validate(user: User, spec: JobSpec) -> None:
+    access_resource(user, "run", spec.image.resource)
+    if not spec.image.enabled or not spec.domain.enabled:
+        raise ValidationError("This image or compute domain is switched off.")
+    if spec.kind == ComputeJob.KIND_NOTEBOOK:
+        if not spec.image.notebooks:
+            raise ValidationError(f"The image {spec.image.name} cannot run notebooks.")
+        if not spec.notebook.endswith(".ipynb") or spec.workdir_volume is None:
+            raise ValidationError("A notebook job needs a working folder and the path of an .ipynb file in it.")
+        clean_path(spec.notebook)
+    elif spec.kind == ComputeJob.KIND_COMMAND:
+        if not spec.command.strip():
+            raise ValidationError("Give a command to run.")
+    else:
+        raise ValidationError(f"Unknown job kind {spec.kind!r}.")
+    if spec.network and not spec.domain.network:
+        raise ValidationError(f"Jobs in {spec.domain.name} run without network.")
+    try:
+        clean_path(spec.workdir_path)
+    except PathError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+@transaction.atomic
+def do_create_job(user: User, spec: JobSpec, start: bool = True) -> ComputeJob:
+    _validate(user, spec)
+    mounts = check_mounts(user, spec.mounts or [], spec.workdir_volume)
+    job = ComputeJob.objects.create(
+        owner=user, run_id=spec.run_id[:255], image=spec.image, domain=spec.domain, kind=spec.kind, command=spec.command,
+        notebook=spec.notebook, mounts=[{"volume": m.volume.pk, "write": m.write} for m in mounts],
+        workdir_volume=spec.workdir_volume, workdir_path="/".join(clean_path(spec.workdir_path)), network=spec.network,
+    )
+    do_record_event(JOB_SUBMITTED, user=user, summary=f"submitted compute job {job.id} ({spec.image.name})", job=str(job.id))
+    if start:
+        do_run_job(user, job)
+    return job
+
+
+@transaction.atomic
+def do_update_job(user: User, job: ComputeJob, spec: JobSpec) -> ComputeJob:
+    """Change a PENDING job (UWS parameters); the same checks as at creation."""
+    _validate(user, spec)
+    mounts = check_mounts(user, spec.mounts or [], spec.workdir_volume)
+    fields = {
+        "image": spec.image, "domain": spec.domain, "kind": spec.kind, "command": spec.command, "notebook": spec.notebook,
+        "mounts": [{"volume": m.volume.pk, "write": m.write} for m in mounts], "workdir_volume": spec.workdir_volume,
+        "workdir_path": "/".join(clean_path(spec.workdir_path)), "network": spec.network, "run_id": spec.run_id[:255] or job.run_id,
+    }
+    if ComputeJob.objects.filter(pk=job.pk, phase=phases.PENDING).update(**fields) != 1:
+        raise ValidationError("Only a pending job can be changed.")
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def do_run_job(user: User, job: ComputeJob) -> ComputeJob:
+    """PENDING -> QUEUED, then dispatch (after commit, so the worker sees the job)."""
+    updated = ComputeJob.objects.filter(pk=job.pk, phase__in=(phases.PENDING, phases.HELD)).update(phase=phases.QUEUED)
+    if updated != 1:
+        raise ValidationError("Only a pending job can be started.")
+    job.phase = phases.QUEUED
+    domain_id = job.domain_id
+    transaction.on_commit(lambda: dispatch_later(domain_id))
+    return job
+
+
+@transaction.atomic
+def do_abort_job(user: User, job: ComputeJob) -> ComputeJob:
+    """Abort a pending, queued or running job; a running container is killed at once."""
+    was = job.phase
+    updated = ComputeJob.objects.filter(pk=job.pk, phase__in=(phases.PENDING, phases.HELD, phases.QUEUED, phases.EXECUTING)).update(
+        phase=phases.ABORTED, end_time=timezone.now()
+    )
+    if updated != 1:
+        return job  # aborting a finished job changes nothing (UWS)
+    job.refresh_from_db()
+    do_record_event(JOB_ABORTED, user=user, summary=f"aborted compute job {job.id}", job=str(job.id))
+    if was == phases.EXECUTING:
+        transaction.on_commit(lambda: engine.kill(job))
+    domain_id = job.domain_id
+    transaction.on_commit(lambda: dispatch_later(domain_id))
+    return job
+
+
+@transaction.atomic
+def do_delete_job(user: User, job: ComputeJob) -> None:
+    if not job.is_final:
+        do_abort_job(user, job)
+    ComputeJob.objects.filter(pk=job.pk).delete()
+
+
+# --- fair queueing ---------------------------------------------------------------
+def recent_usage(owner_ids: set[int], now: dt.datetime | None = None) -> dict[int, float]:
+    """Seconds of run time per user in the last COMPUTE_FAIRNESS_HOURS (running jobs count up to now)."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(hours=settings.COMPUTE_FAIRNESS_HOURS)
+    usage = dict.fromkeys(owner_ids, 0.0)
+    rows = ComputeJob.objects.filter(owner_id__in=owner_ids, start_time__gte=since).values_list("owner_id", "start_time", "end_time")
+    for owner_id, start, end in rows:
+        if start is not None:
+            usage[owner_id] += ((end or now) - start).total_seconds()
+    return usage
+
+
+def queue_order(domain: ComputeDomain) -> list[ComputeJob]:
+    """Queued jobs in the order they should start: least recent usage first, then oldest."""
+    queued = list(ComputeJob.objects.filter(domain=domain, phase=phases.QUEUED).order_by("created")[:500])
+    usage = recent_usage({j.owner_id for j in queued})
+    return sorted(queued, key=lambda j: (usage[j.owner_id], j.created))
+
+
+def dispatch(domain_id: int, send: Callable[[str], object] | None = None) -> list[str]:
+    """Claim queued jobs for the free slots of a domain and send them to the worker."""
+    claimed: list[str] = []
+    with transaction.atomic():
+        domain = ComputeDomain.objects.select_for_update().get(pk=domain_id)  # one dispatcher per domain at a time
+        free = domain.max_jobs - ComputeJob.objects.filter(domain=domain, phase=phases.EXECUTING).count()
+        for job in queue_order(domain)[: max(0, free)]:
+            if ComputeJob.objects.filter(pk=job.pk, phase=phases.QUEUED).update(phase=phases.EXECUTING, start_time=timezone.now()) == 1:
+                claimed.append(str(job.id))
+    for job_id in claimed:
+        (send or _send)(job_id)
+    return claimed
+
+
+def _send(job_id: str) -> None:
+    from workers.compute import run_job
+
+    run_job.delay(job_id)
+
+
+def dispatch_later(domain_id: int) -> None:
+    from workers.compute import dispatch_jobs
+
+    dispatch_jobs.delay(domain_id)
+
+
+# --- running (worker side) -------------------------------------------------------
+def _token_for(job: ComputeJob) -> str:
+    token, key = do_create_token(job.owner, f"compute job {job.id}")
+    ComputeJob.objects.filter(pk=job.pk).update(token=token)
+    return key
+
+
+def _revoke_token(job: ComputeJob) -> None:
+    token = ApiToken.objects.filter(pk=ComputeJob.objects.filter(pk=job.pk).values("token_id")).first()
+    if token is not None:
+        do_revoke_token(job.owner, token)
+
+
+def _outputs(job: ComputeJob) -> list[dict[str, object]]:
+    """Files in the working folder changed since the job started."""
+    if job.workdir_volume is None or job.start_time is None:
+        return []
+    fs = volume_fs(job.workdir_volume)
+    since = job.start_time.timestamp() - 1
+    found: list[dict[str, object]] = []
+    stack = [job.workdir_path]
+    while stack and len(found) < MAX_OUTPUTS:
+        folder = stack.pop()
+        try:
+            entries = fs.listdir(folder)
+        except PathError:
+            continue
+        for entry in entries:
+            path = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir:
+                stack.append(path)
+            elif entry.modified >= since:
+                found.append({"volume": job.workdir_volume.pk, "path": path, "size": entry.size})
+    return sorted(found, key=lambda o: str(o["path"]))
+
+
+def _fail(job: ComputeJob, message: str) -> None:
+    ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.ERROR, error=message, end_time=timezone.now())
+
+
+def execute_job(job_id: str) -> str:
+    """Run a claimed (EXECUTING) job to its end; returns the final phase."""
+    job = ComputeJob.objects.select_related("image", "domain", "owner", "workdir_volume__root", "workdir_volume__owner").get(pk=job_id)
+    if job.phase != phases.EXECUTING:
+        return job.phase  # aborted meanwhile, or not claimed
+    if job.container_id:
+        return finish_job(job)  # redelivered after a worker died: wait for the container it started
+    try:
+        workdir_volume = job.workdir_volume
+        if job.mounts and any(m.get("volume") is None for m in job.mounts):
+            raise ValidationError("Malformed mounts.")
+        mounts = check_mounts(job.owner, job.mounts, workdir_volume)  # privileges may have changed since submission
+        if workdir_volume is not None and "write" in volume_actions(job.owner, workdir_volume):
+            with volume_fs(workdir_volume).directory(clean_path(job.workdir_path), create=True):
+                pass
+        environment = {"DAIQUIRI_URL": settings.COMPUTE_PORTAL_URL, "DAIQUIRI_JOB_ID": str(job.id), "DAIQUIRI_TOKEN": _token_for(job)}
+        container_id = engine.start_container(job, mounts, workdir_in_container(job), environment)
+    except (PermissionDenied, Http404, ValidationError, PathError) as exc:
+        _fail(job, f"The job may not run as submitted: {exc}")
+        _revoke_token(job)
+        return phases.ERROR
+    except Exception as exc:
+        log.exception("compute job %s did not start", job.id)
+        _fail(job, f"The container did not start: {exc}")
+        _revoke_token(job)
+        engine.kill(job)
+        return phases.ERROR
+    ComputeJob.objects.filter(pk=job.pk).update(container_id=container_id)
+    job.container_id = container_id
+    return finish_job(job)
+
+
+def finish_job(job: ComputeJob) -> str:
+    """Wait for the container within the time limit, then record what came out."""
+    assert job.start_time is not None
+    elapsed = (timezone.now() - job.start_time).total_seconds()
+    try:
+        outcome = engine.wait_for(job, job.domain.max_runtime_s - elapsed)
+    except Exception as exc:
+        log.exception("compute job %s: lost its container", job.id)
+        _fail(job, f"The container was lost: {exc}")
+        _revoke_token(job)
+        return phases.ERROR
+    now = timezone.now()
+    ComputeJob.objects.filter(pk=job.pk).update(stdout=outcome.stdout, stderr=outcome.stderr, exit_code=outcome.exit_code, outputs=_outputs(job))
+    if outcome.timed_out:
+        _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")
+    elif outcome.exit_code == 0:
+        ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.COMPLETED, end_time=now)
+    else:
+        _fail(job, f"The command ended with exit code {outcome.exit_code}.")
+    _revoke_token(job)
+    job.refresh_from_db()
+    do_record_event(kinds.JOB_RUN, user=job.owner, summary=f"compute job {job.id} ended {job.phase}", job=str(job.id), seconds=job.runtime_s)
+    return job.phase
+
+
+def reap() -> int:
+    """Jobs whose container vanished (engine restarted, worker killed hard) end in ERROR."""
+    count = 0
+    now = timezone.now()
+    for job in ComputeJob.objects.filter(phase=phases.EXECUTING, start_time__lt=now - dt.timedelta(seconds=120)).select_related("domain"):
+        assert job.start_time is not None
+        overdue = (now - job.start_time).total_seconds() > job.domain.max_runtime_s + 300
+        if (job.container_id and engine.container_state(job) is None) or (not job.container_id and overdue):
+            _fail(job, "The job's container disappeared (the engine or its worker stopped).")
+            count += 1
+    return count

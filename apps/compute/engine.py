@@ -1,0 +1,159 @@
+"""Running one job's container in a Docker engine through the Docker SDK.
+
+The container gets only what the job may have: the mounts checked at
+submission (and again here), no network unless the domain has one and the
+job asked, a non-root user, the domain's memory/CPU limits, a read-only root
+file system with a private /tmp, no capabilities, no privilege escalation.
+The time limit is enforced by waiting at most the domain's maximum run time.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import requests
+from django.conf import settings
+from docker.errors import APIError, DockerException, NotFound
+from docker.types import Mount
+
+from apps.files.models import Volume
+
+from .models import ComputeDomain, ComputeJob
+
+PIDS_LIMIT = 512
+CONTAINER_TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
+
+
+def client_for(domain: ComputeDomain, timeout: int = 60) -> docker.DockerClient:
+    return docker.DockerClient(base_url=domain.docker_host or settings.DOCKER_HOST, timeout=timeout, version="auto")
+
+
+def mount_target(volume: Volume) -> str:
+    """Where a volume appears in the container: /data/<name> or /volumes/<root>/<owner>/<name>."""
+    if volume.owner is None:
+        return f"/data/{volume.name}"
+    return f"/volumes/{volume.root.name}/{volume.owner.username}/{volume.name}"
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    volume: Volume
+    write: bool
+
+    def docker(self) -> Mount:
+        return Mount(target=mount_target(self.volume), source=str(self.volume.directory), type="bind", read_only=not self.write)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def container_command(job: ComputeJob) -> list[str]:
+    if job.kind == ComputeJob.KIND_NOTEBOOK:
+        stem = job.notebook[:-6] if job.notebook.endswith(".ipynb") else job.notebook
+        output = f"{stem.rsplit('/', 1)[-1]}.output.ipynb"
+        # --output is relative to the notebook's folder; a failing cell fails the job.
+        nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=-1", "--output", output, job.notebook]
+        return ["/bin/sh", "-c", shlex.join(nbconvert)]
+    return ["/bin/sh", "-c", job.command]
+
+
+def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, environment: dict[str, str]) -> str:
+    domain = job.domain
+    client = client_for(domain)
+    network_mode = domain.network if (job.network and domain.network) else "none"
+    uid, gid = settings.FILES_OWNER_UID, settings.FILES_OWNER_GID
+    kwargs: dict[str, Any] = {
+        "image": job.image.docker_image,
+        "command": container_command(job),
+        "name": job.container_name,
+        "detach": True,
+        "user": f"{uid}:{gid}",
+        "working_dir": workdir,
+        "environment": {"HOME": CONTAINER_TMP, **environment},
+        "network_mode": network_mode,
+        "mem_limit": f"{domain.memory_mb}m",
+        "memswap_limit": f"{domain.memory_mb}m",
+        "nano_cpus": int(domain.cpus * 1e9),
+        "pids_limit": PIDS_LIMIT,
+        "mounts": [m.docker() for m in mounts],
+        "read_only": True,
+        "tmpfs": {CONTAINER_TMP: "rw,exec,nosuid,nodev,size=512m,mode=1777"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "labels": {"org.daiquiri.job": str(job.id), "org.daiquiri.owner": str(job.owner_id)},
+    }
+    try:
+        container = client.containers.run(**kwargs)
+    finally:
+        client.close()
+    return str(container.id)
+
+
+def _tail(data: bytes) -> str:
+    limit = settings.COMPUTE_LOG_BYTES
+    text = data[-limit:].decode("utf-8", "replace")
+    return text if len(data) <= limit else "[… earlier output cut]\n" + text
+
+
+def wait_for(job: ComputeJob, timeout_s: float) -> Outcome:
+    """Wait for the container to end (at most ``timeout_s``), kill it if it runs over, collect logs, remove it."""
+    client = client_for(job.domain, timeout=max(1, int(timeout_s) + 5))
+    try:
+        container = client.containers.get(job.container_id or job.container_name)
+        timed_out = False
+        exit_code: int | None = None
+        try:
+            result = container.wait(timeout=max(0.1, timeout_s))
+            exit_code = int(result.get("StatusCode", -1))
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            timed_out = True
+            kill(job)
+        stdout = _tail(container.logs(stdout=True, stderr=False))
+        stderr = _tail(container.logs(stdout=False, stderr=True))
+        container.remove(force=True)
+        return Outcome(exit_code, stdout, stderr, timed_out)
+    finally:
+        client.close()
+
+
+def kill(job: ComputeJob) -> bool:
+    """Stop the job's container at once; False if there is none (any more)."""
+    client = client_for(job.domain)
+    try:
+        container = client.containers.get(job.container_id or job.container_name)
+        container.kill()
+        return True
+    except (NotFound, APIError):
+        return False
+    finally:
+        client.close()
+
+
+def container_state(job: ComputeJob) -> str | None:
+    """The container's status ("running", "exited", …) or None when it is gone."""
+    client = client_for(job.domain)
+    try:
+        return str(client.containers.get(job.container_id or job.container_name).status)
+    except NotFound:
+        return None
+    finally:
+        client.close()
+
+
+def engine_answers(domain: ComputeDomain) -> bool:
+    try:
+        client = client_for(domain, timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except DockerException:
+        return False

@@ -1,0 +1,106 @@
+"""Container images, compute domains (Docker endpoints with limits) and batch jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.access.models import Resource
+from apps.uws import phases
+
+
+class ComputeImage(models.Model):
+    """A container image operators offer; who may run it is the "run" privilege of its resource."""
+
+    name = models.CharField(max_length=100, unique=True)
+    docker_image = models.CharField(max_length=255, help_text="Image reference in the engine, e.g. daiquiri/python:latest.")
+    description = models.TextField(blank=True)
+    notebooks = models.BooleanField(default=False, help_text="Has jupyter nbconvert and a python3 kernel.")
+    enabled = models.BooleanField(default=True)
+    resource = models.OneToOneField(Resource, on_delete=models.CASCADE, related_name="compute_image")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ComputeDomain(models.Model):
+    """A Docker engine and the limits every job in it gets."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    docker_host = models.CharField(max_length=255, blank=True, help_text="Empty: settings.DOCKER_HOST.")
+    cpus = models.FloatField(default=1.0, help_text="CPU cores per job.")
+    memory_mb = models.PositiveIntegerField(default=1024, help_text="Memory per job (no swap beyond it).")
+    max_runtime_s = models.PositiveIntegerField(default=3600, help_text="A job running longer is stopped and fails.")
+    max_jobs = models.PositiveIntegerField(default=2, help_text="Jobs running at once; more wait in the queue.")
+    network = models.CharField(
+        max_length=100, blank=True,
+        help_text="Docker network for jobs that ask for one (e.g. to query the portal); empty: jobs never get a network.",
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ComputeJob(models.Model):
+    KIND_COMMAND = "command"
+    KIND_NOTEBOOK = "notebook"
+    KINDS = [(KIND_COMMAND, "Shell command"), (KIND_NOTEBOOK, "Jupyter notebook")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="compute_jobs")
+    run_id = models.CharField(max_length=255, blank=True)
+    image = models.ForeignKey(ComputeImage, on_delete=models.PROTECT, related_name="jobs")
+    domain = models.ForeignKey(ComputeDomain, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=KINDS, default=KIND_COMMAND)
+    command = models.TextField(blank=True, help_text="Run with /bin/sh -c in the working folder.")
+    notebook = models.CharField(max_length=1000, blank=True, help_text="Path of the .ipynb, relative to the working folder.")
+    mounts = models.JSONField(default=list, blank=True, help_text='[{"volume": id, "write": bool}] as requested.')
+    workdir_volume = models.ForeignKey("files.Volume", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    workdir_path = models.CharField(max_length=1000, blank=True)
+    network = models.BooleanField(default=False, help_text="Asked for the domain's network.")
+    phase = models.CharField(max_length=10, choices=[(p, p) for p in phases.ALL], default=phases.PENDING, db_index=True)
+
+    container_id = models.CharField(max_length=100, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    outputs = models.JSONField(default=list, blank=True, help_text="Files written in the working folder: [{path, size}].")
+    token = models.ForeignKey("accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["domain", "phase", "created"]), models.Index(fields=["owner", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.phase}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.phase in phases.FINAL
+
+    @property
+    def container_name(self) -> str:
+        return f"daiquiri-job-{self.id}"
+
+    @property
+    def runtime_s(self) -> float | None:
+        if self.start_time is None:
+            return None
+        from django.utils import timezone
+
+        return ((self.end_time or timezone.now()) - self.start_time).total_seconds()

@@ -1,0 +1,225 @@
+"""Side effects on volumes and their files. Pages, the JSON API and jobs call these.
+
+Permission rules: reading needs "read" on the volume's resource, changing
+needs "write" (owners hold both); data volumes are read-only for everybody.
+Quotas are per user and root, counted exactly from the files on disk, and are
+charged to the volume's owner whoever writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+
+from apps.access.actions import builtin_group, do_create_resource, do_grant
+from apps.access.models import Group
+from apps.access.permissions import access_resource, actions_of, allowed_resources
+from apps.activity import kinds
+from apps.activity.actions import do_record_event
+
+from .models import RootVolume, Volume
+from .paths import PathError, QuotaExceeded, VolumeFS, clean_name, remove_older_than, tree_size
+
+AnyUser = User | AnonymousUser
+# Event kinds of this app beside the shared ones in apps/activity/kinds.py (owned by the activity app).
+VOLUME_CREATED = "file.volume_created"
+VOLUME_DELETED = "file.volume_deleted"
+FILE_CHANGED = "file.changed"
+DEFAULT_VOLUME_NAME = "persistent"
+DEFAULT_NAMES = {RootVolume.KIND_STORAGE: "persistent", RootVolume.KIND_TEMPORARY: "scratch"}
+
+
+def owner_ids() -> tuple[int, int]:
+    return (int(getattr(settings, "FILES_OWNER_UID", 1000)), int(getattr(settings, "FILES_OWNER_GID", 1000)))
+
+
+def volume_fs(volume: Volume) -> VolumeFS:
+    return VolumeFS(volume.directory, owner_ids())
+
+
+# --- roots ------------------------------------------------------------------
+def do_sync_roots() -> list[RootVolume]:
+    """Make the roots in the database match settings.FILES_ROOTS; data roots get their volume."""
+    roots = []
+    for spec in getattr(settings, "FILES_ROOTS", []):
+        defaults = {
+            "kind": spec["kind"], "path": str(spec["path"]), "description": spec.get("description", ""),
+            "quota_bytes": spec.get("quota"), "max_age_days": spec.get("max_age_days"),
+        }
+        root, _ = RootVolume.objects.update_or_create(name=spec["name"], defaults=defaults)
+        Path(root.path).mkdir(parents=True, exist_ok=True)
+        if root.kind == RootVolume.KIND_DATA:
+            _ensure_data_volume(root, public=spec.get("public", True))
+        roots.append(root)
+    return roots
+
+
+@transaction.atomic
+def _ensure_data_volume(root: RootVolume, public: bool) -> Volume:
+    volume = Volume.objects.filter(root=root, owner=None).first()
+    if volume is None:
+        resource = do_create_resource("volume", root.name)
+        volume = Volume.objects.create(root=root, owner=None, name=root.name, description=root.description, resource=resource)
+        if public:
+            do_grant(None, resource, "read", group=builtin_group(Group.KIND_PUBLIC))
+    return volume
+
+
+# --- volumes -----------------------------------------------------------------
+@transaction.atomic
+def do_create_volume(user: User, root: RootVolume, name: str, description: str = "", is_default: bool = False) -> Volume:
+    if root.read_only:
+        raise ValidationError("Data roots are read-only: volumes are made in Storage or Temporary roots.")
+    try:
+        name = clean_name(name.strip())
+    except PathError as exc:
+        raise ValidationError(str(exc)) from exc
+    if Volume.objects.filter(root=root, owner=user, name=name).exists():
+        raise ValidationError(f"You have a volume called {name!r} in {root.name} already.")
+    resource = do_create_resource("volume", f"{root.name}/{user.username}/{name}", owner=user)
+    volume = Volume.objects.create(root=root, owner=user, name=name, description=description, is_default=is_default, resource=resource)
+    volume_fs(volume).ensure()
+    do_record_event(VOLUME_CREATED, user=user, summary=f"created volume {volume}", volume=volume.pk)
+    return volume
+
+
+def do_ensure_default_volumes(user: User) -> list[Volume]:
+    """Each user gets a default volume in each Storage and Temporary root on first visit."""
+    volumes = []
+    for root in RootVolume.objects.exclude(kind=RootVolume.KIND_DATA):
+        existing = Volume.objects.filter(root=root, owner=user, is_default=True).first()
+        if existing is None:
+            try:
+                existing = do_create_volume(user, root, DEFAULT_NAMES[root.kind], is_default=True)
+            except (ValidationError, IntegrityError):  # a second request made it first, or the name is taken
+                existing = Volume.objects.filter(root=root, owner=user, name=DEFAULT_NAMES[root.kind]).first()
+        if existing is not None:
+            volumes.append(existing)
+    return volumes
+
+
+@transaction.atomic
+def do_delete_volume(user: User, volume: Volume) -> None:
+    if volume.owner_id != user.pk:
+        raise PermissionDenied("Only the owner deletes a volume.")
+    directory = volume.directory
+    name = str(volume)
+    volume.resource.delete()  # cascades to the volume and its privileges
+    transaction.on_commit(lambda: VolumeFS(directory.parent).delete(directory.name) if directory.exists() else None)
+    do_record_event(VOLUME_DELETED, user=user, summary=f"deleted volume {name}")
+
+
+def readable_volumes(user: AnyUser) -> QuerySet[Volume]:
+    return Volume.objects.filter(resource__in=allowed_resources(user, "read", "volume")).select_related("root", "owner", "resource")
+
+
+def writable_volumes(user: AnyUser) -> QuerySet[Volume]:
+    allowed = allowed_resources(user, "write", "volume")
+    return Volume.objects.filter(resource__in=allowed).exclude(root__kind=RootVolume.KIND_DATA).select_related("root", "owner")
+
+
+def access_volume(user: AnyUser, volume_id: int, action: str = "read") -> Volume:
+    """Checked lookup: 404 unless the user may at least read it, 403 for a missing action."""
+    volume = Volume.objects.select_related("root", "owner", "resource").filter(pk=volume_id).first()
+    if volume is None:
+        from django.http import Http404
+
+        raise Http404("No such volume.")
+    access_resource(user, action, volume.resource)
+    if action == "write" and volume.read_only:
+        raise PermissionDenied("This is a read-only data volume.")
+    return volume
+
+
+def volume_actions(user: AnyUser, volume: Volume) -> set[str]:
+    held = actions_of(user, volume.resource)
+    return held - {"write"} if volume.read_only else held
+
+
+# --- quota ---------------------------------------------------------------------
+def usage_bytes(owner_id: int, root: RootVolume) -> int:
+    """Exact bytes of one user's volumes in one root, counted on disk."""
+    return sum(tree_size(v.directory) for v in Volume.objects.filter(root=root, owner_id=owner_id).select_related("root"))
+
+
+def room_left(volume: Volume) -> int | None:
+    """Bytes the volume's owner may still add to its root; None: no quota."""
+    quota = volume.root.quota_bytes
+    if quota is None or volume.owner_id is None:
+        return None
+    return max(0, quota - usage_bytes(volume.owner_id, volume.root))
+
+
+# --- files ---------------------------------------------------------------------
+def _check_write(user: AnyUser, volume: Volume) -> None:
+    if "write" not in volume_actions(user, volume):
+        raise PermissionDenied("You may not change this volume.")
+
+
+def do_upload_file(user: AnyUser, volume: Volume, path: str, chunks: Iterable[bytes], size: int | None = None) -> int:
+    """Store an upload. A declared size over the quota is refused before a byte is
+    stored; a stream that grows past it, breaks or stops short leaves nothing."""
+    _check_write(user, volume)
+    fs = volume_fs(volume)
+    limit = room_left(volume)
+    if limit is not None:
+        try:
+            limit += fs.stat(path).st_size  # replacing a file frees its bytes
+        except PathError:
+            pass
+        if size is not None and size > limit:
+            raise QuotaExceeded(f"The upload ({size} bytes) would exceed the quota of {volume.root.name}: {limit} bytes are left.")
+    written = fs.write(path, chunks, limit=limit, expected=size)
+    do_record_event(kinds.FILE_UPLOADED, user=user, summary=f"uploaded {path} to {volume}", volume=volume.pk, path=path, size=written)
+    return written
+
+
+def do_make_folder(user: AnyUser, volume: Volume, path: str) -> None:
+    _check_write(user, volume)
+    volume_fs(volume).mkdir(path)
+    do_record_event(FILE_CHANGED, user=user, summary=f"made folder {path} in {volume}", volume=volume.pk, path=path)
+
+
+def do_move_file(user: AnyUser, volume: Volume, source: str, target: str) -> None:
+    _check_write(user, volume)
+    volume_fs(volume).move(source, target)
+    do_record_event(FILE_CHANGED, user=user, summary=f"moved {source} to {target} in {volume}", volume=volume.pk, path=target)
+
+
+def do_delete_file(user: AnyUser, volume: Volume, path: str) -> None:
+    _check_write(user, volume)
+    volume_fs(volume).delete(path)
+    do_record_event(FILE_CHANGED, user=user, summary=f"deleted {path} in {volume}", volume=volume.pk, path=path)
+
+
+def do_share_volume(user: User, volume: Volume, action: str, *, to_user: User | None = None, group: Group | None = None) -> Any:
+    """Read or read/write sharing through the permission API ("write" implies "read")."""
+    if action not in ("read", "write"):
+        raise ValidationError("Share for read or write.")
+    privileges = [do_grant(user, volume.resource, "read", user=to_user, group=group)]
+    if action == "write":
+        privileges.append(do_grant(user, volume.resource, "write", user=to_user, group=group))
+    return privileges
+
+
+def do_clean_temporary_roots(now: float | None = None) -> int:
+    """Remove files older than each Temporary root's max age; returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for volume in Volume.objects.filter(root__kind=RootVolume.KIND_TEMPORARY, root__max_age_days__isnull=False).select_related("root"):
+        assert volume.root.max_age_days is not None
+        if volume.directory.is_dir():  # the volume's own folder stays
+            removed += remove_older_than(volume.directory, now - volume.root.max_age_days * 86400)
+    return removed
+
+
+def shared_with_me(user: User) -> QuerySet[Volume]:
+    return readable_volumes(user).exclude(Q(owner=user) | Q(owner__isnull=True))
