@@ -10,6 +10,7 @@ Spark runs as a local session (master local[1]) for the whole test session.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -169,6 +170,8 @@ def duck_conn() -> Iterator[Any]:
 def spark() -> Iterator[Any]:
     from pyspark.sql import SparkSession
 
+    # py4j logs at INFO from __del__ at exit, after pytest closed the streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     warehouse = tempfile.mkdtemp(prefix="adql-spark-")
     session = (SparkSession.builder.master("local[1]").appName("adql-tests")
                .config("spark.ui.enabled", "false")
