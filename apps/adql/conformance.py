@@ -66,7 +66,7 @@ def check_functions(tree: A.Query, declared: frozenset[str]) -> None:
         if isinstance(node, A.Func) and node.kind == "udf":
             name = node.name.lower()
             if name not in declared and not name.startswith(DEFAULT_UDF_PREFIX):
-                raise AdqlError(f"unknown function {node.name}", node.line, node.col)
+                raise AdqlError(f"unknown function '{node.name}'", node.line, node.col)
 
 
 def run_case(case: Case) -> Outcome:

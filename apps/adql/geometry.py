@@ -317,7 +317,13 @@ class PgSphere(SphereSQL):
         if g.type == "CIRCLE":
             return self.d.array([f"DEGREES(long(center({s})))", f"DEGREES(lat(center({s})))",
                                  f"DEGREES(radius({s}))"])
-        return s  # polygons: pg_sphere's text form, see the module notes
+        if g.type == "POLYGON":
+            # pg_sphere has no vertex accessor: read its text form (radians,
+            # the default output mode) back as numbers.
+            return ("(SELECT array_agg(DEGREES(CAST(v.m[1] AS DOUBLE PRECISION)) ORDER BY v.n) "
+                    f"FROM regexp_matches(CAST({s} AS TEXT), '(-?[0-9.]+(?:e[-+]?[0-9]+)?)', 'g')"
+                    " WITH ORDINALITY AS v(m, n))")
+        return s
 
 
 def geometry_for(dialect: Dialect) -> SphereSQL:

@@ -76,7 +76,7 @@ def _tables(tree: exp.Expr, catalog: Catalog, read: str) -> list[TableInfo]:
         matches = catalog.find_tables(t.db or None, t.name, quoted)
         if len(matches) != 1:
             written = f"{t.db}.{t.name}" if t.db else t.name
-            raise AdqlError(f"unknown table {written}" if not matches else
+            raise AdqlError(f"unknown table '{written}'" if not matches else
                             f"table name {written} is ambiguous; add the schema")
         if matches[0] not in found:
             found.append(matches[0])

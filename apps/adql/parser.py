@@ -142,6 +142,8 @@ class Parser:
         if t.kind != "INT":
             self.fail(f"{what} must be a whole number ≥ 0, not {describe(t)}")
         self.i += 1
+        if int(t.value) > 2**63 - 1:
+            self.fail(f"{what} is too large")
         return int(t.value)
 
     # ---- queries --------------------------------------------------------

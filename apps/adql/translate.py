@@ -385,7 +385,7 @@ class Translator:
             hint = _suggest(written if schema else name.name,
                             self.catalog.table_names() if schema else
                             [x.name for x in self.catalog.tables] + self.catalog.table_names())
-            raise AdqlError(f"unknown table {written}{hint}", t.line, t.col)
+            raise AdqlError(f"unknown table '{written}'{hint}", t.line, t.col)
         names = ", ".join(f"{x.schema}.{x.name}" for x in found)
         raise AdqlError(f"table name {written} is ambiguous ({names}); add the schema",
                         t.line, t.col)
@@ -455,7 +455,7 @@ class Translator:
             return None
         names = sorted({c.name for s in scope.sources for c in s.cols or []})
         tabs = ", ".join(s.display for s in scope.sources)
-        raise AdqlError(f"unknown column {ident.name} in {tabs}{_suggest(ident.name, names)}",
+        raise AdqlError(f"unknown column '{ident.name}' in {tabs}{_suggest(ident.name, names)}",
                         ident.line, ident.col)
 
     def column(self, ref: A.ColumnRef, scope: Scope) -> str:
@@ -477,7 +477,7 @@ class Translator:
                 ref.column = c
                 return f"{src_.sql_alias}.{self.q(c.name)}"
         hint = _suggest(name.name, [c.name for c in src_.cols])
-        raise AdqlError(f"unknown column {name.name} in {src_.display}{hint}", name.line, name.col)
+        raise AdqlError(f"unknown column '{name.name}' in {src_.display}{hint}", name.line, name.col)
 
     # ---- conditions -----------------------------------------------------
 
@@ -612,7 +612,7 @@ class Translator:
         info = self.catalog.function(f.name)
         if info is None:
             hint = _suggest(f.name, [fn.name for fn in self.catalog.functions.values()])
-            raise AdqlError(f"unknown function {f.name}{hint}", f.line, f.col)
+            raise AdqlError(f"unknown function '{f.name}'{hint}", f.line, f.col)
         template = info.sql.get(self.d.name)
         if template is None:
             raise AdqlError(f"the function {f.name} is not available on this engine", f.line, f.col)

@@ -58,6 +58,9 @@ def make_catalog(sql_from: str | None = None) -> Catalog:
                 ColumnInfo("pmra", "DOUBLE", unit="mas/yr"),
                 ColumnInfo("Mixed", "DOUBLE"),
             )),
+            TableInfo(SCHEMA, "regions", (ColumnInfo("id", "BIGINT"), ColumnInfo("pos", "POINT", "2", "point"),
+                                          ColumnInfo("reg", "CIRCLE", "3", "circle"),
+                                          ColumnInfo("poly", "POLYGON", "*", "polygon"))),
             TableInfo("TAP_UPLOAD", "mine", (ColumnInfo("ra", "DOUBLE", unit="deg"),
                                              ColumnInfo("dec", "DOUBLE", unit="deg"),
                                              ColumnInfo("label", "VARCHAR")),
@@ -129,9 +132,10 @@ def pg_conn() -> Iterator[Any]:
                  "dec DOUBLE PRECISION, name TEXT, mag DOUBLE PRECISION)")
     with conn.cursor() as cur:
         cur.executemany(f"INSERT INTO {SCHEMA}.points VALUES (%s, %s, %s, %s, %s)", POINTS)
-    conn.execute(f"CREATE TABLE {SCHEMA}.regions (id BIGINT, pos spoint, reg scircle)")
+    conn.execute(f"CREATE TABLE {SCHEMA}.regions (id BIGINT, pos spoint, reg scircle, poly spoly)")
     conn.execute(f"INSERT INTO {SCHEMA}.regions VALUES (1, spoint(radians(10), radians(20)), "
-                 "scircle(spoint(radians(10), radians(20)), radians(1)))")
+                 "scircle(spoint(radians(10), radians(20)), radians(1)), "
+                 "spoly '{(9d,19d),(11d,19d),(11d,21d),(9d,21d)}')")
     yield conn
     conn.close()
 

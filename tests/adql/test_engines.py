@@ -161,6 +161,21 @@ def test_it_aggregates_with_group_by_alias(engine: Engine) -> None:
     assert [(int(n), int(b)) for n, b in rows] == [(3, -1), (6, 0), (1, 1)]
 
 
+def test_it_reads_pg_sphere_columns_as_dali_values(pg_conn: object) -> None:
+    from apps.adql import translate
+
+    from .conftest import make_catalog
+
+    sql = translate(f"SELECT pos, reg, poly, COORD2(pos), AREA(poly), CENTROID(reg), "
+                    f"CONTAINS(pos, poly), DISTANCE(pos, POINT(10, 21)) FROM {SCHEMA}.regions",
+                    "postgresql", catalog=make_catalog()).sql
+    row = pg_conn.execute(sql).fetchone()  # type: ignore[attr-defined]
+    assert row[0] == pytest.approx([10, 20]) and row[1] == pytest.approx([10, 20, 1])
+    assert row[2] == pytest.approx([9, 19, 11, 19, 11, 21, 9, 21])
+    assert row[3] == pytest.approx(20) and row[4] == pytest.approx(3.7588273, rel=1e-6)
+    assert row[5] == pytest.approx([10, 20]) and row[6] == 1 and row[7] == pytest.approx(1.0)
+
+
 def test_it_uses_q3c_and_pg_sphere_on_postgresql(pg_conn: object) -> None:
     from apps.adql import translate
 

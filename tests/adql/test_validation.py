@@ -15,7 +15,7 @@ def error(q: str, catalog: Catalog) -> AdqlError:
 
 def test_it_suggests_the_column_you_meant(catalog: Catalog) -> None:
     e = error("SELECT phot_g_mag FROM gaia.source", catalog)
-    assert e.message == "unknown column phot_g_mag in gaia.source; did you mean phot_g_mean_mag?"
+    assert e.message == "unknown column 'phot_g_mag' in gaia.source; did you mean phot_g_mean_mag?"
     assert (e.line, e.column) == (1, 8)
 
 
@@ -45,9 +45,9 @@ def test_it_checks_columns_through_subqueries_and_with(catalog: Catalog) -> None
           "SELECT q.alpha FROM (SELECT alpha FROM b) AS q")
     t = translate(ok, "postgresql", catalog=catalog)
     assert t.columns[0].unit == "deg"
-    assert "unknown column ra in q" in error(
+    assert "unknown column 'ra' in q" in error(
         "SELECT q.ra FROM (SELECT ra AS alpha FROM gaia.source) AS q", catalog).message
-    assert "unknown column ra in b" in error(
+    assert "unknown column 'ra' in b" in error(
         "WITH b AS (SELECT ra AS alpha FROM gaia.source) SELECT ra FROM b", catalog).message
 
 
@@ -58,7 +58,7 @@ def test_it_checks_columns_through_joins_and_aliases(catalog: Catalog) -> None:
     assert t.tables == [("gaia", "source"), ("TAP_UPLOAD", "mine")]
     assert '"tap_upload_42"."mine" AS "m"' in t.sql  # the caller's trusted FROM fragment
     assert "ambiguous" in error("SELECT ra FROM gaia.source AS s, TAP_UPLOAD.mine AS m", catalog).message
-    assert "unknown column nope in m" in error(
+    assert "unknown column 'nope' in m" in error(
         "SELECT m.nope FROM gaia.source AS s, TAP_UPLOAD.mine AS m", catalog).message
 
 
