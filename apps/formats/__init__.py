@@ -18,7 +18,7 @@ columns of unbounded width) it spools to a temporary file; see fits.py.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -114,10 +114,11 @@ class ResultInfo:
     total_rows: int | None = None  # lets FITS stream without spooling
 
 
-def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
+def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Generator[bytes, None, None]:
     """Encode a result in ``fmt``, one batch at a time; yields chunks of 64 KiB to 1 MiB.
 
-    Nothing happens until the first chunk is asked for. The first batch is
+    Nothing happens until the first chunk is asked for; ``close()`` (a client gone) releases
+    everything, the FITS spool file included. The first batch is
     read before the header is written: its Arrow schema refines the column
     types (see columns.py). An error from ``batches`` propagates; VOTables
     are first closed with INFO QUERY_STATUS=ERROR so the client sees why.
@@ -165,25 +166,30 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
     yield stream.finish() + document_tail(serialization, after).encode("utf-8")
 
 
-def _rechunk(pieces: Iterator[bytes]) -> Iterator[bytes]:
+def _rechunk(pieces: Iterator[bytes]) -> Generator[bytes, None, None]:
     """Coalesce small pieces and split big ones, so every chunk but the last is 64 KiB..1 MiB."""
     buffer = bytearray()
-    for piece in pieces:
-        view = memoryview(piece)
-        if buffer:
-            take = MAX_CHUNK - len(buffer)
-            buffer += view[:take]
-            view = view[take:]
-            if len(buffer) < MIN_CHUNK:
-                continue
+    try:
+        for piece in pieces:
+            view = memoryview(piece)
+            if buffer:
+                take = MAX_CHUNK - len(buffer)
+                buffer += view[:take]
+                view = view[take:]
+                if len(buffer) < MIN_CHUNK:
+                    continue
+                yield bytes(buffer)
+                buffer.clear()
+            start = 0
+            while len(view) - start >= MIN_CHUNK:
+                cut = min(MAX_CHUNK, len(view) - start)
+                yield bytes(view[start:start + cut])
+                start += cut
+            buffer += view[start:]
+    except Exception:
+        if buffer:  # what the writer produced before failing (a VOTable's closing ERROR INFO)
             yield bytes(buffer)
-            buffer.clear()
-        start = 0
-        while len(view) - start >= MIN_CHUNK:
-            cut = min(MAX_CHUNK, len(view) - start)
-            yield bytes(view[start:start + cut])
-            start += cut
-        buffer += view[start:]
+        raise
     if buffer:
         yield bytes(buffer)
 

@@ -164,6 +164,10 @@ def padded_bytes(arr: pa.Array, width: int) -> np.ndarray:
     """Strings/bytes as fixed-width NUL-padded cells (truncated when longer), vectorised."""
     width = max(width, 1)
     n = len(arr)
+    if n and pa.types.is_string(arr.type):
+        fast = _padded_ascii(arr, width)
+        if fast is not None:
+            return fast
     out = np.zeros((n, width), dtype=np.uint8)
     if n:
         binary = pc.fill_null(arr, b"") if pa.types.is_binary(arr.type) else pc.cast(pc.fill_null(arr, ""), pa.binary())
@@ -173,6 +177,15 @@ def padded_bytes(arr: pa.Array, width: int) -> np.ndarray:
         within = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         out[rows, within] = data[np.repeat(starts, lengths) + within]
     return out.view(f"S{width}").reshape(n)
+
+
+def _padded_ascii(arr: pa.Array, width: int) -> np.ndarray | None:
+    """The common case (ASCII, none longer than ``width``): Arrow pads with NULs into one contiguous buffer."""
+    padded = pc.utf8_rpad(pc.fill_null(arr, ""), width=width, padding="\0")
+    data, starts, lengths = _binary_parts(padded)
+    if len(lengths) == 0 or lengths.min() != width or lengths.max() != width:
+        return None
+    return data[starts[0]:starts[0] + width * len(arr)].view(f"S{width}")
 
 
 def _binary_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,45 @@
+"""CSV and TSV read back by astropy."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+from astropy.table import Table
+
+from apps.formats import Column
+
+from .conftest import render
+
+
+def test_it_writes_rfc4180_csv_with_a_header_and_empty_nulls() -> None:
+    document = render("csv")
+    assert document.startswith(b'"id","n_obs","quality","ra","mag","name","band","variable","obs_time","pos","footprint"\n')
+    t = Table.read(io.BytesIO(document), format="ascii.csv")
+    assert list(t["id"].filled(-1)) == [1, 2, -1, 2**40, 5]
+    assert t["n_obs"].mask[1] and t["quality"].mask[2]
+    assert t["ra"][0] == 10.5 and t["ra"].mask[1]
+    assert t["name"][1] == "a <b> & 'c' \"d\"" and t["name"][4] == "tab\there"
+    assert t["obs_time"][0] == "2020-01-02T03:04:05.000000"
+    assert t["pos"][0] == "10.5 41.25" and t["footprint"][2] == "10 10 11 10 11 11 10 11"
+
+
+def test_it_quotes_separators_and_line_breaks_in_csv() -> None:
+    data = [pa.record_batch({"s": pa.array(['a,b', 'line\nbreak', 'q"uote', None]), "n": pa.array([1, 2, 3, 4])})]
+    t = Table.read(io.BytesIO(render("csv", data, [Column("s", "VARCHAR"), Column("n", "INTEGER")])), format="ascii.csv")
+    assert list(t["s"][:3]) == ["a,b", "line\nbreak", 'q"uote'] and t["s"].mask[3]
+
+
+def test_it_writes_tsv_without_tabs_or_line_breaks_in_values() -> None:
+    data = [pa.record_batch({"s": pa.array(["a\tb", "c\nd", 'q"uote', None]), "x": pa.array([1.5, None, 2.0, 3.0])})]
+    document = render("tsv", data, [Column("s", "VARCHAR"), Column("x", "DOUBLE")])
+    lines = document.decode().split("\n")
+    assert lines[:5] == ["s\tx", "a b\t1.5", "c d\t", 'q"uote\t2', "\t3"]
+    t = Table.read(io.BytesIO(render("tsv")), format="ascii.tab")
+    assert list(t["id"].filled(-1)) == [1, 2, -1, 2**40, 5]
+    assert t["name"][4] == "tab here" and t["variable"][0] == "true"
+
+
+def test_it_writes_only_a_header_for_an_empty_result() -> None:
+    assert render("csv", [], [Column("a", "INTEGER"), Column("b", "VARCHAR")]) == b'"a","b"\n'
+    assert render("tsv", [], [Column("a", "INTEGER"), Column("b", "VARCHAR")]) == b"a\tb\n"
