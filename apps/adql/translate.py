@@ -113,6 +113,7 @@ class Translator:
     # ---- queries --------------------------------------------------------
 
     def top_query(self, q: A.Query, maxrec: int | None) -> Translation:
+        q = _unwrap(q)
         scope = Scope([], None, {})
         limit = None
         top = q.body.top if isinstance(q.body, A.Select) else None
@@ -126,6 +127,7 @@ class Translator:
 
     def query(self, q: A.Query, scope: Scope, limit_override: int | None = None,
               outer: bool = False) -> tuple[str, list[Col] | None]:
+        q = _unwrap(q)
         ctes = dict(scope.ctes)
         parts = []
         for name, sub in q.ctes:
@@ -155,7 +157,7 @@ class Translator:
             return sql + self.d.limit(b.top, None), cols
         if isinstance(b, A.Query):
             sql, cols = self.query(b, scope)
-            return sql, cols
+            return f"({sql})", cols
         left, lcols = self.body(b.left, scope)
         right, rcols = self.body(b.right, scope)
         if lcols is not None and rcols is not None and len(lcols) != len(rcols):
@@ -837,6 +839,15 @@ class Translator:
             info = self.catalog.function(f.name) if self.catalog else None
             return _typed(info.return_type.upper()) if info else OutputColumn("", "UNKNOWN")
         return OutputColumn("", "DOUBLE")
+
+
+def _unwrap(q: A.Query) -> A.Query:
+    """((SELECT ...)) is the SELECT itself when the brackets add nothing."""
+    while isinstance(q.body, A.Query) and not q.order_by and q.offset is None:
+        inner = q.body
+        inner.ctes = q.ctes + inner.ctes
+        q = inner
+    return q
 
 
 def _typed(datatype: str, arraysize: str | None = None) -> OutputColumn:
