@@ -138,6 +138,10 @@ class SphereSQL:
                f" * POWER(SIN(RADIANS({x2} - {x1}) / 2), 2)")
         return f"DEGREES(2 * ASIN(LEAST(1.0, SQRT({hav}))))"
 
+    def cone_prefilter(self, p: GPoint, c: GCircle) -> str | None:
+        """A cheap condition implied by "p within c", for indexes and statistics."""
+        return f"{p.y} BETWEEN {c.y} - {c.r} AND {c.y} + {c.r}"
+
     def point_in(self, p: GPoint, g: Geo) -> str:
         if isinstance(g, GCircle):
             # The declination band is implied by the distance test; it lets
@@ -259,6 +263,9 @@ class PgSphere(SphereSQL):
         fmt = ",".join("(%sd,%sd)" for _ in g.xs)
         args = ", ".join(f"CAST({c} AS DOUBLE PRECISION)" for xy in zip(g.xs, g.ys, strict=True) for c in xy)
         return f"CAST(format('{{{fmt}}}', {args}) AS spoly)"
+
+    def cone_prefilter(self, p: GPoint, c: GCircle) -> str | None:
+        return self.contains(p, c) if self.use_q3c and p.plain else None
 
     def contains(self, a: Geo, b: Geo) -> str:
         if self.use_q3c and isinstance(a, GPoint) and a.plain and isinstance(b, GCircle):

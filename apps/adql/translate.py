@@ -522,7 +522,32 @@ class Translator:
                 pred = self.predicate(geo_side, scope)
                 true = (lit.value == "1") == (c.op == "=")
                 return pred if true else f"(NOT {pred})"
+        cone = self.distance_cone(c, scope)
+        if cone is not None:
+            return cone
         return f"({self.expr(c.left, scope)} {c.op} {self.expr(c.right, scope)})"
+
+    def distance_cone(self, c: A.Compare, scope: Scope) -> str | None:
+        """DISTANCE(p, q) < r gets the cone test's index-friendly prefilter too."""
+        flipped = {">": "<", ">=": "<="}
+        if c.op in ("<", "<=") and isinstance(c.left, A.Func) and c.left.name == "DISTANCE":
+            dist, radius = c.left, c.right
+        elif c.op in (">", ">=") and isinstance(c.right, A.Func) and c.right.name == "DISTANCE":
+            dist, radius = c.right, c.left
+        else:
+            return None
+        if len(dist.args) != 2 or _constant(radius) is None:
+            return None
+        a, b = (self.geometry(x, scope) for x in dist.args)
+        if not (isinstance(a, GPoint) and isinstance(b, GPoint)):
+            return None
+        if b.plain and not a.plain:
+            a, b = b, a
+        r = self.expr(radius, scope)
+        op = c.op if dist is c.left else flipped.get(c.op, c.op)
+        exact = f"{self.geo.distance(a.x, a.y, b.x, b.y)} {op} {r}"
+        prefilter = self.geo.cone_prefilter(a, GCircle(b.x, b.y, r))
+        return f"({prefilter} AND {exact})" if prefilter else f"({exact})"
 
     def predicate(self, f: A.Func, scope: Scope) -> str:
         a, b = (self.geometry(x, scope) for x in f.args)

@@ -251,3 +251,9 @@ def test_it_runs_every_feature(engine: Engine, query: str) -> None:
         engine.run(query, maxrec=50)
     except AdqlError as e:
         assert engine.dialect == "mariadb" and "FULL" in query, e
+
+
+def test_it_selects_by_distance_with_an_index_friendly_prefilter(engine: Engine) -> None:
+    assert engine.ids("DISTANCE(POINT('ICRS', ra, dec), POINT('ICRS', 0, 0)) < 0.1") == {3, 4}
+    assert engine.ids("0.1 > DISTANCE(POINT('ICRS', 0, 90), POINT('ICRS', ra, dec))") == {1, 2}
+    assert engine.ids("DISTANCE(POINT('ICRS', ra, dec), POINT('ICRS', 10, 20)) < 0.04") == {5}
