@@ -107,7 +107,9 @@ def resolve_format(value: str | None) -> Format:
 @dataclass
 class ResultInfo:
     query: str | None = None
-    overflow: bool = False  # MAXREC cut the result: INFO QUERY_STATUS=OVERFLOW after the table
+    # MAXREC cut the result: INFO QUERY_STATUS=OVERFLOW after the table. Read once the batches are exhausted,
+    # so a sync query may set it while streaming (when it finds the row past MAXREC).
+    overflow: bool = False
     table_name: str = "result"
     description: str = ""
     infos: list[tuple[str, str]] = field(default_factory=list)  # more INFO name/value pairs (e.g. request, server time)
@@ -129,7 +131,7 @@ def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Colu
 def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
     it = iter(batches)
     first = next(it, None)
-    plans = make_plans(columns, first.schema if first is not None else None)
+    plans = make_plans(columns, first)
     rest: Iterator[pa.RecordBatch] = itertools.chain([first], it) if first is not None else iter(())
     arrays = (conform_batch(b, plans) for b in rest)
     if fmt.key in _SERIALIZATION:

@@ -11,7 +11,7 @@ what the values mean.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -217,11 +217,28 @@ def _plan_array(col: ColumnLike, arrow_type: pa.DataType, meta: dict[str, str]) 
                       arrow_type=pa.list_(_NUMERIC_ARROW[element]), **meta)
 
 
-def make_plans(columns: Sequence[ColumnLike], schema: pa.Schema | None) -> list[ColumnPlan]:
-    """One plan per result column; without metadata (native queries) the schema alone decides."""
+def make_plans(columns: Sequence[ColumnLike], first: pa.RecordBatch | None) -> list[ColumnPlan]:
+    """One plan per result column, from the metadata and the first batch (None for an empty result).
+
+    Without matching metadata (native queries) the schema alone decides. VOTable 1.4 ``char`` is ASCII:
+    a text column whose first batch holds other characters becomes ``unicodeChar``; non-ASCII text in
+    later batches of a ``char`` column is written as '?' (declare such columns unicodeChar to be sure).
+    """
+    schema = first.schema if first is not None else None
     if schema is not None and len(columns) != len(schema):
         columns = [Column(name=f.name) for f in schema]
-    return [plan_column(c, schema.field(i).type if schema is not None else None) for i, c in enumerate(columns)]
+    plans = [plan_column(c, schema.field(i).type if schema is not None else None) for i, c in enumerate(columns)]
+    if first is not None:
+        plans = [_unicode_if_needed(p, first.column(i)) for i, p in enumerate(plans)]
+    return plans
+
+
+def _unicode_if_needed(plan: ColumnPlan, arr: pa.Array) -> ColumnPlan:
+    if plan.kind != CHAR or plan.xtype or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return plan
+    if len(arr) == 0 or pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        return plan
+    return replace(plan, kind=UNICODE, datatype="unicodeChar")
 
 
 def schema_of(plans: Sequence[ColumnPlan]) -> pa.Schema:
@@ -271,7 +288,11 @@ def conform(arr: pa.Array, plan: ColumnPlan) -> pa.Array:
             return pc.cast(arr, pa.string())
         if _is_list(t):
             return pc.binary_join(pc.cast(arr, pa.list_(pa.string())), " ")
-        return pc.cast(arr, pa.string())
+        try:
+            return pc.cast(arr, pa.string())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            # Structs, maps, intervals...: rare enough for a per-value fallback.
+            return pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
     if plan.kind == ARRAY:
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
             arr = _geometry_from_text(arr)

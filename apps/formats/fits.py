@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from astropy.io import fits
 
 from .columns import ARRAY, BOOL, BYTES, CHAR, FLOAT, INT, INT_NULL, UNICODE, ColumnPlan, schema_of
-from .votable import fixed_arrays, padded_bytes
+from .votable import ascii_only, fixed_arrays, padded_bytes
 
 BLOCK = 2880
 _CODE = {"boolean": "L", "unsignedByte": "B", "short": "I", "int": "J", "long": "K", "float": "E", "double": "D"}
@@ -69,7 +69,7 @@ def _variable(p: ColumnPlan) -> bool:
 def _bounded(p: ColumnPlan) -> int | None:
     """The bound of an arraysize like '32*', which lets text stream without spooling."""
     if p.arraysize and p.arraysize.endswith("*") and p.arraysize[:-1].isdigit() and p.kind != ARRAY:
-        return int(p.arraysize[:-1]) * (2 if p.kind == UNICODE else 1)
+        return int(p.arraysize[:-1])
     return None
 
 
@@ -153,8 +153,8 @@ class Layout:
 
 
 def _text_cells(arr: pa.Array, width: int) -> np.ndarray:
-    """NUL-padded fixed-width ASCII/UTF-8 cells (FITS 'A'), vectorised."""
-    return padded_bytes(arr, width)
+    """NUL-padded fixed-width cells (FITS 'A' is ASCII: other characters become '?'), vectorised."""
+    return padded_bytes(ascii_only(arr) if pa.types.is_string(arr.type) else arr, width)
 
 
 def _encode_rows(arrays: Sequence[pa.Array], layout: Layout, heap_pos: int) -> tuple[np.ndarray, int]:
@@ -205,7 +205,7 @@ def fits_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan], 
     streamable = total_rows is not None
     for i, p in enumerate(plans):
         if p.kind in (CHAR, UNICODE, BYTES):
-            width = (p.fixed_length * (2 if p.kind == UNICODE else 1)) if p.fixed_length is not None else _bounded(p)
+            width = p.fixed_length if p.fixed_length is not None else _bounded(p)
             if width is None:
                 streamable = False
             else:

@@ -116,3 +116,9 @@ def test_it_writes_booleans_bytes_and_wide_text() -> None:
     data = [pa.record_batch({"b": pa.array([b"\x01\x02", None, b"\xff"], pa.binary()), "s": pa.array(["x" * 300, "y", None])})]
     t = Table.read(io.BytesIO(render("fits", data, [Column("b", "VARBINARY"), Column("s", "VARCHAR")])), format="fits")
     assert list(t["b"][0][:2]) == [1, 2] and t["s"][0] == "x" * 300 and t["s"].filled("")[2] == ""
+
+
+def test_it_writes_ascii_text_as_fits_requires() -> None:
+    data = [pa.record_batch({"s": pa.array(["Ångström", "ok"]), "u": pa.array(["日本", None])})]
+    t = Table.read(io.BytesIO(render("fits", data, [Column("s", "VARCHAR"), Column("u", "NVARCHAR", arraysize="4*")])), format="fits")
+    assert list(t["s"]) == ["?ngstr?m", "ok"] and t["u"][0] == "??"

@@ -43,3 +43,10 @@ def test_it_writes_tsv_without_tabs_or_line_breaks_in_values() -> None:
 def test_it_writes_only_a_header_for_an_empty_result() -> None:
     assert render("csv", [], [Column("a", "INTEGER"), Column("b", "VARCHAR")]) == b'"a","b"\n'
     assert render("tsv", [], [Column("a", "INTEGER"), Column("b", "VARCHAR")]) == b"a\tb\n"
+
+
+def test_it_keeps_unicode_in_csv_and_tsv() -> None:
+    data = [pa.record_batch({"s": pa.array(["Ångström", "日本"]), "n": pa.array([1, 2])})]
+    columns = [Column("s", "VARCHAR"), Column("n", "INTEGER")]
+    assert list(Table.read(io.BytesIO(render("csv", data, columns)), format="ascii.csv")["s"]) == ["Ångström", "日本"]
+    assert "Ångström\t1\n日本\t2\n" in render("tsv", data, columns).decode()

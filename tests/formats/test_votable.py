@@ -130,12 +130,16 @@ def test_it_is_read_by_stil_as_topcat_reads_it(key: str, ifmt: str, stil_csv: Ca
 
 def test_it_keeps_unicode_in_unicodechar_columns_and_ascii_in_char() -> None:
     names = ["Ångström", "日本", None, "plain"]
-    data = [pa.record_batch({"u": pa.array(names), "c": pa.array(names)})]
-    columns = [Column("u", "unicodeChar", arraysize="*"), Column("c", "VARCHAR")]
+    first = pa.record_batch({"u": pa.array(["a", "b"]), "c": pa.array(["a", "b"]), "auto": pa.array(["Ö", "b"])})
+    later = pa.record_batch({"u": pa.array(names), "c": pa.array(names), "auto": pa.array(names)})
+    columns = [Column("u", "unicodeChar", arraysize="*"), Column("c", "VARCHAR"), Column("auto", "VARCHAR")]
     for key in SERIALIZATIONS:
-        t = parse(render(key, data, columns)).get_first_table().to_table()
-        assert list(t["u"][:2]) == ["Ångström", "日本"] and t["u"][3] == "plain", key
-        assert list(t["c"][:2]) == ["?ngstr?m", "??"], key
+        table = parse(render(key, [first, later], columns)).get_first_table()
+        assert [f.datatype for f in table.fields] == ["unicodeChar", "char", "unicodeChar"], key
+        t = table.to_table()
+        assert list(t["u"][2:4]) == ["Ångström", "日本"] and t["u"][5] == "plain", key
+        assert list(t["c"][2:4]) == ["?ngstr?m", "??"], key  # char is ASCII in VOTable 1.4
+        assert list(t["auto"][:4]) == ["Ö", "b", "Ångström", "日本"], key  # non-ASCII in the first batch: unicodeChar
 
 
 def test_it_writes_a_fixed_width_unicodechar_column() -> None:
@@ -239,3 +243,32 @@ def test_it_writes_the_dali_error_document(xsd: etree.XMLSchema) -> None:
     assert status.value == "ERROR" and "did you mean gaia.source?" in status.content
     with pytest.raises(pyvo.dal.DALQueryError, match=r"did you mean gaia\.source"):
         pyvo.dal.TAPResults(parse(document))
+
+
+def test_it_reads_overflow_after_the_last_batch_so_sync_queries_can_set_it_late() -> None:
+    info = ResultInfo(query="SELECT TOP 3 * FROM t")
+
+    def limited() -> Iterator[pa.RecordBatch]:
+        yield from sample.batches()
+        info.overflow = True  # what TAP sync does once it has seen the row past MAXREC
+
+    document = b"".join(write(FORMATS["votable"], limited(), sample.COLUMNS, info))
+    assert pyvo.dal.TAPResults(parse(document)).query_status == "OVERFLOW"
+
+
+def test_it_takes_the_adql_output_columns_and_their_dict_form() -> None:
+    from apps.adql.translate import OutputColumn
+
+    adql = [OutputColumn(c.name, c.datatype, c.arraysize, c.xtype, c.unit, c.ucd, c.description, c.utype) for c in sample.COLUMNS]
+    from_dicts = [Column.from_dict(dict(vars(c))) for c in adql]  # QueryJob.result_columns holds dataclasses.asdict() forms
+    for columns in (adql, from_dicts):
+        fields = parse(render("votable", columns=columns)).get_first_table().fields
+        assert [(f.name, f.datatype, f.ucd) for f in fields][:4] == [
+            ("id", "long", "meta.id;meta.main"), ("n_obs", "int", None), ("quality", "short", None), ("ra", "double", "pos.eq.ra;meta.main")]
+
+
+def test_it_writes_exotic_arrow_types_as_text() -> None:
+    data = [pa.record_batch({"s": pa.array([{"a": 1}, None], pa.struct([("a", pa.int64())])),
+                             "d": pa.array(["x", "y"]).dictionary_encode(), "ls": pa.array(["big", None], pa.large_string())})]
+    t = parse(render("votable-td", data, [])).get_first_table().to_table()
+    assert t["s"][0] == "{'a': 1}" and list(t["d"]) == ["x", "y"] and t["ls"][0] == "big"
