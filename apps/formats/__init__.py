@@ -27,7 +27,19 @@ from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans
 from .fits import RowCountMismatch, fits_chunks
 from .parquet import parquet_chunks
 from .text import csv_chunks, tsv_chunks
-from .votable import BINARY, BINARY2, TABLEDATA, Base64Stream, document_head, document_tail, encode_binary, encode_tabledata, metadata_document
+from .votable import (
+    BINARY,
+    BINARY2,
+    NAMESPACE,
+    TABLEDATA,
+    Base64Stream,
+    document_head,
+    document_tail,
+    encode_binary,
+    encode_tabledata,
+    info_element,
+    metadata_document,
+)
 
 __all__ = ["FORMATS", "Column", "ColumnLike", "Format", "ResultInfo", "RowCountMismatch", "UnknownFormat", "error_votable",
            "resolve_format", "write"]
@@ -157,7 +169,7 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
     try:
         for cols in arrays:
             if serialization == TABLEDATA:
-                yield memoryview(encode_tabledata(cols, plans)).tobytes()
+                yield encode_tabledata(cols, plans)  # a pa.Buffer: _rechunk copies out of it
             else:
                 yield from stream.feed(encode_binary(cols, plans, serialization))
     except Exception as exc:
@@ -198,10 +210,8 @@ def _rechunk(pieces: Iterator[bytes]) -> Generator[bytes, None, None]:
 
 def error_votable(message: str, *, query: str | None = None) -> bytes:
     """A DALI error document: RESOURCE type="results" with INFO QUERY_STATUS=ERROR holding the message."""
-    from .votable import info_element
-
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
-             '<VOTABLE version="1.4" xmlns="http://www.ivoa.net/xml/VOTable/v1.3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n',
+             f'<VOTABLE version="1.4" xmlns="{NAMESPACE}">\n',
              '<RESOURCE type="results">\n', info_element("QUERY_STATUS", "ERROR", message or "Error"), "\n"]
     if query:
         parts += [info_element("QUERY", query), "\n"]

@@ -34,7 +34,8 @@ from .votable import ascii_only, fixed_arrays, padded_bytes
 BLOCK = 2880
 _CODE = {"boolean": "L", "unsignedByte": "B", "short": "I", "int": "J", "long": "K", "float": "E", "double": "D"}
 _BE = {"unsignedByte": "u1", "short": ">i2", "int": ">i4", "long": ">i8", "float": ">f4", "double": ">f8"}
-SPOOL_BATCH_ROWS = 65536
+_RESERVED = {"SIMPLE", "EXTEND", "XTENSION", "THEAP", "END", "COMMENT", "HISTORY", "CONTINUE", "BLANK", "BSCALE", "BZERO",
+             "DATE", "ORIGIN", "EQUINOX", "RADESYS", "TIMESYS", "INHERIT", "CHECKSUM", "DATASUM", "LONGSTRN"}
 
 
 class RowCountMismatch(ValueError):
@@ -146,9 +147,12 @@ class Layout:
         if query:
             h["QUERY"] = (_ascii(query), "ADQL query")
         for name, value in infos:
-            key = "".join(ch for ch in name.upper() if ch.isalnum() or ch in "-_")[:8]
-            if key and key not in h:
+            # A short name becomes its own keyword; one that is long, odd or structural stays readable as a comment.
+            key = name.upper()
+            if len(key) <= 8 and key.replace("_", "").replace("-", "").isalnum() and key not in h and key not in _RESERVED:
                 h[key] = _ascii(value)
+            else:
+                h["COMMENT"] = _ascii(f"{name} = {value}")
         return primary.tostring(padding=True).encode("ascii") + h.tostring(padding=True).encode("ascii")
 
 

@@ -106,8 +106,10 @@ def test_it_refuses_a_wrong_announced_row_count() -> None:
 def test_it_writes_an_empty_table_and_long_header_values() -> None:
     long_query = "SELECT " + ", ".join(f"column_{i}" for i in range(40)) + " FROM t"
     columns = [Column("x", "DOUBLE", description="A very long description " * 8), Column("s", "VARCHAR")]
-    document = b"".join(write(FORMATS["fits"], [], columns, ResultInfo(query=long_query)))
+    infos = [("job_id", "42"), ("THEAP", "1"), ("request_date", "2026-01-01")]
+    document = b"".join(write(FORMATS["fits"], [], columns, ResultInfo(query=long_query, infos=infos)))
     h = hdu(document).header
+    assert h["JOB_ID"] == "42" and "THEAP" not in h and "request_date = 2026-01-01" in str(h["COMMENT"])
     assert h["NAXIS2"] == 0 and h["TFORM2"] == "1A"
     assert h["QUERY"] == long_query and h["TCOMM1"].startswith("A very long description A very")
 
