@@ -123,6 +123,18 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
+def _sign(v: float) -> str:
+    return "1" if v >= 0 else "-1"
+
+
+def _dot_sql(n: Vec, p: GPoint) -> str:
+    """n . (unit vector of p), as SQL."""
+    cx = f"COS(RADIANS({p.y})) * COS(RADIANS({p.x}))"
+    cy = f"COS(RADIANS({p.y})) * SIN(RADIANS({p.x}))"
+    cz = f"SIN(RADIANS({p.y}))"
+    return f"({_num(n[0])} * {cx} + {_num(n[1])} * {cy} + {_num(n[2])} * {cz})"
+
+
 class SphereSQL:
     """Spherical geometry as trigonometry in plain SQL (MariaDB, DuckDB, Spark)."""
 
@@ -155,11 +167,8 @@ class SphereSQL:
         if isinstance(g, GPolygon):
             if g.const is None:
                 raise self.unsupported("a POLYGON with non-constant vertices")
-            cx = f"COS(RADIANS({p.y})) * COS(RADIANS({p.x}))"
-            cy = f"COS(RADIANS({p.y})) * SIN(RADIANS({p.x}))"
-            cz = f"SIN(RADIANS({p.y}))"
-            tests = [f"{_num(n[0])} * {cx} + {_num(n[1])} * {cy} + {_num(n[2])} * {cz} >= 0"
-                     for n in convex_edges(g.const)]
+            # pg_sphere's tolerance (1e-9 rad): points on an edge are inside.
+            tests = [f"{_dot_sql(n, p)} >= -1E-9" for n in convex_edges(g.const)]
             return "(" + " AND ".join(tests) + ")"
         if isinstance(g, GPoint):
             return f"({self.distance(p.x, p.y, g.x, g.y)} = 0)"
@@ -167,6 +176,45 @@ class SphereSQL:
 
     def circle_in_point(self, c: GCircle, p: GPoint) -> str:
         return f"({self.distance(c.x, c.y, p.x, p.y)} + {c.r} <= 0)"
+
+    @staticmethod
+    def _convex(g: Geo, what: str) -> tuple[tuple[float, float], ...]:
+        if not isinstance(g, GPolygon) or g.const is None:
+            raise AdqlError(f"{what} needs a POLYGON with constant vertices on this engine")
+        return g.const
+
+    def circle_in_polygon(self, c: GCircle, poly: GPolygon) -> str:
+        # Inside every edge's great circle by at least the radius (caps up to 90 deg).
+        centre = GPoint(c.x, c.y)
+        tests = [f"{_dot_sql(n, centre)} >= SIN(RADIANS({c.r}))"
+                 for n in convex_edges(self._convex(poly, "CONTAINS"))]
+        return f"({c.r} <= 90 AND " + " AND ".join(tests) + ")"
+
+    def polygon_in_circle(self, poly: GPolygon, c: GCircle) -> str:
+        # A cap up to a hemisphere is convex: holding the vertices suffices.
+        tests = [f"{self.distance(_num(x), _num(y), c.x, c.y)} <= {c.r}"
+                 for x, y in self._convex(poly, "CONTAINS")]
+        return f"({c.r} <= 90 AND " + " AND ".join(tests) + ")"
+
+    def circle_meets_polygon(self, c: GCircle, poly: GPolygon) -> str:
+        """Centre inside, a vertex within r, or an edge within r of the centre."""
+        const = self._convex(poly, "INTERSECTS")
+        centre = GPoint(c.x, c.y)
+        vs = [_vec(x, y) for x, y in const]
+        tests = [self.point_in(centre, poly)]
+        tests += [f"{self.distance(_num(x), _num(y), c.x, c.y)} <= {c.r}" for x, y in const]
+        for i, n in enumerate(convex_edges(const)):
+            a, b = vs[i], vs[(i + 1) % len(vs)]
+            # The centre projects inside the arc a->b, and the arc is within r.
+            tests.append(f"({_dot_sql(_cross(n, a), centre)} * {_sign(_dot(_cross(n, a), b))} >= 0"
+                         f" AND {_dot_sql(_cross(b, n), centre)} * {_sign(_dot(_cross(b, n), a))} >= 0"
+                         f" AND ABS({_dot_sql(n, centre)}) <= SIN(RADIANS({c.r})))")
+        return "(" + " OR ".join(tests) + ")"
+
+    def polygon_in_polygon(self, a: GPolygon, b: GPolygon) -> str:
+        inner = self._convex(a, "CONTAINS")
+        tests = [self.point_in(GPoint(_num(x), _num(y)), b) for x, y in inner]
+        return "(" + " AND ".join(tests) + ")"
 
 
     def contains(self, a: Geo, b: Geo) -> str:
@@ -178,6 +226,12 @@ class SphereSQL:
             return f"({self.distance(a.x, a.y, b.x, b.y)} + {a.r} <= {b.r})"
         if isinstance(a, GCircle) and isinstance(b, GPoint):
             return self.circle_in_point(a, b)
+        if isinstance(a, GCircle) and isinstance(b, GPolygon):
+            return self.circle_in_polygon(a, b)
+        if isinstance(a, GPolygon) and isinstance(b, GCircle):
+            return self.polygon_in_circle(a, b)
+        if isinstance(a, GPolygon) and isinstance(b, GPolygon):
+            return self.polygon_in_polygon(a, b)
         raise self.unsupported(f"CONTAINS({geo_type(a)}, {geo_type(b)})")
 
     def intersects(self, a: Geo, b: Geo) -> str:
@@ -187,6 +241,10 @@ class SphereSQL:
             return self.point_in(b, a)
         if isinstance(a, GCircle) and isinstance(b, GCircle):
             return f"({self.distance(a.x, a.y, b.x, b.y)} <= {a.r} + {b.r})"
+        if isinstance(a, GCircle) and isinstance(b, GPolygon):
+            return self.circle_meets_polygon(a, b)
+        if isinstance(a, GPolygon) and isinstance(b, GCircle):
+            return self.circle_meets_polygon(b, a)
         raise self.unsupported(f"INTERSECTS({geo_type(a)}, {geo_type(b)})")
 
     def geo_distance(self, a: Geo, b: Geo) -> str:

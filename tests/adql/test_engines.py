@@ -199,7 +199,8 @@ EXPECTED = {
     ("CONTAINS", "C", "P"): 0, ("CONTAINS", "C", "C"): 1, ("CONTAINS", "B", "P"): 0, ("CONTAINS", "Y", "P"): 0,
     ("INTERSECTS", "C", "P"): 1, ("INTERSECTS", "B", "P"): 1, ("INTERSECTS", "Y", "P"): 1,
     ("INTERSECTS", "C", "C"): 1, ("CONTAINS", "C", "B"): 0, ("CONTAINS", "Y", "Y"): 1,
-    ("INTERSECTS", "C", "Y"): 1, ("CONTAINS", "B", "B"): 1,
+    ("INTERSECTS", "C", "Y"): 1, ("CONTAINS", "B", "B"): 1, ("CONTAINS", "C", "Y"): 0,
+    ("CONTAINS", "Y", "C"): 0, ("INTERSECTS", "Y", "C"): 1,
 }
 
 
@@ -294,3 +295,25 @@ def test_it_agrees_with_pg_sphere_on_random_polygons(pg_conn: object, duck_conn:
         assert list(pg) == list(duck), verts
         seen |= {int(v) for v in pg}
     assert seen == {0, 1}  # both inside and outside cases were exercised
+
+
+def test_it_agrees_with_pg_sphere_on_circles_against_polygons(pg_conn: object, duck_conn: object) -> None:
+    from apps.adql import translate
+
+    rng = random.Random(3)
+    seen: set[tuple[str, int]] = set()
+    for _ in range(10):
+        verts = _random_convex_polygon(rng)
+        poly = "POLYGON('ICRS', " + ", ".join(f"{x!r}, {y!r}" for x, y in verts) + ")"
+        x0, y0 = verts[0]
+        items = []
+        for _ in range(8):
+            cx, cy = (x0 + rng.uniform(-12, 12)) % 360, max(-89.9, min(89.9, y0 + rng.uniform(-8, 8)))
+            circle = f"CIRCLE('ICRS', {cx!r}, {cy!r}, {rng.choice([rng.uniform(0.1, 3), rng.uniform(3, 15)])!r})"
+            items += [f"CONTAINS({circle}, {poly})", f"CONTAINS({poly}, {circle})", f"INTERSECTS({circle}, {poly})"]
+        q = f"SELECT {', '.join(items)} FROM {T} WHERE id = 1"
+        pg = pg_conn.execute(translate(q, "postgresql").sql).fetchone()  # type: ignore[attr-defined]
+        duck = duck_conn.execute(translate(q, "duckdb").sql).fetchone()  # type: ignore[attr-defined]
+        assert list(pg) == list(duck), verts
+        seen |= {(item.split("(")[0] + str(i % 3), int(v)) for i, (item, v) in enumerate(zip(items, pg, strict=True))}
+    assert len(seen) == 6  # every predicate came out both 0 and 1
