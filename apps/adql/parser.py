@@ -151,6 +151,8 @@ class Parser:
     def statement(self) -> A.Query:
         q = self.query_specification()
         self.accept_op(";")
+        if self.tok.kind == "ID" and self.tok.value.upper() == "LIMIT":
+            self.fail("ADQL has no LIMIT: write SELECT TOP n ... instead")
         if self.tok.kind != "EOF":
             self.fail(f"did not expect {describe(self.tok)} here; the query should end before it")
         return q
@@ -348,9 +350,13 @@ class Parser:
         alias = None
         if self.accept_kw("AS"):
             alias = self.ident("a name after AS")
-        elif self.tok.kind in ("ID", "QID"):
+        elif self.tok.kind in ("ID", "QID") and not self.is_limit():
             alias = self.ident()
         return A.TableName(parts, alias, t.line, t.col)
+
+    def is_limit(self) -> bool:
+        """LIMIT n (not ADQL) is reported as such, not taken for an alias."""
+        return self.tok.kind == "ID" and self.tok.value.upper() == "LIMIT" and self.peek().kind == "INT"
 
     # ---- conditions -----------------------------------------------------
 

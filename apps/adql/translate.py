@@ -457,8 +457,10 @@ class Translator:
             return None
         names = sorted({c.name for s in scope.sources for c in s.cols or []})
         tabs = ", ".join(s.display for s in scope.sources)
-        raise AdqlError(f"unknown column '{ident.name}' in {tabs}{_suggest(ident.name, names)}",
-                        ident.line, ident.col)
+        hint = _suggest(ident.name, names)
+        if ident.delimited and not hint:
+            hint = f"; text values take single quotes: '{ident.name}'"
+        raise AdqlError(f"unknown column '{ident.name}' in {tabs}{hint}", ident.line, ident.col)
 
     def column(self, ref: A.ColumnRef, scope: Scope) -> str:
         name = ref.parts[-1]

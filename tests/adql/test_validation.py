@@ -112,3 +112,8 @@ def test_it_translates_without_a_catalog() -> None:
     t = translate("SELECT a, b.c FROM s.t AS b", "postgresql")
     assert t.sql == 'SELECT "a" AS "a", "b"."c" AS "c" FROM "s"."t" AS "b"'
     assert t.columns[0].datatype == "UNKNOWN"
+
+
+def test_it_hints_at_single_quotes_for_text(catalog: Catalog) -> None:
+    assert error('SELECT ra FROM gaia.source WHERE "M31" = ra', catalog).message.endswith(
+        "text values take single quotes: 'M31'")
