@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any
 
 from fixtures.generator import TABLES
 
@@ -13,7 +13,7 @@ from .storage import configured_engines
 ROWS = {"small": 20_000, "medium": 1_000_000, "large": 10_000_000}
 
 
-def load_demo(stdout: TextIO, size: str = "small") -> None:
+def load_demo(stdout: Any, size: str = "small") -> None:
     rows = ROWS.get(size, ROWS["small"])
     for engine in configured_engines():
         if engine == "spark":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import Any
 
 
 class ProgressBar:
-    def __init__(self, out: TextIO, label: str, width: int = 30, every_s: float = 0.2) -> None:
+    def __init__(self, out: Any, label: str, width: int = 30, every_s: float = 0.2) -> None:
         self.out, self.label, self.width, self.every_s = out, label, width, every_s
         self.started = self.last = time.monotonic()
 

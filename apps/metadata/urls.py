@@ -1,4 +1,12 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from . import views
 
 app_name = "metadata"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.schemas, name="schemas"),
+    path("search", views.search, name="search"),
+    path("<str:schema>/", views.schema_detail, name="schema"),
+    path("<str:schema>/<str:table>/", views.table_detail, name="table"),
+    path("<str:schema>/<str:table>/metadata.vot", views.table_votable, name="table_votable"),
+]

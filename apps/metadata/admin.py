@@ -1,0 +1,212 @@
+"""The publishers' console: schemas, tables with inline columns, discover/ingest/publish through the actions."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import URLPattern, path, reverse
+
+from apps.access.actions import do_create_resource
+
+from . import actions
+from .forms import DiscoverForm, ImportMetadataForm, IngestForm
+from .models import Column, Function, Schema, Table
+from .votable import metadata_votable
+
+
+def incoming_dir() -> Path:
+    """Where publishers put large files on the server for ingest."""
+    return Path(settings.VAR_DIR) / "incoming"
+
+
+def _report(request: HttpRequest, exc: Exception) -> None:
+    messages.error(request, "; ".join(getattr(exc, "messages", None) or [str(exc)]))
+
+
+class PrivilegeSyncMixin:
+    """Objects made in the admin get their access.Resource; level changes become privileges."""
+
+    resource_type = ""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            name = str(obj.qualified_name if isinstance(obj, Table) else obj.name)
+            obj.resource = do_create_resource(self.resource_type, name, request.user)  # type: ignore[arg-type]
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        actions.sync_privileges(obj)
+
+
+@admin.register(Schema)
+class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
+    resource_type = "schema"
+    list_display = ("name", "title", "engine", "access_level", "metadata_access_level", "published", "order")
+    list_filter = ("engine", "published", "access_level")
+    search_fields = ("name", "title", "description")
+    list_editable = ("order",)
+    exclude = ("resource",)
+    change_list_template = "metadata/admin/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [
+            path("ingest/", self.admin_site.admin_view(self.ingest_view), name="metadata_ingest"),
+            path("discover/", self.admin_site.admin_view(self.discover_view), name="metadata_discover"),
+        ]
+        return extra + super().get_urls()
+
+    def ingest_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload (or pick from the incoming folder) a FITS/VOTable/CSV/Parquet file and load it into an engine."""
+        form = IngestForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                table = self._ingest(request, data)
+            except (ValidationError, ValueError, FileExistsError, PermissionDenied, OSError) as exc:
+                _report(request, exc)
+            else:
+                messages.success(request, f"Loaded {table.row_count} rows into {table.qualified_name} ({table.schema.engine}).")
+                return HttpResponseRedirect(reverse("admin:metadata_table_change", args=[table.pk]))
+        context = {**self.admin_site.each_context(request), "title": "Ingest a catalogue file", "form": form,
+                   "incoming": incoming_dir(), "opts": self.model._meta}
+        return render(request, "metadata/admin/form.html", context)
+
+    def _ingest(self, request: HttpRequest, data: dict[str, Any]) -> Table:
+        common = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
+                  "replace": data["replace"]}
+        if data.get("server_path"):
+            root = incoming_dir().resolve()
+            source = (root / data["server_path"]).resolve()
+            if not source.is_relative_to(root) or not source.is_file():
+                raise ValidationError(f"No such file in {root}.")
+            table = actions.do_ingest_file(request.user, source, **common)  # type: ignore[arg-type]
+        else:
+            upload = data["file"]
+            with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
+                target = Path(tmp) / Path(upload.name).name
+                with target.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+                table = actions.do_ingest_file(request.user, target, **common)  # type: ignore[arg-type]
+        if data.get("publish"):
+            actions.do_set_access_level(request.user, table, data["publish"])  # type: ignore[arg-type]
+            actions.do_publish_table(request.user, table)  # type: ignore[arg-type]
+        return table
+
+    def discover_view(self, request: HttpRequest) -> HttpResponse:
+        form = DiscoverForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                tables = actions.do_discover_schema(request.user, data["schema"], engine=data["engine"],  # type: ignore[arg-type]
+                                                    table=data["table"] or None)
+            except Exception as exc:  # engine errors arrive in many types; show them to the publisher
+                _report(request, exc)
+            else:
+                messages.success(request, f"Discovered {len(tables)} table(s): {', '.join(t.qualified_name for t in tables)}.")
+                return HttpResponseRedirect(reverse("admin:metadata_table_changelist"))
+        context = {**self.admin_site.each_context(request), "title": "Discover tables in a database", "form": form, "opts": self.model._meta}
+        return render(request, "metadata/admin/form.html", context)
+
+
+class ColumnInline(admin.TabularInline):
+    model = Column
+    extra = 0
+    fields = ("order", "name", "datatype", "arraysize", "xtype", "unit", "ucd", "description", "principal", "indexed", "std", "access_level")
+
+
+@admin.register(Table)
+class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
+    resource_type = "table"
+    list_display = ("__str__", "title", "row_count", "access_level", "published", "published_on")
+    list_filter = ("published", "access_level", "schema__engine", "schema", "licence")
+    search_fields = ("name", "title", "description", "schema__name", "columns__name")
+    list_select_related = ("schema",)
+    exclude = ("resource",)
+    inlines = [ColumnInline]
+    actions = ["publish", "unpublish", "refresh_from_database", "export_metadata"]
+    change_form_template = "metadata/admin/table_change_form.html"
+    change_list_template = "metadata/admin/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Table]:
+        return super().get_queryset(request).distinct()
+
+    def get_urls(self) -> list[URLPattern]:
+        extra = [path("<int:table_id>/import-metadata/", self.admin_site.admin_view(self.import_view), name="metadata_import")]
+        return extra + super().get_urls()
+
+    @admin.action(description="Publish the selected tables")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for t in queryset.select_related("schema"):
+            actions.do_publish_table(request.user, t)  # type: ignore[arg-type]
+        messages.success(request, f"Published {queryset.count()} table(s).")
+
+    @admin.action(description="Unpublish the selected tables")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for t in queryset.select_related("schema"):
+            actions.do_unpublish_table(request.user, t)  # type: ignore[arg-type]
+        messages.success(request, f"Unpublished {queryset.count()} table(s).")
+
+    @admin.action(description="Refresh columns and row counts from the database")
+    def refresh_from_database(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for t in queryset.select_related("schema"):
+            try:
+                actions.do_discover_schema(request.user, t.schema.name, engine=t.schema.engine, table=t.name)  # type: ignore[arg-type]
+            except Exception as exc:
+                _report(request, exc)
+        messages.success(request, "Refreshed from the database.")
+
+    @admin.action(description="Export metadata as VOTable (first selected table)")
+    def export_metadata(self, request: HttpRequest, queryset: QuerySet[Table]) -> HttpResponse:
+        table = queryset.select_related("schema").first()
+        assert table is not None
+        response = HttpResponse(metadata_votable(table), content_type="application/x-votable+xml")
+        response["Content-Disposition"] = f'attachment; filename="{table.qualified_name}.vot"'
+        return response
+
+    def import_view(self, request: HttpRequest, table_id: int) -> HttpResponse:
+        table = get_object_or_404(Table.objects.select_related("schema"), pk=table_id)
+        form = ImportMetadataForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            with tempfile.NamedTemporaryFile(suffix=".vot") as tmp:
+                shutil.copyfileobj(form.cleaned_data["votable"], tmp)
+                tmp.flush()
+                try:
+                    changed = actions.do_import_metadata(request.user, table, tmp.name,  # type: ignore[arg-type]
+                                                         overwrite=form.cleaned_data["overwrite"])
+                except (ValidationError, ValueError) as exc:
+                    _report(request, exc)
+                else:
+                    messages.success(request, f"Updated {changed} column(s) of {table.qualified_name}.")
+                    return HttpResponseRedirect(reverse("admin:metadata_table_change", args=[table.pk]))
+        context = {**self.admin_site.each_context(request), "title": f"Import metadata into {table.qualified_name}", "form": form,
+                   "opts": self.model._meta}
+        return render(request, "metadata/admin/form.html", context)
+
+    def save_model(self, request: HttpRequest, obj: Table, form: Any, change: bool) -> None:
+        was_published = change and Table.objects.filter(pk=obj.pk, published=True).exists()
+        super().save_model(request, obj, form, change)
+        if obj.published and not was_published:
+            actions.do_publish_table(request.user, obj)  # type: ignore[arg-type]
+
+
+@admin.register(Column)
+class ColumnAdmin(admin.ModelAdmin):
+    list_display = ("name", "table", "datatype", "unit", "ucd", "principal", "indexed", "access_level")
+    list_filter = ("datatype", "principal", "indexed", "access_level", "table__schema")
+    search_fields = ("name", "description", "ucd", "table__name")
+    list_select_related = ("table", "table__schema")
+
+
+@admin.register(Function)
+class FunctionAdmin(admin.ModelAdmin):
+    list_display = ("name", "return_type", "signature", "published")
+    list_filter = ("published", "return_type")
+    search_fields = ("name", "description")
