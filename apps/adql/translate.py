@@ -66,11 +66,14 @@ class Source:
         self.display = self.display or self.alias
 
 
+CteMap = dict[str, tuple[str, "list[Col] | None"]]  # key -> (engine name, columns)
+
+
 @dataclass
 class Scope:
     sources: list[Source]
-    parent: Scope | None
-    ctes: dict[str, tuple[str, list[Col] | None]]
+    parent: Scope | None  # the enclosing query, for correlated subqueries
+    ctes: CteMap
     outputs: list[Col] = field(default_factory=list)
 
 
@@ -114,52 +117,52 @@ class Translator:
 
     def top_query(self, q: A.Query, maxrec: int | None) -> Translation:
         q = _unwrap(q)
-        scope = Scope([], None, {})
         limit = None
         top = q.body.top if isinstance(q.body, A.Select) else None
         if maxrec is not None:
             limit = maxrec + 1 if top is None else min(top, maxrec + 1)
-        sql, cols = self.query(q, scope, limit_override=limit, outer=True)
+        sql, cols = self.query(q, None, {}, limit_override=limit)
         if limit is None:
             limit = top
         columns = [c.out for c in cols] if cols is not None else []
         return Translation(sql, columns, self.tables, self.warnings, limit)
 
-    def query(self, q: A.Query, scope: Scope, limit_override: int | None = None,
-              outer: bool = False) -> tuple[str, list[Col] | None]:
+    def query(self, q: A.Query, parent: Scope | None, ctes: CteMap,
+              limit_override: int | None = None) -> tuple[str, list[Col] | None]:
+        """A select expression; ``parent`` is the scope a correlated subquery sees."""
         q = _unwrap(q)
-        ctes = dict(scope.ctes)
+        ctes = dict(ctes)
         parts = []
+        defined: set[str] = set()
         for name, sub in q.ctes:
-            key = name.key
-            if key in ctes and key in {n.key for n, _ in q.ctes[: q.ctes.index((name, sub))]}:
+            if name.key in defined:
                 raise AdqlError(f"the WITH query {name.name} is defined twice", name.line, name.col)
-            sub_sql, sub_cols = self.query(sub, Scope([], None, ctes))
+            defined.add(name.key)
+            sub_sql, sub_cols = self.query(sub, None, ctes)
             emitted = self.name_of(name)
-            ctes[key] = (emitted, sub_cols)
+            ctes[name.key] = (emitted, sub_cols)
             parts.append(f"{self.q(emitted)} AS ({sub_sql})")
-        inner = Scope([], scope.parent if not outer else None, ctes)
-        inner.parent = scope if scope.sources else scope.parent
         with_sql = ("WITH " + ", ".join(parts) + " ") if parts else ""
         if isinstance(q.body, A.Select):
             limit = limit_override if limit_override is not None else q.body.top
-            body, cols, sel_scope = self.select(q.body, inner)
+            body, cols, sel_scope = self.select(q.body, parent, ctes)
             order = self.order_by(q.order_by, sel_scope, cols)
             return with_sql + body + order + self.d.limit(limit, q.offset), cols
-        body_sql, cols = self.body(q.body, inner)
-        out_scope = Scope([], inner.parent, ctes, cols or [])
+        body_sql, cols = self.body(q.body, parent, ctes)
+        out_scope = Scope([], parent, ctes, cols or [])
         order = self.order_by(q.order_by, out_scope, cols)
         return with_sql + body_sql + order + self.d.limit(limit_override, q.offset), cols
 
-    def body(self, b: A.QueryBody, scope: Scope) -> tuple[str, list[Col] | None]:
+    def body(self, b: A.QueryBody, parent: Scope | None, ctes: CteMap
+             ) -> tuple[str, list[Col] | None]:
         if isinstance(b, A.Select):
-            sql, cols, _ = self.select(b, scope)
+            sql, cols, _ = self.select(b, parent, ctes)
             return sql + self.d.limit(b.top, None), cols
         if isinstance(b, A.Query):
-            sql, cols = self.query(b, scope)
+            sql, cols = self.query(b, parent, ctes)
             return f"({sql})", cols
-        left, lcols = self.body(b.left, scope)
-        right, rcols = self.body(b.right, scope)
+        left, lcols = self.body(b.left, parent, ctes)
+        right, rcols = self.body(b.right, parent, ctes)
         if lcols is not None and rcols is not None and len(lcols) != len(rcols):
             raise AdqlError(f"the two sides of {b.op} select different numbers of columns "
                             f"({len(lcols)} and {len(rcols)})", b.line, b.col)
@@ -193,9 +196,9 @@ class Translator:
 
     # ---- SELECT ---------------------------------------------------------
 
-    def select(self, s: A.Select, outer: Scope) -> tuple[str, list[Col] | None, Scope]:
-        scope = Scope([], outer.parent if not outer.sources else outer, outer.ctes)
-        scope.parent = outer if outer.sources or outer.parent else None
+    def select(self, s: A.Select, parent: Scope | None, ctes: CteMap
+               ) -> tuple[str, list[Col] | None, Scope]:
+        scope = Scope([], parent, ctes)
         from_sql = ", ".join(self.table_ref(t, scope) for t in s.from_)
         items_sql, cols = self.select_list(s.items, scope)
         scope.outputs = cols or []
@@ -294,8 +297,8 @@ class Translator:
         if isinstance(t, A.TableName):
             return self.table_name(t, scope)
         if isinstance(t, A.Derived):
-            sub_scope = Scope([], scope.parent, scope.ctes)
-            sql, cols = self.query(t.query, sub_scope)
+            # A subquery in FROM sees the enclosing query, not its FROM siblings.
+            sql, cols = self.query(t.query, scope.parent, scope.ctes)
             alias = self.add_source(scope, t.alias, None, cols)
             return f"({sql}) AS {alias}"
         return self.join(t, scope)
@@ -499,7 +502,7 @@ class Translator:
         if isinstance(c, A.InList):
             neg = "NOT " if c.negated else ""
             if c.query is not None:
-                sub, cols = self.query(c.query, Scope([], scope, scope.ctes))
+                sub, cols = self.query(c.query, scope, scope.ctes)
                 if cols is not None and len(cols) != 1:
                     raise AdqlError("the subquery after IN must select exactly one column",
                                     c.line, c.col)
@@ -512,7 +515,7 @@ class Translator:
                                c.negated, c.ilike)
         if isinstance(c, A.IsNull):
             return f"({self.expr(c.operand, scope)} IS {'NOT ' if c.negated else ''}NULL)"
-        sub, _ = self.query(c.query, Scope([], scope, scope.ctes))
+        sub, _ = self.query(c.query, scope, scope.ctes)
         return f"(EXISTS ({sub}))"
 
     def compare(self, c: A.Compare, scope: Scope) -> str:
