@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans
 from .fits import RowCountMismatch, fits_chunks
+from .parallel import encode_batches
 from .parquet import parquet_chunks
 from .text import csv_chunks, tsv_chunks
 from .votable import (
@@ -167,10 +168,10 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
                         description=info.description, serialization=serialization).encode("utf-8")
     stream = Base64Stream()
     try:
-        for cols in arrays:
-            if serialization == TABLEDATA:
-                yield encode_tabledata(cols, plans)  # a pa.Buffer: _rechunk copies out of it
-            else:
+        if serialization == TABLEDATA:
+            yield from encode_batches(arrays, lambda cols: encode_tabledata(cols, plans))  # pa.Buffers: _rechunk copies them out
+        else:
+            for cols in arrays:
                 yield from stream.feed(encode_binary(cols, plans, serialization))
     except Exception as exc:
         # The header is out: close the document so clients can read the rows sent and the reason.

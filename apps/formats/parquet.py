@@ -21,8 +21,8 @@ from .columns import ColumnPlan, schema_of
 
 VERSION_KEY = b"IVOA.VOTable-Parquet.version"
 CONTENT_KEY = b"IVOA.VOTable-Parquet.content"
-ROW_GROUP_ROWS = 1 << 18  # ~256k rows a group: big enough for readers, small enough to hold in memory
-ROW_GROUP_BYTES = 64 << 20
+ROW_GROUP_ROWS = 1 << 17  # ~128k rows a group (as DuckDB writes): big enough for readers, small to hold in memory
+ROW_GROUP_BYTES = 32 << 20
 
 
 class _Sink:

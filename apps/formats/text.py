@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .columns import ARRAY, BOOL, BYTES, FLOAT, ColumnPlan
+from .parallel import encode_batches
 from .votable import byte_lists, concatenated
 
 
@@ -33,36 +33,21 @@ def _csv_columns(arrays: Sequence[pa.Array], plans: Sequence[ColumnPlan]) -> lis
     return [_as_text(a, p) if p.kind in (ARRAY, BYTES) else a for a, p in zip(arrays, plans, strict=True)]
 
 
-def csv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes]:
-    sink = io.BytesIO()
-    writer: pacsv.CSVWriter | None = None
+def csv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes | pa.Buffer]:
     names = [p.name for p in plans]
-    header_written = False
-    for arrays in batches:
-        batch = pa.RecordBatch.from_arrays(_csv_columns(arrays, plans), names=names)
-        if writer is None:
-            writer = pacsv.CSVWriter(sink, batch.schema, write_options=pacsv.WriteOptions(include_header=True, quoting_style="needed"))
-            header_written = True
-        writer.write_batch(batch)
-        yield _drain(sink)
-    if not header_written:
-        yield _csv_header(names)
-    elif writer is not None:
-        writer.close()
-        tail = _drain(sink)
-        if tail:
-            yield tail
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def encode(arrays: list[pa.Array]) -> bytes:
+        sink = io.BytesIO()
+        pacsv.write_csv(pa.RecordBatch.from_arrays(_csv_columns(arrays, plans), names=names), sink, options)
+        return sink.getvalue()
+
+    yield _csv_header(names)
+    yield from encode_batches(batches, encode)
 
 
 def _csv_header(names: Sequence[str]) -> bytes:
     return (",".join('"' + n.replace('"', '""') + '"' for n in names) + "\n").encode()
-
-
-def _drain(sink: io.BytesIO) -> bytes:
-    data = sink.getvalue()
-    sink.seek(0)
-    sink.truncate()
-    return data
 
 
 def _tsv_cell(arr: pa.Array, p: ColumnPlan) -> pa.Array:
@@ -77,19 +62,18 @@ def _tsv_cell(arr: pa.Array, p: ColumnPlan) -> pa.Array:
     return pc.fill_null(text, "")
 
 
-def tsv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes]:
+def tsv_chunks(batches: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan]) -> Iterator[bytes | pa.Buffer]:
     yield ("\t".join(p.name.replace("\t", " ") for p in plans) + "\n").encode()
-    for arrays in batches:
-        n = len(arrays[0]) if arrays else 0
-        if n == 0:
-            continue
+
+    def encode(arrays: list[pa.Array]) -> bytes | pa.Buffer:
+        if not arrays or len(arrays[0]) == 0:
+            return b""
         cells: list[pa.Array | pa.Scalar] = []
         for i, (a, p) in enumerate(zip(arrays, plans, strict=True)):
             if i:
                 cells.append(pa.scalar("\t"))
             cells.append(_tsv_cell(a, p))
         cells.append(pa.scalar("\n"))
-        rows = pc.binary_join_element_wise(*cells, "")
-        if not isinstance(rows, pa.Array):  # only scalars: cannot happen with at least one column
-            rows = pa.array(np.repeat(rows.as_py(), n))
-        yield concatenated(rows).to_pybytes()
+        return concatenated(pc.binary_join_element_wise(*cells, ""))
+
+    yield from encode_batches(batches, encode)

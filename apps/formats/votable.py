@@ -152,12 +152,21 @@ def fixed_arrays(arr: pa.Array, p: ColumnPlan, size: int) -> np.ndarray:
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     lengths = np.minimum(lengths, size)
     values = pc.list_flatten(arr)
-    offsets = arr.offsets.to_numpy()[:-1].astype(np.int64)  # compact lists: from 0, nulls empty
+    offsets = _relative_offsets(arr)[:-1]
     rows = np.repeat(np.arange(n), lengths)
     within = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     flat = values.to_numpy(zero_copy_only=False)
     out[rows, within] = flat[np.repeat(offsets, lengths) + within]
     return out
+
+
+def _relative_offsets(arr: pa.Array) -> np.ndarray:
+    """List offsets counted from the first value of ``list_flatten(arr)`` (a slice starts mid-buffer).
+
+    Lists come compacted by columns.conform (null entries empty), so offsets and flattened values agree.
+    """
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    return offsets - offsets[0]
 
 
 def padded_bytes(arr: pa.Array, width: int) -> np.ndarray:
@@ -331,7 +340,8 @@ def _cell_text(arr: pa.Array, p: ColumnPlan) -> pa.Array:
         elements = pc.list_flatten(arr)
         as_text = _float_text(elements) if p.datatype in ("float", "double") else pc.cast(elements, pa.string())
         mask = pc.is_null(arr) if arr.null_count else None
-        text = pc.binary_join(pa.ListArray.from_arrays(arr.offsets, as_text, mask=mask), " ")
+        offsets = pa.array(_relative_offsets(arr).astype(np.int32))
+        text = pc.binary_join(pa.ListArray.from_arrays(offsets, as_text, mask=mask), " ")
     elif p.kind == BYTES:
         text = pc.binary_join(pc.cast(byte_lists(arr), pa.list_(pa.string())), " ")
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pyarrow as pa
+import pytest
 from astropy.table import Table
 
 from apps.formats import Column
@@ -50,3 +51,18 @@ def test_it_keeps_unicode_in_csv_and_tsv() -> None:
     columns = [Column("s", "VARCHAR"), Column("n", "INTEGER")]
     assert list(Table.read(io.BytesIO(render("csv", data, columns)), format="ascii.csv")["s"]) == ["Ångström", "日本"]
     assert "Ångström\t1\n日本\t2\n" in render("tsv", data, columns).decode()
+
+
+def test_it_writes_the_same_text_on_several_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.formats import parallel
+    from apps.formats.bench import generate_batches
+
+    data = list(generate_batches(40_000, batch_rows=20_000))
+    serial = {key: render(key, data, []) for key in ("csv", "tsv", "votable-td")}
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    monkeypatch.setattr(parallel, "MIN_SLICE_ROWS", 1000)
+    for key, expected in serial.items():
+        assert render(key, data, []) == expected, key
+    sample_rows = render("votable-td", None)  # lists and nulls across slices
+    monkeypatch.setattr(parallel, "MIN_SLICE_ROWS", 1)
+    assert render("votable-td", None) == sample_rows
