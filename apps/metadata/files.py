@@ -125,7 +125,8 @@ def _parquet(path: Path, chunk_rows: int) -> CatalogueFile:
 def _csv(path: Path, chunk_rows: int) -> CatalogueFile:
     import pyarrow.csv as pcsv
 
-    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22))
+    # Blocks of roughly chunk_rows rows (types are inferred from the first block).
+    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 100, 1 << 24))))
     total = None  # unknown without reading the file twice
 
     def batches() -> Iterator[pa.RecordBatch]:
