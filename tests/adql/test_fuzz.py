@@ -86,3 +86,28 @@ def test_it_only_raises_adql_errors_for_token_soup(text: str, dialect: str) -> N
 @given(st.text(max_size=80), st.sampled_from(DIALECTS))
 def test_it_only_raises_adql_errors_for_random_text(text: str, dialect: str) -> None:
     check(text, dialect, False)
+
+
+NATIVE_SEEDS = [
+    "SELECT ra, dec FROM gaia.source WHERE ra > 1 ORDER BY ra LIMIT 10",
+    "WITH b AS (SELECT ra FROM gaia.source) SELECT * FROM b UNION SELECT ra FROM TAP_UPLOAD.mine",
+]
+NATIVE_TOKENS = ["(", ")", ";", "'", '"', "`", "SELECT", "FROM", "LIMIT", "--", "/*", "DELETE", "INTO",
+                 "$$", "\\", "::", "[", "LATERAL", "VALUES (1)", "pg_sleep(1)"]
+
+
+@FUZZ
+@given(st.sampled_from(NATIVE_SEEDS), st.lists(st.tuples(st.integers(0, 90), st.sampled_from(NATIVE_TOKENS)),
+                                                max_size=3), st.sampled_from(DIALECTS))
+def test_it_only_raises_adql_errors_for_mutated_native_sql(seed: str, edits: list[tuple[int, str]],
+                                                           dialect: str) -> None:
+    from apps.adql import translate_native
+
+    text = seed
+    for pos, piece in edits:
+        text = text[:pos] + piece + text[pos + 1:]
+    with deadline(5):
+        try:
+            translate_native(text, dialect, catalog=CATALOG, maxrec=5)
+        except AdqlError:
+            pass
