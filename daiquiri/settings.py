@@ -173,6 +173,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ACCOUNT_APPROVAL = env_choice("ACCOUNT_APPROVAL", ("open", "activation", "confirmation"), "open")
 ACCOUNT_ADAPTER = "apps.accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "apps.accounts.forms.SignupForm"
+ACCOUNT_FORMS = {"login": "apps.accounts.login.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
@@ -311,3 +312,7 @@ COMPUTE_FAIRNESS_HOURS = env_int("COMPUTE_FAIRNESS_HOURS", 24, minimum=1)  # rec
 COMPUTE_LOG_BYTES = env_int("COMPUTE_LOG_BYTES", 1024 * 1024, minimum=1024)  # stdout/stderr kept per job
 CELERY_BEAT_SCHEDULE["compute-reaper"] = {"task": "workers.compute.reap_jobs", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_temporary_files", "schedule": 3600.0}
+
+# --- tap ---
+TAP_UPLOAD_MAX_BYTES = env_int("TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)  # per UPLOAD table, inline or by URL
+TAP_RESULT_LINK_SECONDS = env_int("TAP_RESULT_LINK_SECONDS", 24 * 3600, minimum=60)  # signed result links (SAMP) expire after this

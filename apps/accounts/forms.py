@@ -35,3 +35,4 @@ class ProfileForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, label="Token name", help_text="e.g. laptop, TOPCAT, pipeline")
+
