@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans
+from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans, unique_names
 from .fits import RowCountMismatch, fits_chunks
 from .parallel import encode_batches
 from .parquet import parquet_chunks
@@ -154,9 +154,10 @@ def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Col
     elif fmt.key == "tsv":
         yield from tsv_chunks(arrays, plans)
     elif fmt.key == "fits":
-        yield from fits_chunks(arrays, plans, total_rows=info.total_rows, title=info.table_name, query=info.query,
+        yield from fits_chunks(arrays, unique_names(plans), total_rows=info.total_rows, title=info.table_name, query=info.query,
                                description=info.description, infos=info.infos)
     elif fmt.key == "parquet":
+        plans = unique_names(plans)
         meta = metadata_document(plans, table_name=info.table_name, description=info.description, query=info.query, infos=info.infos)
         yield from parquet_chunks(arrays, plans, meta)
     else:

@@ -241,6 +241,20 @@ def _unicode_if_needed(plan: ColumnPlan, arr: pa.Array) -> ColumnPlan:
     return replace(plan, kind=UNICODE, datatype="unicodeChar")
 
 
+def unique_names(plans: Sequence[ColumnPlan]) -> list[ColumnPlan]:
+    """The plans with repeated names suffixed (x, x_2): Parquet and FITS readers look columns up by name."""
+    seen: set[str] = set()
+    out = []
+    for p in plans:
+        name, n = p.name, 1
+        while name in seen:
+            n += 1
+            name = f"{p.name}_{n}"
+        seen.add(name)
+        out.append(p if name == p.name else replace(p, name=name))
+    return out
+
+
 def schema_of(plans: Sequence[ColumnPlan]) -> pa.Schema:
     return pa.schema([pa.field(p.name, p.arrow_type) for p in plans])
 

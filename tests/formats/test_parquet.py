@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import warnings
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.io import votable
 from astropy.table import Table
 from lxml import etree
 
-from apps.formats import ResultInfo
+from apps.formats import Column, ResultInfo
 
 from . import sample
 from .conftest import render
@@ -55,3 +56,15 @@ def test_it_writes_row_groups_as_the_batches_come() -> None:
     document = render("parquet", sample.big_batches(600_000), [])
     f = pq.ParquetFile(io.BytesIO(document))
     assert f.metadata.num_rows == 600_000 and f.metadata.num_row_groups >= 2
+
+
+def test_it_makes_repeated_column_names_unique() -> None:
+    data = [pa.RecordBatch.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["x", "x"])]
+    columns = [Column("x", "INTEGER", unit="m"), Column("x", "INTEGER", unit="s")]
+    document = render("parquet", data, columns)
+    t = pq.read_table(io.BytesIO(document))
+    assert t.column_names == ["x", "x_2"] and t["x_2"].to_pylist() == [3, 4]
+    content = pq.ParquetFile(io.BytesIO(document)).metadata.metadata[b"IVOA.VOTable-Parquet.content"]
+    fields = votable.parse(io.BytesIO(content)).get_first_table().fields
+    assert [(f.name, str(f.unit)) for f in fields] == [("x", "m"), ("x_2", "s")]
+    assert Table.read(io.BytesIO(render("fits", data, columns)), format="fits").colnames == ["x", "x_2"]
