@@ -55,6 +55,20 @@ def sync_privileges(obj: Described) -> None:
         privilege, _ = Privilege.objects.get_or_create(resource=obj.resource, action=action, group=group)
         keep.add(privilege.pk)
     builtin.filter(action__in=["read", "query"]).exclude(pk__in=keep).delete()
+    if isinstance(obj, Table) and obj.published:
+        _open_schema_for(obj)
+
+
+def _open_schema_for(table: Table) -> None:
+    """A visible table in an invisible schema would be unreachable: publish the schema and open its description as far."""
+    schema = table.schema
+    if not schema.published:
+        schema.published = True
+        schema.save(update_fields=["published", "updated"])
+    if OPENNESS[schema.effective_metadata_level] < OPENNESS[table.effective_metadata_level]:
+        schema.metadata_access_level = table.effective_metadata_level
+        schema.save(update_fields=["metadata_access_level", "updated"])
+        sync_privileges(schema)
 
 
 @transaction.atomic
@@ -174,15 +188,8 @@ def do_publish_table(actor: Actor, table: Table, published: bool = True) -> Tabl
     if published and table.published_on is None:
         table.published_on = timezone.now().date()
     table.save(update_fields=["published", "published_on", "updated"])
-    schema = table.schema
-    if published and not schema.published:
-        schema.published = True
-        schema.save(update_fields=["published", "updated"])
-    if published and OPENNESS[schema.effective_metadata_level] < OPENNESS[table.effective_metadata_level]:
-        # A visible table in an invisible schema would be unreachable: open the schema's description as far.
-        schema.metadata_access_level = table.effective_metadata_level
-        schema.save(update_fields=["metadata_access_level", "updated"])
-        sync_privileges(schema)
+    if published:
+        _open_schema_for(table)
     kind = kinds.TABLE_PUBLISHED if published else kinds.TABLE_UNPUBLISHED
     _record(kind, actor, f"{'published' if published else 'unpublished'} {table.qualified_name}", table=table.pk)
     return table
