@@ -264,7 +264,7 @@ def schema_of(plans: Sequence[ColumnPlan]) -> pa.Schema:
 
 def _geometry_from_text(arr: pa.Array) -> pa.Array:
     """Geometry given as text ("1 2", "(1, 2)", "{1,2,3}") becomes a list of doubles, vectorised."""
-    s = pc.replace_substring_regex(pc.cast(arr, pa.string()), r"[(){}\[\]dD]", "")
+    s = pc.replace_substring_regex(pc.cast(arr, pa.string()), r"[(){}<>\[\]dD]", "")
     s = pc.utf8_trim_whitespace(s)
     parts = pc.split_pattern_regex(s, r"[\s,]+")
     return pc.cast(parts, pa.list_(pa.float64()))
