@@ -27,7 +27,8 @@ class Dialect:
         text = repr(float(value))
         if text in ("inf", "-inf", "nan"):
             raise AdqlError("numbers must be finite")
-        return text if "e" in text else text + "E0"
+        text = text if "e" in text else text + "E0"
+        return f"({text})" if text.startswith("-") else text  # never "--", a comment
 
     def like(self, left: str, pattern: str, negated: bool, ilike: bool) -> str:
         op = ("NOT " if negated else "") + ("ILIKE" if ilike else "LIKE")

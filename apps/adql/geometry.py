@@ -120,7 +120,8 @@ def polygon_centroid(vertices: tuple[tuple[float, float], ...]) -> tuple[float, 
 
 
 def _num(v: float) -> str:
-    return repr(float(v))
+    text = repr(float(v))
+    return f"({text})" if text.startswith("-") else text  # never "--", a comment
 
 
 def _sign(v: float) -> str:
@@ -316,7 +317,7 @@ class PgSphere(SphereSQL):
             return (f"sbox(spoint(RADIANS({g.x} - {g.w} / 2.0), RADIANS({g.y} - {g.h} / 2.0)),"
                     f" spoint(RADIANS({g.x} + {g.w} / 2.0), RADIANS({g.y} + {g.h} / 2.0)))")
         if g.const is not None:
-            text = ",".join(f"({_num(x)}d,{_num(y)}d)" for x, y in g.const)
+            text = ",".join(f"({float(x)!r}d,{float(y)!r}d)" for x, y in g.const)
             return f"CAST('{{{text}}}' AS spoly)"
         fmt = ",".join("(%sd,%sd)" for _ in g.xs)
         args = ", ".join(f"CAST({c} AS DOUBLE PRECISION)" for xy in zip(g.xs, g.ys, strict=True) for c in xy)
