@@ -72,7 +72,7 @@ def timestamp(value: dt.datetime) -> str:
     """ISO 8601 in UTC with a Z, as DALI asks for."""
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
+    return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
 
 
 def parse_timestamp(text: str) -> dt.datetime:

@@ -34,7 +34,7 @@ def test_it_writes_a_valid_job_document() -> None:
     assert tree.find("uws:parameters/uws:parameter[@id='upload']", NS).get("byReference") == "true"
     result = tree.find("uws:results/uws:result", NS)
     assert result.get(f"{{{d.XLINK_NS}}}href").endswith("/results/result")
-    assert tree.findtext("uws:creationTime", namespaces=NS) == "2026-11-21T06:00:00.000Z"
+    assert tree.findtext("uws:creationTime", namespaces=NS) == "2026-11-21T06:00:00Z"
 
 
 def test_it_writes_nil_times_and_owner_of_a_pending_anonymous_job() -> None:

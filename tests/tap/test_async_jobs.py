@@ -1,0 +1,142 @@
+"""UWS 1.1 over /tap/async: creation, parameters, phases, errors, deletion, job lists, access (no engine needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from lxml import etree
+
+from apps.query.models import QueryJob
+from apps.uws import phases
+from tests.uws.schemas import assert_valid
+
+from .conftest import basic_auth
+
+NS = {"uws": "http://www.ivoa.net/xml/UWS/v1.0", "v": "http://www.ivoa.net/xml/VOTable/v1.3"}
+
+
+def create(client: Client, **params: Any) -> str:
+    response = client.post("/tap/async", {"LANG": "ADQL", **params}, **_auth(params))
+    assert response.status_code == 303, response.content
+    return str(response["Location"])
+
+
+def _auth(params: dict[str, Any]) -> dict[str, str]:
+    header = params.pop("_auth", None)
+    return {"HTTP_AUTHORIZATION": header} if header else {}
+
+
+def job_doc(client: Client, url: str, **headers: str) -> etree._Element:
+    response = client.get(url, **headers)
+    assert response.status_code == 200
+    return assert_valid(response.content)
+
+
+def test_it_creates_a_pending_job_and_answers_303(client: Client, demo: Any) -> None:
+    url = create(client, QUERY="SELECT TOP 5 source_id FROM gaia.source", RUNID="mine", MAXREC="5")
+    assert url.startswith("http://testserver/tap/async/")
+    doc = job_doc(client, url)
+    assert doc.findtext("uws:phase", namespaces=NS) == phases.PENDING
+    assert doc.findtext("uws:runId", namespaces=NS) == "mine"
+    params = {p.get("id"): p.text for p in doc.findall("uws:parameters/uws:parameter", NS)}
+    assert params["query"] == "SELECT TOP 5 source_id FROM gaia.source" and params["maxrec"] == "5"
+    assert doc.findtext("uws:executionDuration", namespaces=NS) == "60"  # the quick queue's limit, not 0
+    assert doc.findtext("uws:quote", namespaces=NS)
+    assert client.get(url + "/phase").content == b"PENDING"
+
+
+def test_it_changes_parameters_only_while_pending(client: Client, demo: Any) -> None:
+    url = create(client, QUERY="SELECT 1 AS x")
+    assert client.post(url + "/parameters", {"QUERY": "SELECT 2 AS y", "MAXREC": "3"}).status_code == 303
+    assert client.post(url, {"RUNID": "again"}).status_code == 303
+    job = QueryJob.objects.get()
+    assert (job.query, job.maxrec, job.run_id) == ("SELECT 2 AS y", 3, "again")
+    assert_valid(client.get(url + "/parameters").content)
+    QueryJob.objects.update(phase=phases.EXECUTING)
+    refused = client.post(url + "/parameters", {"QUERY": "SELECT 3"})
+    assert refused.status_code == 409 and b"PENDING" in refused.content
+
+
+def test_it_keeps_execution_duration_within_the_queue_and_sets_destruction(client: Client, demo: Any) -> None:
+    url = create(client, QUERY="SELECT 1 AS x", EXECUTIONDURATION="5")
+    assert client.get(url + "/executionduration").content == b"5"
+    client.post(url + "/executionduration", {"EXECUTIONDURATION": "99999"})
+    assert client.get(url + "/executionduration").content == b"60"
+    assert QueryJob.objects.get().execution_duration == 60  # what the engine will enforce
+    assert client.post(url + "/destruction", {"DESTRUCTION": "2030-01-01T00:00:00Z"}).status_code == 303
+    assert client.get(url + "/destruction").content.startswith(b"20")
+    assert client.post(url + "/executionduration", {"EXECUTIONDURATION": "soon"}).status_code == 400
+
+
+def test_it_puts_a_bad_query_in_error_with_a_readable_message(client: Client, demo: Any) -> None:
+    url = create(client, QUERY="SELECT nothing FROM gaia.nowhere", PHASE="RUN")
+    doc = job_doc(client, url)
+    assert doc.findtext("uws:phase", namespaces=NS) == phases.ERROR
+    message = doc.findtext("uws:errorSummary/uws:message", namespaces=NS)
+    assert "nowhere" in message
+    error = client.get(url + "/error")
+    assert error["Content-Type"].startswith("application/x-votable+xml")
+    info = etree.fromstring(error.content).find(".//v:INFO[@name='QUERY_STATUS']", NS)
+    assert info.get("value") == "ERROR" and "nowhere" in info.text
+    assert client.get(url + "/results/result").status_code == 404
+
+
+def test_it_refuses_to_run_twice_and_aborts(client: Client, demo: Any) -> None:
+    url = create(client, QUERY="SELECT 1 AS x")
+    assert client.post(url + "/phase", {"PHASE": "ABORT"}).status_code == 303
+    assert client.get(url + "/phase").content == b"ABORTED"
+    assert client.post(url + "/phase", {"PHASE": "RUN"}).status_code == 409
+    assert client.post(url + "/phase", {"PHASE": "JUMP"}).status_code == 400
+
+
+def test_it_deletes_with_303_and_then_answers_404(client: Client, demo: Any) -> None:
+    for how in ("DELETE", "ACTION"):
+        url = create(client, QUERY="SELECT 1 AS x")
+        response = client.delete(url) if how == "DELETE" else client.post(url, {"ACTION": "DELETE"})
+        assert response.status_code == 303 and response["Location"] == "http://testserver/tap/async"
+        assert client.get(url).status_code == 404
+
+
+def test_it_lists_own_jobs_with_phase_after_and_last(client: Client, users: Any, demo: Any) -> None:
+    auth = basic_auth(users.owner)
+    first = create(client, QUERY="SELECT 1 AS x", _auth=auth)
+    create(client, QUERY="SELECT nothing FROM nowhere", PHASE="RUN", _auth=auth)
+    create(client, QUERY="SELECT 3 AS x")  # anonymous: in nobody's list
+    listing = assert_valid(client.get("/tap/async", HTTP_AUTHORIZATION=auth).content)
+    refs = listing.findall("uws:jobref", NS)
+    assert len(refs) == 2
+    assert refs[0].get("{http://www.w3.org/1999/xlink}href").startswith("http://testserver/tap/async/")
+    errors = assert_valid(client.get("/tap/async?PHASE=ERROR", HTTP_AUTHORIZATION=auth).content)
+    assert [r.findtext("uws:phase", namespaces=NS) for r in errors.findall("uws:jobref", NS)] == ["ERROR"]
+    assert len(assert_valid(client.get("/tap/async?LAST=1", HTTP_AUTHORIZATION=auth).content).findall("uws:jobref", NS)) == 1
+    created = job_doc(client, first, HTTP_AUTHORIZATION=auth).findtext("uws:creationTime", namespaces=NS)
+    after = assert_valid(client.get("/tap/async", {"AFTER": created}, HTTP_AUTHORIZATION=auth).content)
+    assert len(after.findall("uws:jobref", NS)) == 1
+    assert client.get("/tap/async?PHASE=DONE", HTTP_AUTHORIZATION=auth).status_code == 400
+    assert assert_valid(client.get("/tap/async").content).findall("uws:jobref", NS) == []
+
+
+def test_it_hides_a_users_jobs_from_others(client: Client, users: Any, demo: Any) -> None:
+    url = create(client, QUERY="SELECT 1 AS x", _auth=basic_auth(users.owner))
+    assert client.get(url).status_code == 404
+    assert client.get(url, HTTP_AUTHORIZATION=basic_auth(users.outsider)).status_code == 404
+    doc = job_doc(client, url, HTTP_AUTHORIZATION=basic_auth(users.owner))
+    assert doc.findtext("uws:ownerId", namespaces=NS) == "owner"
+
+
+def test_it_does_not_let_a_cross_site_form_act_for_a_logged_in_user(users: Any, demo: Any) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(users.owner)
+    url = create(Client(), QUERY="SELECT 1 AS x", _auth=basic_auth(users.owner))
+    assert browser.get(url).status_code == 200  # reading with the session is fine
+    assert browser.post(url, {"ACTION": "DELETE"}).status_code == 404  # a cookie-only POST counts as anonymous
+    assert QueryJob.objects.count() == 1
+
+
+def test_it_refuses_bad_parameters_with_a_votable_error(client: Client, demo: Any) -> None:
+    for params in ({"QUERY": "SELECT 1", "MAXREC": "-1"}, {"QUERY": "SELECT 1", "RESPONSEFORMAT": "image/gif"},
+                   {"QUERY": "SELECT 1", "UPLOAD": "t,ftp://example.org/t.xml"}):
+        response = client.post("/tap/async", {"LANG": "ADQL", **params})
+        assert response.status_code == 400
+        assert etree.fromstring(response.content).find(".//v:INFO[@name='QUERY_STATUS']", NS).get("value") == "ERROR"
