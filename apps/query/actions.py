@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -62,7 +63,7 @@ def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", 
         owner=real, query=query, language=language or "ADQL", queue=queue or settings.QUERY_DEFAULT_QUEUE,
         maxrec=maxrec, response_format=response_format, uploads=[u.as_json() for u in uploads],
         table_name=table_name.strip(), run_id=run_id[:255], source=source, execution_duration=max(execution_duration, 0),
-        parameters=parameters or {}, destruction=timezone.now() + timezone.timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
+        parameters=parameters or {}, destruction=timezone.now() + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
     )
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"created query job {job.id}", job=str(job.id), source=source)
     return job
@@ -294,11 +295,13 @@ def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxre
     job.engine, job.native_sql, job.result_columns = plan.engine, plan.sql, [asdict(c) for c in plan.columns]
     job.save(update_fields=["engine", "native_sql", "result_columns"])
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"ran a synchronous query ({job.id})", job=str(job.id), source=job.source)
-    engine = _engine(plan.engine)
-    from .execution import create_uploads, drop_uploads
+    from .execution import create_uploads, drop_uploads, local_stream
 
-    create_uploads(engine, plan)
     timeout = min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit
+    if plan.local:
+        return SyncResult(job, plan.columns, local_stream(plan, real, float(timeout)), limit)
+    engine = _engine(plan.engine)
+    create_uploads(engine, plan)
     source = engine.stream(plan.sql, timeout_s=float(timeout), job_id=str(job.id))
 
     def cleaned() -> Iterator[pa.RecordBatch]:

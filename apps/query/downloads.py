@@ -34,10 +34,9 @@ def _formats() -> Any | None:
 def result_info(job: QueryJob, url: str = "") -> Any:
     formats = _formats()
     assert formats is not None
-    fields: dict[str, Any] = {"query": job.query, "overflow": job.overflow, "job_id": str(job.id), "row_count": job.row_count,
-                              "maxrec": job.maxrec, "url": url, "table_name": job.table_name}
-    names = set(getattr(formats.ResultInfo, "__dataclass_fields__", {}) or fields)
-    return formats.ResultInfo(**{k: v for k, v in fields.items() if k in names})
+    infos = [("job_id", str(job.id))] + ([("job_url", url)] if url else [])
+    return formats.ResultInfo(query=job.query, overflow=job.overflow, table_name=job.table_name or "result",
+                              description=f"Result of query job {job.id}", infos=infos, total_rows=job.row_count)
 
 
 def stream_result(job: QueryJob, fmt: str, url: str = "") -> tuple[Iterator[bytes], str]:
@@ -46,9 +45,8 @@ def stream_result(job: QueryJob, fmt: str, url: str = "") -> tuple[Iterator[byte
     if formats is None:  # until apps.formats lands: CSV written here
         return _csv(actions.result_batches(job)), "text/csv; charset=utf-8"
     resolved = formats.resolve_format(FORMATS[fmt][1])
-    columns = actions.result_columns(job)
-    chunks = formats.write(resolved, actions.result_batches(job), columns, result_info(job, url))
-    return chunks, str(getattr(resolved, "content_type", None) or getattr(resolved, "mime", "application/octet-stream"))
+    chunks = formats.write(resolved, actions.result_batches(job), actions.result_columns(job), result_info(job, url))
+    return chunks, str(resolved.mime_type)
 
 
 def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -97,6 +100,52 @@ def create_uploads(engine: Any, plan: Plan) -> None:
         engine.ingest(table, parquet.iter_batches(batch_size=65536), parquet.schema_arrow, replace=True)
 
 
+def local_stream(plan: Plan, owner: User | None, timeout_s: float) -> Iterator[pa.RecordBatch]:
+    """Run a TAP_SCHEMA query in a private DuckDB connection holding this user's TAP_SCHEMA."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from apps.metadata.tap_schema import register_tap_schema
+
+    conn = duckdb.connect(":memory:")
+    timer = threading.Timer(timeout_s, conn.interrupt)
+    try:
+        register_tap_schema(conn, owner or AnonymousUser())
+        timer.start()
+        try:
+            reader = conn.sql(plan.sql).to_arrow_reader(65536)
+            yield from reader
+        except duckdb.Error as exc:
+            if not timer.is_alive():
+                raise QueryError(f"The query ran longer than the time limit ({timeout_s:g} s).") from None
+            raise QueryError(f"The query failed: {exc}") from None
+    finally:
+        timer.cancel()
+        conn.close()
+
+
+def store_local(plan: Plan, owner: User | None, engine: Any, into: Any, timeout_s: float) -> Any:
+    """A TAP_SCHEMA query's result, written into the owner's MyDB by ``engine``."""
+    from workers.engines.base import StoredResult
+
+    batches = local_stream(plan, owner, timeout_s)
+    first = next(batches, None)
+    if first is None:
+        schema = pa.schema([])
+        rows = engine.ingest(into, iter(()), schema)
+        return StoredResult(into, rows, 0)
+    size = first.nbytes
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        nonlocal size
+        yield first
+        for batch in batches:
+            size += batch.nbytes
+            yield batch
+
+    rows = engine.ingest(into, counted(), first.schema)
+    return StoredResult(into, rows, size)
+
+
 def drop_uploads(engine: Any, plan: Plan) -> None:
     for _, table in plan.uploads:
         try:
@@ -177,8 +226,11 @@ def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any) -> None:
     into = TableName(job.result_schema, job.result_table)
     timeout = queue.timeout_for(job.execution_duration)
     try:
-        create_uploads(engine, plan)
-        stored = engine.execute(plan.sql, into=into, timeout_s=float(timeout), job_id=job_id)
+        if plan.local:
+            stored = store_local(plan, job.owner, engine, into, float(timeout))
+        else:
+            create_uploads(engine, plan)
+            stored = engine.execute(plan.sql, into=into, timeout_s=float(timeout), job_id=job_id)
     except QueryAborted:
         _finish(job_id, phase=phases.ABORTED)
         return

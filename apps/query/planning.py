@@ -27,6 +27,7 @@ from .models import QueryJob
 from .uploads import UPLOAD_SCHEMA, Upload
 
 MYDB_SCHEMA = "mydb"
+TAP_SCHEMA = "TAP_SCHEMA"
 ADQL_LANGUAGES = frozenset({"ADQL", "ADQL-2.0", "ADQL-2.1"})
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -44,6 +45,7 @@ class Plan:
     engine: str
     translation: Translation
     uploads: list[tuple[Upload, Any]] = field(default_factory=list)  # (upload, TableName) to create first
+    local: bool = False  # reads TAP_SCHEMA: run in a private DuckDB connection (see execution.local_stream)
 
     @property
     def sql(self) -> str:
@@ -188,30 +190,32 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     native_dialect = lang.lower() if lang.lower() in ("postgresql", "mariadb", "duckdb", "spark") else None
     if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
         raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
-    jobs = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
-    mydb = [mydb_table(j) for j in jobs.values()]
+    mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
+    mydb = [mydb_table(j) for j in mydb_by_name.values()]
 
     first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)
     catalog = science_catalog(owner, [*mydb, *(upload_table(u, None) for u in uploads)])
     first = _translate(query, lang, first_dialect, catalog, maxrec)
-    engine = native_dialect or engine_for_tables(first.tables, jobs)
+    local = any(schema.upper() == TAP_SCHEMA for schema, _ in first.tables)
+    # TAP_SCHEMA is made per user in a private DuckDB connection; its results are stored by DuckDB.
+    engine = "duckdb" if local else (native_dialect or engine_for_tables(first.tables, mydb_by_name))
     if not uploads and engine == first_dialect:
-        return Plan(engine, first)
-
+        return Plan(engine, first, local=local)
+    # Uploads are copied into the engine's MyDB space for the job's lifetime (DuckDB and Spark may
+    # only read their own folders); a TAP_SCHEMA query reads the file directly.
+    owner_id = real_owner.pk if real_owner else None
     created: list[tuple[Upload, Any]] = []
     tables: list[TableInfo] = []
     for upload in uploads:
-        if engine == "duckdb":
+        if local:
             sql_from = "read_parquet(" + get_dialect("duckdb").string(str(upload.path)) + ")"
-        elif engine == "spark":
-            sql_from = "parquet.`" + str(upload.path).replace("`", "``") + "`"
-        else:  # copied into the server for the job's lifetime
-            table = TableName(mydb_schema(real_owner.pk if real_owner else None), f"upload_{job_id.replace('-', '')[:16]}_{upload.name.lower()}")
+        else:
+            table = TableName(mydb_schema(owner_id), f"up_{job_id.replace('-', '')[:12]}_{upload.name.lower()}"[:63])
             created.append((upload, table))
-            sql_from = physical_from(engine, table.schema, table.name, None)
+            sql_from = physical_from(engine, table.schema, table.name, owner_id)
         tables.append(upload_table(upload, sql_from))
     catalog = science_catalog(owner, [*mydb, *tables])
-    return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created)
+    return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created, local=local)
 
 
 def error_message(exc: BaseException) -> str:

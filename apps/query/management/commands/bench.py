@@ -1,0 +1,47 @@
+"""``python manage.py bench [--quick] [--only latency,download,memory,manga,others]``: the project's benchmarks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from apps.query import bench
+
+SCENARIOS = ("latency", "download", "memory", "manga", "others")
+
+
+class Command(BaseCommand):
+    help = "Run the benchmark scenarios and print each figure beside the raw engine's figure on the same data."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run of every scenario)")
+        parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
+        parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "ROWS", "FORMAT"), help="internal: the memory scenario's child")
+
+    def handle(self, *args: Any, quick: bool, only: str, memory_child: list[str] | None, **options: Any) -> None:
+        if memory_child:
+            mode, rows, fmt = memory_child
+            self.stdout.write(json.dumps(bench.memory_child(mode, int(rows), fmt)))
+            return
+        sizes = {
+            "latency": 10 if quick else 50,
+            "download": 100_000 if quick else 1_000_000,
+            "memory": 1_000_000 if quick else 10_000_000,
+            "manga": 200_000 if quick else 2_000_000,
+        }
+        emit = self.stdout.write
+        emit(f"  {'scenario':<44} {'ours':>22}   {'raw engine':>26}   ratio / note")
+        for name in [s.strip() for s in only.split(",") if s.strip()]:
+            if name not in SCENARIOS:
+                self.stderr.write(f"unknown scenario {name}; choose from {', '.join(SCENARIOS)}")
+                continue
+            emit(f"[{name}]")
+            try:
+                if name == "others":
+                    bench.bench_others(emit, quick)
+                else:
+                    getattr(bench, f"bench_{name}")(emit, sizes[name])
+            except Exception as exc:  # report and go on with the other scenarios
+                emit(f"  {name} failed: {type(exc).__name__}: {str(exc)[:300]}")

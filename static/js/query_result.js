@@ -1,0 +1,155 @@
+// The result viewer (pages and sorting done by the server) and quick plots drawn on a canvas.
+(function () {
+  "use strict";
+  var job = document.getElementById("job");
+  var tbody = document.querySelector("#result-table tbody");
+  if (!job || !tbody) return;
+  var offset = 0, sort = null, desc = false, total = 0;
+  var sizeEl = document.getElementById("page-size"), info = document.getElementById("page-info");
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "";
+    if (typeof v === "number" && !Number.isInteger(v)) return String(Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-4 && v !== 0) ? v.toExponential(6) : +v.toPrecision(10));
+    return String(v);
+  }
+  function load() {
+    var size = +sizeEl.value;
+    var url = job.dataset.rowsUrl + "?offset=" + offset + "&limit=" + size + (sort ? "&sort=" + encodeURIComponent(sort) + (desc ? "&desc=1" : "") : "");
+    info.textContent = "Loading…";
+    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      total = d.total || 0;
+      var frag = document.createDocumentFragment();
+      d.rows.forEach(function (row) {
+        var tr = document.createElement("tr");
+        row.forEach(function (v) {
+          var td = document.createElement("td");
+          if (typeof v === "number") td.className = "num";
+          td.textContent = fmt(v);
+          tr.appendChild(td);
+        });
+        frag.appendChild(tr);
+      });
+      tbody.replaceChildren(frag);
+      var last = Math.min(offset + d.rows.length, total);
+      info.textContent = total ? "Rows " + (offset + 1).toLocaleString("en") + "–" + last.toLocaleString("en") + " of " + total.toLocaleString("en") : "No rows";
+      document.getElementById("page-prev").disabled = offset === 0;
+      document.getElementById("page-next").disabled = last >= total;
+    }).catch(function () { info.textContent = "The rows could not be loaded."; });
+  }
+  document.getElementById("page-prev").onclick = function () { offset = Math.max(0, offset - +sizeEl.value); load(); };
+  document.getElementById("page-next").onclick = function () { offset += +sizeEl.value; load(); };
+  sizeEl.onchange = function () { offset = 0; load(); };
+  document.querySelectorAll("#result-table .sort").forEach(function (b) {
+    b.onclick = function () {
+      if (sort === b.dataset.column) desc = !desc; else { sort = b.dataset.column; desc = false; }
+      document.querySelectorAll("#result-table .sort").forEach(function (o) { o.removeAttribute("aria-sort"); });
+      b.setAttribute("aria-sort", desc ? "descending" : "ascending");
+      offset = 0; load();
+    };
+  });
+  load();
+
+  // ---- plots -------------------------------------------------------------------------
+  var canvas = document.getElementById("plot"), ctx = canvas.getContext("2d"), note = document.getElementById("plot-note");
+  var M = { l: 70, r: 90, t: 20, b: 50 };
+  var VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]];
+  function colour(t) {
+    t = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+    var i = Math.min(Math.floor(t), VIRIDIS.length - 2), f = t - i, a = VIRIDIS[i], b = VIRIDIS[i + 1];
+    return "rgb(" + Math.round(a[0] + f * (b[0] - a[0])) + "," + Math.round(a[1] + f * (b[1] - a[1])) + "," + Math.round(a[2] + f * (b[2] - a[2])) + ")";
+  }
+  function range(vals) {
+    var lo = Infinity, hi = -Infinity;
+    vals.forEach(function (v) { if (v !== null && isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } });
+    if (lo === Infinity) return [0, 1];
+    if (lo === hi) { lo -= 0.5; hi += 0.5; }
+    var pad = (hi - lo) * 0.03; return [lo - pad, hi + pad];
+  }
+  function ticks(lo, hi, n) {
+    var step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n))), err = (hi - lo) / n / step;
+    step *= err >= 7.5 ? 10 : err >= 3 ? 5 : err >= 1.5 ? 2 : 1;
+    var out = []; for (var v = Math.ceil(lo / step) * step; v <= hi + 1e-12; v += step) out.push(+v.toPrecision(12)); return out;
+  }
+  function clear() { ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); ctx.font = "13px system-ui, sans-serif"; }
+  function axes(xr, yr, xl, yl) {
+    var W = canvas.width - M.l - M.r, H = canvas.height - M.t - M.b;
+    ctx.strokeStyle = "#333"; ctx.strokeRect(M.l, M.t, W, H); ctx.fillStyle = "#333";
+    ctx.textAlign = "center";
+    ticks(xr[0], xr[1], 8).forEach(function (v) { var x = M.l + (v - xr[0]) / (xr[1] - xr[0]) * W; ctx.fillText(fmt(v), x, M.t + H + 16); ctx.beginPath(); ctx.moveTo(x, M.t + H); ctx.lineTo(x, M.t + H + 4); ctx.stroke(); });
+    ctx.textAlign = "right";
+    ticks(yr[0], yr[1], 6).forEach(function (v) { var y = M.t + H - (v - yr[0]) / (yr[1] - yr[0]) * H; ctx.fillText(fmt(v), M.l - 6, y + 4); ctx.beginPath(); ctx.moveTo(M.l - 4, y); ctx.lineTo(M.l, y); ctx.stroke(); });
+    ctx.textAlign = "center"; ctx.fillText(xl, M.l + W / 2, canvas.height - 12);
+    ctx.save(); ctx.translate(16, M.t + H / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(yl, 0, 0); ctx.restore();
+    return { W: W, H: H, x: function (v) { return M.l + (v - xr[0]) / (xr[1] - xr[0]) * W; }, y: function (v) { return M.t + H - (v - yr[0]) / (yr[1] - yr[0]) * H; } };
+  }
+  function label(name, units) { return units && units[name] ? name + " [" + units[name] + "]" : name; }
+  function colourbar(cr, name) {
+    var x = canvas.width - M.r + 20, H = canvas.height - M.t - M.b;
+    for (var i = 0; i < H; i++) { ctx.fillStyle = colour(1 - i / H); ctx.fillRect(x, M.t + i, 16, 1); }
+    ctx.fillStyle = "#333"; ctx.textAlign = "left"; ctx.fillText(fmt(+cr[1].toPrecision(4)), x + 20, M.t + 8); ctx.fillText(fmt(+cr[0].toPrecision(4)), x + 20, M.t + H);
+    ctx.save(); ctx.translate(x + 8, M.t + H + 30); ctx.textAlign = "center"; ctx.fillText(name, 0, 0); ctx.restore();
+  }
+  function scatter(d, X, Y, C) {
+    var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null;
+    var a = axes(range(xs), range(ys), label(X, d.units), label(Y, d.units)), cr = cs ? range(cs) : null;
+    ctx.globalAlpha = xs.length > 5000 ? 0.5 : 0.8;
+    for (var i = 0; i < xs.length; i++) {
+      if (xs[i] === null || ys[i] === null) continue;
+      ctx.fillStyle = cs ? (cs[i] === null ? "#bbb" : colour((cs[i] - cr[0]) / (cr[1] - cr[0]))) : "#2a5db0";
+      ctx.fillRect(a.x(xs[i]) - 1.5, a.y(ys[i]) - 1.5, 3, 3);
+    }
+    ctx.globalAlpha = 1;
+    if (cs) colourbar(cr, label(C, d.units));
+  }
+  function histogram(d) {
+    if (!d.counts.length) { ctx.fillText("No values to count.", 100, 100); return; }
+    var max = Math.max.apply(null, d.counts), e = d.edges;
+    var a = axes([e[0], e[e.length - 1]], [0, max * 1.05], d.unit ? d.x + " [" + d.unit + "]" : d.x, "count");
+    ctx.fillStyle = "#2a5db0"; ctx.strokeStyle = "#fff";
+    d.counts.forEach(function (c, i) { var x0 = a.x(e[i]), x1 = a.x(e[i + 1]), y = a.y(c); ctx.fillRect(x0, y, Math.max(1, x1 - x0), a.y(0) - y); ctx.strokeRect(x0, y, Math.max(1, x1 - x0), a.y(0) - y); });
+  }
+  function aitoff(lon, lat) {  // degrees -> unit plane; RA increases to the left as on the sky
+    var l = -((lon + 180) % 360 + 360) % 360 + 180, L = l * Math.PI / 180, B = lat * Math.PI / 180;
+    var alpha = Math.acos(Math.cos(B) * Math.cos(L / 2)), s = alpha === 0 ? 1 : Math.sin(alpha) / alpha;
+    return [2 * Math.cos(B) * Math.sin(L / 2) / s, Math.sin(B) / s];
+  }
+  function sky(d, X, Y, C) {
+    var cx = (canvas.width - M.r + M.l) / 2, cy = canvas.height / 2, sx = (canvas.width - M.l - M.r) / (2 * Math.PI), sy = sx;
+    function p(lon, lat) { var q = aitoff(lon, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
+    ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1;
+    for (var lat = -60; lat <= 60; lat += 30) { ctx.beginPath(); for (var lo = -180; lo <= 180; lo += 5) { var q = p(lo + 180, lat); if (lo === -180) ctx.moveTo(q[0], q[1]); else ctx.lineTo(q[0], q[1]); } ctx.stroke(); }
+    for (var lon = 0; lon <= 360; lon += 30) { ctx.beginPath(); for (var la = -90; la <= 90; la += 5) { var r = p(lon === 360 ? 359.999 : lon, la); if (la === -90) ctx.moveTo(r[0], r[1]); else ctx.lineTo(r[0], r[1]); } ctx.stroke(); }
+    ctx.fillStyle = "#666"; ctx.textAlign = "center";
+    [0, 60, 120, 240, 300].forEach(function (lon) { var q = p(lon, 0); ctx.fillText(lon + "°", q[0], q[1] - 4); });
+    var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null, cr = cs ? range(cs) : null;
+    ctx.globalAlpha = 0.7;
+    for (var i = 0; i < xs.length; i++) {
+      if (xs[i] === null || ys[i] === null) continue;
+      var q2 = p(xs[i], ys[i]);
+      ctx.fillStyle = cs ? (cs[i] === null ? "#bbb" : colour((cs[i] - cr[0]) / (cr[1] - cr[0]))) : "#c0392b";
+      ctx.fillRect(q2[0] - 1.5, q2[1] - 1.5, 3, 3);
+    }
+    ctx.globalAlpha = 1;
+    if (cs) colourbar(cr, label(C, d.units));
+    ctx.fillStyle = "#333"; ctx.fillText(X + " / " + Y + " (Aitoff, ICRS)", cx, canvas.height - 12);
+  }
+  document.getElementById("plot-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var kind = document.getElementById("plot-kind").value, X = document.getElementById("plot-x").value,
+      Y = document.getElementById("plot-y").value, C = document.getElementById("plot-c").value;
+    var q = "?x=" + encodeURIComponent(X);
+    if (kind === "histogram") q += "&kind=histogram";
+    else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); }
+    note.textContent = "Drawing…";
+    fetch(job.dataset.plotUrl + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      clear();
+      if (d.error) { note.textContent = d.error; return; }
+      if (kind === "histogram") histogram(d);
+      else if (kind === "sky") sky(d, X, Y, null);
+      else scatter(d, X, Y, kind === "colour" ? C : null);
+      note.textContent = d.kind === "histogram" ? d.n.toLocaleString("en") + " values in " + d.counts.length + " bins."
+        : (d.sampled ? "An evenly spaced sample of " + d.data[X].length.toLocaleString("en") + " of " + d.total.toLocaleString("en") + " rows." : d.data[X].length.toLocaleString("en") + " rows.");
+      canvas.dataset.drawn = kind;
+    }).catch(function () { note.textContent = "The plot could not be drawn."; });
+  });
+})();

@@ -1,0 +1,93 @@
+"""Jobs through the actions on the embedded DuckDB engine: run, fail readably, abort, change, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apps.query import actions
+from apps.query.planning import QueryError
+from apps.uws import phases
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_a_pending_job_without_checking_the_query(users: Any) -> None:
+    job = actions.do_create_job(users.owner, query="SELEKT nonsense")
+    assert job.phase == phases.PENDING
+    assert job.destruction is not None
+
+
+def test_it_runs_a_query_to_completed_with_rows_and_columns(users: Any, stars: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT TOP 5 source_id, ra, mag FROM TAP_UPLOAD.stars ORDER BY source_id", uploads=[stars])
+    assert job.phase == phases.COMPLETED, job.error
+    assert job.row_count == 5
+    assert [c["name"] for c in job.result_columns] == ["source_id", "ra", "mag"]
+    assert job.engine == "duckdb" and job.size_bytes and job.size_bytes > 0
+    rows = [r for b in actions.result_batches(job) for r in b.column(0).to_pylist()]
+    assert rows == [1, 2, 3, 4, 5]
+
+
+def test_a_bad_query_ends_in_error_with_a_readable_message(users: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT ra FROM\nWHERE")
+    assert job.phase == phases.ERROR
+    assert job.error.startswith("Query error:") and "line 2" in job.error
+
+
+def test_an_unknown_table_ends_in_error_naming_it(users: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT * FROM nowhere.nothing")
+    assert job.phase == phases.ERROR
+    assert "nothing" in job.error
+
+
+def test_an_unknown_queue_ends_in_error(users: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT 1 AS one FROM TAP_SCHEMA.tables", queue="eternal")
+    assert job.phase == phases.ERROR and "eternal" in job.error
+
+
+def test_anonymous_users_may_not_use_the_long_queue(users: Any, stars: Any, run_job: Any) -> None:
+    job = run_job(None, "SELECT TOP 1 ra FROM TAP_UPLOAD.stars", uploads=[stars], queue="long")
+    assert job.phase == phases.ERROR and "may not use the long queue" in job.error
+    job = run_job(users.outsider, "SELECT TOP 1 ra FROM TAP_UPLOAD.stars", uploads=[stars], queue="long")
+    assert job.phase == phases.COMPLETED, job.error
+
+
+def test_maxrec_truncates_and_flags_overflow(users: Any, stars: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT source_id FROM TAP_UPLOAD.stars", uploads=[stars], maxrec=10)
+    assert job.phase == phases.COMPLETED, job.error
+    assert job.row_count == 10 and job.overflow
+    assert sum(b.num_rows for b in actions.result_batches(job)) == 10
+
+
+def test_parameters_change_only_while_pending(users: Any, stars: Any, run_job: Any) -> None:
+    job = actions.do_create_job(users.owner, query="SELECT 1")
+    actions.do_update_job(job, query="SELECT TOP 3 ra FROM TAP_UPLOAD.stars", maxrec=2, execution_duration=30)
+    job.refresh_from_db()
+    assert job.maxrec == 2 and job.execution_duration == 30
+    done = run_job(users.owner, "SELECT TOP 1 ra FROM TAP_UPLOAD.stars", uploads=[stars])
+    with pytest.raises(QueryError):
+        actions.do_update_job(done, query="SELECT 2")
+    with pytest.raises(QueryError):
+        actions.do_update_job(job, owner=users.outsider)
+
+
+def test_aborting_a_queued_job_means_it_never_runs(users: Any, stars: Any, django_capture_on_commit_callbacks: Any) -> None:
+    job = actions.do_create_job(users.owner, query="SELECT ra FROM TAP_UPLOAD.stars", uploads=[stars])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        actions.do_run_job(job)
+    actions.do_abort_job(job)
+    for callback in callbacks:  # the task arrives after the abort
+        callback()
+    job.refresh_from_db()
+    assert job.phase == phases.ABORTED and job.result_table == ""
+
+
+def test_deleting_a_job_deletes_its_stored_data(users: Any, stars: Any, run_job: Any, settings: Any) -> None:
+    job = run_job(users.owner, "SELECT ra, dec FROM TAP_UPLOAD.stars", uploads=[stars], table_name="doomed")
+    assert job.phase == phases.COMPLETED, job.error
+    stored = list(settings.MYDB_DIR.rglob("doomed*"))
+    assert stored, "the DuckDB engine keeps results as Parquet under MYDB_DIR"
+    actions.do_delete_job(job)
+    assert not any(p.exists() for p in stored)
+    assert not type(job).objects.filter(pk=job.pk).exists()

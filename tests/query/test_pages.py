@@ -1,0 +1,109 @@
+"""The query pages: editor and browser, submitting, the job list, the viewer's rows, plots and downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.query.models import QueryJob
+from apps.uws import phases
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_of(users: Any) -> Any:
+    def make(user: Any) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def test_the_query_page_has_editor_queues_examples_and_the_users_tables(users: Any, stars: Any, run_job: Any, client_of: Any) -> None:
+    run_job(users.owner, "SELECT TOP 2 ra, dec FROM TAP_UPLOAD.stars", uploads=[stars], table_name="pairs")
+    page = client_of(users.owner).get("/query/").content.decode()
+    assert 'id="query-text"' in page and "query_editor.js" in page
+    assert 'value="quick"' in page and 'value="long"' in page
+    assert 'data-insert="mydb.pairs"' in page and 'data-insert="ra"' in page
+    anonymous = Client().get("/query/").content.decode()
+    assert 'value="quick"' in anonymous and 'value="long"' not in anonymous and "mydb.pairs" not in anonymous
+
+
+def test_submitting_the_form_runs_the_job_and_shows_it(users: Any, client_of: Any, django_capture_on_commit_callbacks: Any) -> None:
+    client = client_of(users.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/query/", {"query": "SELECT COUNT(*) AS n FROM TAP_SCHEMA.tables", "queue": "quick",
+                                           "table_name": "counted", "language": "ADQL"})
+    assert response.status_code == 302
+    job = QueryJob.objects.get(owner=users.owner)
+    assert response["Location"] == f"/query/jobs/{job.id}/"
+    assert job.table_name == "counted"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_taken_name_is_refused_on_the_form(users: Any, stars: Any, run_job: Any, client_of: Any) -> None:
+    run_job(users.owner, "SELECT TOP 2 ra FROM TAP_UPLOAD.stars", uploads=[stars], table_name="dup")
+    response = client_of(users.owner).post("/query/", {"query": "SELECT 1", "queue": "quick", "table_name": "dup"})
+    assert response.status_code == 200 and "already have a table called dup" in response.content.decode()
+
+
+def test_rerun_fills_the_editor_with_the_old_query(users: Any, client_of: Any) -> None:
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT 42 AS answer", queue="long")
+    page = client_of(users.owner).get(f"/query/?rerun={job.id}").content.decode()
+    assert "SELECT 42 AS answer</textarea>" in page
+
+
+def test_the_job_list_filters_and_uses_few_queries(users: Any, client_of: Any) -> None:
+    for i in range(30):
+        QueryJob.objects.create(owner=users.owner, query=f"SELECT {i} AS n -- marker{i}", phase=phases.COMPLETED if i % 3 else phases.ERROR)
+    client = client_of(users.owner)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/query/jobs/").content.decode()
+    assert page.count('data-job="') == 30
+    assert len(queries) <= 12, [q["sql"] for q in queries]
+    assert client.get("/query/jobs/?q=marker7").content.decode().count('data-job="') == 1
+    assert client.get("/query/jobs/?phase=ERROR").content.decode().count('data-job="') == 10
+
+
+def test_the_viewer_pages_and_sorts_through_the_engine(users: Any, stars: Any, run_job: Any, client_of: Any) -> None:
+    job = run_job(users.owner, "SELECT source_id, mag FROM TAP_UPLOAD.stars", uploads=[stars])
+    client = client_of(users.owner)
+    data = client.get(f"/query/jobs/{job.id}/rows?offset=10&limit=5").json()
+    assert data["total"] == 1000 and len(data["rows"]) == 5
+    top = client.get(f"/query/jobs/{job.id}/rows?limit=3&sort=mag&desc=1").json()["rows"]
+    mags = [r[1] for r in top]
+    assert mags == sorted(mags, reverse=True)
+    assert max(mags) == max(r[1] for b in [client.get(f"/query/jobs/{job.id}/rows?limit=1000").json()] for r in b["rows"])
+    assert client.get(f"/query/jobs/{job.id}/rows?sort=nope").status_code == 400
+
+
+def test_plot_data_samples_points_and_counts_histograms(users: Any, stars: Any, run_job: Any, client_of: Any) -> None:
+    job = run_job(users.owner, "SELECT ra, dec, mag, name FROM TAP_UPLOAD.stars", uploads=[stars])
+    client = client_of(users.owner)
+    points = client.get(f"/query/jobs/{job.id}/plot?x=ra&y=dec&c=mag").json()
+    assert len(points["data"]["ra"]) == 1000 and len(points["data"]["mag"]) == 1000
+    hist = client.get(f"/query/jobs/{job.id}/plot?x=mag&kind=histogram&bins=20").json()
+    assert sum(hist["counts"]) == 1000 and len(hist["edges"]) == 21
+    assert client.get(f"/query/jobs/{job.id}/plot?x=name&y=ra").status_code == 400
+
+
+@pytest.mark.parametrize("fmt,marker", [("csv", b"source_id"), ("votable", b"<VOTABLE"), ("votable-binary2", b"BINARY2"),
+                                        ("fits", b"SIMPLE"), ("parquet", b"PAR1")])
+def test_downloads_stream_every_format(users: Any, stars: Any, run_job: Any, client_of: Any, fmt: str, marker: bytes) -> None:
+    job = run_job(users.owner, "SELECT source_id, ra, dec FROM TAP_UPLOAD.stars", uploads=[stars], table_name="dl")
+    response = client_of(users.owner).get(f"/query/jobs/{job.id}/download?format={fmt}")
+    assert response.status_code == 200 and response.streaming
+    body = b"".join(response.streaming_content)
+    assert marker in body[:4000]
+    assert "dl." in response["Content-Disposition"]
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        assert len(rows) == 1001 and rows[0] == ["source_id", "ra", "dec"]

@@ -1,0 +1,39 @@
+"""Space for results: per user, per group, the default; over it, ERROR and nothing left behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apps.query.models import QueryJob, QueryQuota
+from apps.query.quotas import quota_for, used_by
+from apps.uws import phases
+
+pytestmark = pytest.mark.django_db
+
+
+def test_quotas_come_from_the_user_then_the_groups_then_the_default(users: Any, settings: Any) -> None:
+    settings.QUERY_QUOTA_BYTES = 1000
+    assert quota_for(users.member) == 1000
+    QueryQuota.objects.create(group=users.group, bytes=5000)
+    assert quota_for(users.member) == 5000 and quota_for(users.outsider) == 1000
+    QueryQuota.objects.create(user=users.member, bytes=10)
+    assert quota_for(users.member) == 10
+
+
+def test_a_result_over_quota_ends_in_error_and_leaves_nothing(users: Any, stars: Any, run_job: Any, settings: Any) -> None:
+    QueryQuota.objects.create(user=users.owner, bytes=100)
+    job = run_job(users.owner, "SELECT * FROM TAP_UPLOAD.stars", uploads=[stars], table_name="big")
+    assert job.phase == phases.ERROR
+    assert "does not fit in your space for results" in job.error
+    assert job.result_table == "" and used_by(users.owner) == 0
+    assert not list(settings.MYDB_DIR.rglob("big*"))
+
+
+def test_a_full_space_refuses_new_jobs_with_a_clear_message(users: Any, stars: Any, run_job: Any) -> None:
+    QueryJob.objects.create(owner=users.owner, query="x", phase=phases.COMPLETED, result_table="old", table_name="old",
+                            size_bytes=10_000, engine="duckdb", result_schema="mydb_x")
+    QueryQuota.objects.create(user=users.owner, bytes=10_000)
+    job = run_job(users.owner, "SELECT TOP 1 ra FROM TAP_UPLOAD.stars", uploads=[stars])
+    assert job.phase == phases.ERROR and "Your space for results is full" in job.error

@@ -1,0 +1,138 @@
+"""Workers: atomic claims, per-user concurrency, the reaper, and a real worker killed mid-query."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from apps.query import execution
+from apps.query.models import QueryJob
+from apps.uws import phases
+
+from .conftest import star_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _queued(owner: Any, **extra: Any) -> QueryJob:
+    return QueryJob.objects.create(owner=owner, query="SELECT 1", phase=phases.QUEUED, queued=timezone.now(), **extra)
+
+
+@pytest.mark.django_db
+def test_a_job_is_claimed_once(users: Any) -> None:
+    job = _queued(users.owner)
+    assert execution.claim(str(job.id), "w1") == execution.CLAIMED
+    assert execution.claim(str(job.id), "w2") == execution.GONE
+    job.refresh_from_db()
+    assert job.phase == phases.EXECUTING and job.worker == "w1" and job.heartbeat is not None
+
+
+@pytest.mark.django_db
+def test_the_per_user_concurrency_limit_keeps_jobs_queued(users: Any, settings: Any) -> None:
+    settings.QUERY_QUEUES = {**settings.QUERY_QUEUES, "quick": {**settings.QUERY_QUEUES["quick"], "concurrency": 1}}
+    first, second, other = _queued(users.owner), _queued(users.owner), _queued(users.outsider)
+    assert execution.claim(str(first.id), "w") == execution.CLAIMED
+    assert execution.claim(str(second.id), "w") == execution.BUSY
+    assert execution.claim(str(other.id), "w") == execution.CLAIMED
+    second.refresh_from_db()
+    assert second.phase == phases.QUEUED
+
+
+@pytest.mark.django_db
+def test_the_reaper_ends_jobs_without_heartbeat_and_resends_lost_ones(users: Any, monkeypatch: Any) -> None:
+    sent: list[str] = []
+    from workers import query as tasks
+
+    monkeypatch.setattr(tasks.run_query, "delay", lambda job_id: sent.append(job_id))
+    long_ago = timezone.now() - timedelta(hours=1)
+    dead = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=long_ago, worker="gone@host")
+    alive = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=timezone.now(), worker="w@host")
+    lost = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.QUEUED, queued=long_ago)
+    fresh = _queued(users.owner)
+    assert execution.reap() == {"reaped": 1, "requeued": 1}
+    dead.refresh_from_db(), alive.refresh_from_db()
+    assert dead.phase == phases.ERROR and "worker running this query stopped" in dead.error
+    assert alive.phase == phases.EXECUTING
+    assert sent == [str(lost.id)] and str(fresh.id) not in sent
+    assert execution.reap(worker="w@host")["reaped"] == 1  # a restarted worker ends its own old jobs at once
+
+
+def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "daiquiri", "worker", "--pool", "solo", "-n", name, "--loglevel", "info",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+
+
+def _wait(job: QueryJob, wanted: set[str], seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.phase in wanted:
+            return job.phase
+        time.sleep(0.2)
+    return job.phase
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_worker_leaves_no_job_executing_and_loses_no_queued_job(users: Any, tmp_path: Path) -> None:
+    """A real worker on Redis is killed (SIGKILL) mid-query; a second worker's reaper ends the job in
+    ERROR and sends a QUEUED job whose message the broker lost."""
+    from kombu import Connection
+
+    from workers.query import run_query
+
+    broker = "redis://127.0.0.1:6379/13"
+    pq.write_table(star_table(3000), tmp_path / "big.parquet")
+    db = django_settings.DATABASES["default"]
+    env = {**os.environ, "DB_ENGINE": "postgresql", "DB_NAME": db["NAME"], "CELERY_BROKER_URL": broker,
+           "REDIS_URL": "redis://127.0.0.1:6379/13", "MYDB_DIR": str(tmp_path / "mydb"), "DEFAULT_ENGINE": "duckdb",
+           "QUERY_HEARTBEAT_SECONDS": "1", "QUERY_STALE_AFTER_SECONDS": "3", "QUERY_REQUEUE_AFTER_SECONDS": "2",
+           "QUERY_REAPER_SECONDS": "1", "C_FORCE_ROOT": "1", "CELERY_TASK_ALWAYS_EAGER": "false",
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key-test-only-secret-key-test-only"),
+           "DAIQUIRI_VAR_DIR": str(tmp_path / "var")}
+    with Connection(broker) as conn:
+        conn.default_channel.client.flushdb()
+    slow = QueryJob.objects.create(
+        owner=users.owner, phase=phases.QUEUED, queued=timezone.now(), engine="duckdb",
+        query="SELECT COUNT(*) AS n FROM TAP_UPLOAD.big AS a, TAP_UPLOAD.big AS b, TAP_UPLOAD.big AS c WHERE SIN(a.mag * b.mag * c.mag) > 0.5",
+        uploads=[{"name": "big", "path": str(tmp_path / "big.parquet")}], queue="long",
+    )
+    first = _worker(f"qa-{uuid.uuid4().hex[:6]}@test", env, tmp_path / "worker1.log")
+    second = None
+    try:
+        with Connection(broker) as conn:
+            run_query.apply_async((str(slow.id),), connection=conn)
+        assert _wait(slow, {phases.EXECUTING, phases.ERROR}, 60) == phases.EXECUTING, (tmp_path / "worker1.log").read_text()
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        lost = QueryJob.objects.create(
+            owner=users.owner, phase=phases.QUEUED, queued=timezone.now() - timedelta(minutes=5), engine="duckdb",
+            query="SELECT TOP 3 source_id FROM TAP_UPLOAD.big", uploads=[{"name": "big", "path": str(tmp_path / "big.parquet")}],
+        )
+        second = _worker(f"qb-{uuid.uuid4().hex[:6]}@test", env, tmp_path / "worker2.log")
+        assert _wait(slow, {phases.ERROR}, 60) == phases.ERROR, (tmp_path / "worker2.log").read_text()
+        assert "worker running this query stopped" in slow.error
+        assert _wait(lost, {phases.COMPLETED, phases.ERROR}, 60) == phases.COMPLETED, lost.error or (tmp_path / "worker2.log").read_text()
+        assert lost.row_count == 3
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
