@@ -14,6 +14,7 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from apps.access.actions import do_create_group, do_invite, do_respond_to_invitation
 from apps.access.models import Group
@@ -40,6 +41,7 @@ class Command(BaseCommand):
                 continue
             module.load_demo(self.stdout, size)
 
+    @override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend")  # no invitation mails for demo users
     @transaction.atomic
     def _users_and_group(self) -> None:
         users = {}
