@@ -317,3 +317,13 @@ def test_it_agrees_with_pg_sphere_on_circles_against_polygons(pg_conn: object, d
         assert list(pg) == list(duck), verts
         seen |= {(item.split("(")[0] + str(i % 3), int(v)) for i, (item, v) in enumerate(zip(items, pg, strict=True))}
     assert len(seen) == 6  # every predicate came out both 0 and 1
+
+
+NASTY = ["'; DROP TABLE points; --", "\\'", "a\\", "/* x */", "--", "\\\\n", "\"`", "é ∑ 🌌", "%_"]
+
+
+def test_it_round_trips_hostile_strings_unchanged(engine: Engine) -> None:
+    for text in NASTY:
+        adql = "'" + text.replace("'", "''") + "'"
+        assert engine.scalar(f"SELECT {adql} FROM {T} WHERE id = 1") == text
+        assert engine.ids(f"name = {adql}") == set()
