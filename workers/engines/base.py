@@ -42,6 +42,15 @@ class StoredResult:
     bytes: int  # size on disk, counted against the owner's quota
 
 
+@dataclass(frozen=True)
+class IntrospectedTable(TableInfo):
+    """What ``introspect`` returns: a TableInfo plus the engine's row count
+    (an estimate on PostgreSQL/MariaDB, exact for Parquet; None if unknown).
+    Columns carry ADQL datatypes (workers/engines/types.py) and ``indexed``."""
+
+    rows: int | None = None
+
+
 class QueryTimeout(Exception):
     """The engine stopped the statement at the queue's time limit."""
 
@@ -65,7 +74,9 @@ class Engine(Protocol):
 
     def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
         """Run a read-only SELECT and yield its rows as Arrow batches, in
-        constant memory (server-side cursor / COPY / Arrow stream)."""
+        constant memory (server-side cursor / COPY / Arrow stream). Yields at
+        least one batch (empty when there are no rows), so the schema is known.
+        Geometries come as DALI lists of degrees (field metadata ``xtype``)."""
         ...
 
     def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
@@ -77,8 +88,9 @@ class Engine(Protocol):
         """Cancel the running statement of ``job_id`` (from another process)."""
         ...
 
-    def introspect(self, schema: str, table: str | None = None) -> list[TableInfo]:
-        """Tables, columns, types, indexes and row counts as the live database has them."""
+    def introspect(self, schema: str, table: str | None = None) -> list[IntrospectedTable]:
+        """Tables, columns, types, indexes and row counts as the live database has them.
+        Raises EngineError when ``table`` is given and does not exist."""
         ...
 
     def ingest(self, table: TableName, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *, replace: bool = False) -> int:
