@@ -263,20 +263,22 @@ def _token_for(job: ComputeJob) -> str:
 
 
 def _revoke_token(job: ComputeJob) -> None:
-    token = ApiToken.objects.filter(pk=ComputeJob.objects.filter(pk=job.pk).values("token_id")).first()
+    token = ApiToken.objects.filter(pk__in=ComputeJob.objects.filter(pk=job.pk).values("token_id")).first()
     if token is not None:
         do_revoke_token(job.owner, token)
 
 
-def _outputs(job: ComputeJob) -> list[dict[str, object]]:
-    """Files in the working folder changed since the job started."""
-    if job.workdir_volume is None or job.start_time is None:
-        return []
+Snapshot = dict[str, tuple[int, float]]
+
+
+def _files(job: ComputeJob) -> Snapshot:
+    """(size, mtime) of every file under the working folder (bounded)."""
+    if job.workdir_volume is None:
+        return {}
     fs = volume_fs(job.workdir_volume)
-    since = job.start_time.timestamp() - 1
-    found: list[dict[str, object]] = []
+    found: Snapshot = {}
     stack = [job.workdir_path]
-    while stack and len(found) < MAX_OUTPUTS:
+    while stack and len(found) < 10 * MAX_OUTPUTS:
         folder = stack.pop()
         try:
             entries = fs.listdir(folder)
@@ -286,9 +288,23 @@ def _outputs(job: ComputeJob) -> list[dict[str, object]]:
             path = f"{folder}/{entry.name}" if folder else entry.name
             if entry.is_dir:
                 stack.append(path)
-            elif entry.modified >= since:
-                found.append({"volume": job.workdir_volume.pk, "path": path, "size": entry.size})
-    return sorted(found, key=lambda o: str(o["path"]))
+            else:
+                found[path] = (entry.size, entry.modified)
+    return found
+
+
+def _outputs(job: ComputeJob, before: Snapshot | None) -> list[dict[str, object]]:
+    """Files in the working folder that the job created or changed. Without a snapshot
+    (a job picked up again after its worker died), those modified since it started."""
+    if job.workdir_volume is None or job.start_time is None:
+        return []
+    since = job.start_time.timestamp() - 1
+    changed = [
+        {"volume": job.workdir_volume.pk, "path": path, "size": size}
+        for path, (size, modified) in sorted(_files(job).items())
+        if (before.get(path) != (size, modified) if before is not None else modified >= since)
+    ]
+    return changed[:MAX_OUTPUTS]
 
 
 def _fail(job: ComputeJob, message: str) -> None:
@@ -310,6 +326,7 @@ def execute_job(job_id: str) -> str:
         if workdir_volume is not None and "write" in volume_actions(job.owner, workdir_volume):
             with volume_fs(workdir_volume).directory(clean_path(job.workdir_path), create=True):
                 pass
+        before = _files(job)
         environment = {"DAIQUIRI_URL": settings.COMPUTE_PORTAL_URL, "DAIQUIRI_JOB_ID": str(job.id), "DAIQUIRI_TOKEN": _token_for(job)}
         container_id = engine.start_container(job, mounts, workdir_in_container(job), environment)
     except (PermissionDenied, Http404, ValidationError, PathError) as exc:
@@ -324,10 +341,10 @@ def execute_job(job_id: str) -> str:
         return phases.ERROR
     ComputeJob.objects.filter(pk=job.pk).update(container_id=container_id)
     job.container_id = container_id
-    return finish_job(job)
+    return finish_job(job, before)
 
 
-def finish_job(job: ComputeJob) -> str:
+def finish_job(job: ComputeJob, before: Snapshot | None = None) -> str:
     """Wait for the container within the time limit, then record what came out."""
     assert job.start_time is not None
     elapsed = (timezone.now() - job.start_time).total_seconds()
@@ -339,7 +356,7 @@ def finish_job(job: ComputeJob) -> str:
         _revoke_token(job)
         return phases.ERROR
     now = timezone.now()
-    ComputeJob.objects.filter(pk=job.pk).update(stdout=outcome.stdout, stderr=outcome.stderr, exit_code=outcome.exit_code, outputs=_outputs(job))
+    ComputeJob.objects.filter(pk=job.pk).update(stdout=outcome.stdout, stderr=outcome.stderr, exit_code=outcome.exit_code, outputs=_outputs(job, before))
     if outcome.timed_out:
         _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")
     elif outcome.exit_code == 0:

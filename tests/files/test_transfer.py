@@ -1,0 +1,74 @@
+"""Uploads (streamed, atomic) and downloads (streamed, byte ranges)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+
+from apps.activity.models import Event
+from apps.files.actions import do_clean_temporary_roots, do_create_volume, do_upload_file, usage_bytes, volume_fs
+from apps.files.models import RootVolume, Volume
+from apps.files.paths import UploadInterrupted
+
+from .conftest import api, client_for
+
+
+def test_an_upload_is_stored_and_downloaded_whole(users: Any, volume: Volume) -> None:
+    client = client_for(users.owner)
+    payload = bytes(range(256)) * 30
+    response = client.put(api(volume, "upload") + "?path=bytes.bin", payload, content_type="application/octet-stream")
+    assert response.status_code == 201 and response.json()["size"] == len(payload)
+    download = client.get(api(volume, "download"), {"path": "bytes.bin"})
+    assert download.status_code == 200 and download["Accept-Ranges"] == "bytes"
+    assert b"".join(download.streaming_content) == payload  # type: ignore[attr-defined]
+    assert "attachment" in download["Content-Disposition"]
+    assert Event.objects.filter(kind="file.uploaded", user=users.owner).exists()
+
+
+def test_downloads_answer_byte_ranges(users: Any, volume: Volume) -> None:
+    do_upload_file(users.owner, volume, "digits.txt", [b"0123456789"])
+    client = client_for(users.owner)
+    part = client.get(f"/files/v/{volume.pk}/download", {"path": "digits.txt"}, HTTP_RANGE="bytes=2-5")
+    assert part.status_code == 206 and part["Content-Range"] == "bytes 2-5/10" and part["Content-Length"] == "4"
+    assert b"".join(part.streaming_content) == b"2345"  # type: ignore[attr-defined]
+    tail = client.get(f"/files/v/{volume.pk}/download", {"path": "digits.txt"}, HTTP_RANGE="bytes=-3")
+    assert b"".join(tail.streaming_content) == b"789"  # type: ignore[attr-defined]
+    open_end = client.get(f"/files/v/{volume.pk}/download", {"path": "digits.txt"}, HTTP_RANGE="bytes=7-")
+    assert b"".join(open_end.streaming_content) == b"789"  # type: ignore[attr-defined]
+    beyond = client.get(f"/files/v/{volume.pk}/download", {"path": "digits.txt"}, HTTP_RANGE="bytes=20-30")
+    assert beyond.status_code == 416 and beyond["Content-Range"] == "bytes */10"
+
+
+def test_an_interrupted_upload_leaves_nothing_behind(users: Any, volume: Volume) -> None:
+    client = client_for(users.owner)
+    do_upload_file(users.owner, volume, "keep.txt", [b"old"])
+    # The client announced 5000 bytes and sent 1000 before the connection broke.
+    response = client.put(api(volume, "upload") + "?path=keep.txt", b"x" * 1000, content_type="application/octet-stream", CONTENT_LENGTH="5000")
+    assert response.status_code == 400
+    assert sorted(os.listdir(volume.directory)) == ["keep.txt"]
+    assert volume_fs(volume).open_read("keep.txt").read() == b"old"  # the old file is untouched
+    assert usage_bytes(users.owner.pk, volume.root) == 3
+
+
+def test_a_stream_that_breaks_midway_leaves_nothing_behind(users: Any, volume: Volume) -> None:
+    def broken() -> Any:
+        yield b"a" * 4096
+        raise UploadInterrupted("connection reset")
+
+    with pytest.raises(UploadInterrupted):
+        do_upload_file(users.owner, volume, "partial.bin", broken())
+    assert os.listdir(volume.directory) == []
+
+
+def test_the_temporary_root_is_cleaned_by_age(users: Any, roots: dict[str, RootVolume]) -> None:
+    scratch = do_create_volume(users.owner, roots["Temporary"], "scratch")
+    do_upload_file(users.owner, scratch, "old.txt", [b"old"])
+    do_upload_file(users.owner, scratch, "new.txt", [b"new"])
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(scratch.directory / "old.txt", (two_days_ago, two_days_ago))
+    assert do_clean_temporary_roots() == 1
+    assert [e.name for e in volume_fs(scratch).listdir()] == ["new.txt"]
+    assert scratch.directory.is_dir()
