@@ -18,14 +18,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from apps.adql import TableInfo
 
 from .catalog import PARQUET_ENGINES, parquet_path
 
+EXACT_COUNT_BELOW = 5_000_000  # count rows exactly where that is cheap; trust the estimate above
 
-class EngineNotConfigured(Exception):
-    pass
+
+class EngineNotConfigured(ValidationError):
+    """Shown to publishers like any other refusal."""
 
 
 def configured_engines() -> list[str]:
@@ -168,10 +171,18 @@ def live_tables(engine_name: str, schema_name: str, table: str | None = None) ->
     engine = _engine_or_none(engine_name)
     if engine is None:
         return _parquet_live(schema_name, table)
+    from workers.engines.base import EngineError
+
     found = []
-    for info in engine.introspect(schema_name, table):
-        rows = getattr(info, "row_count", None)
-        if rows is None:
+    try:
+        infos = engine.introspect(schema_name, table)
+    except EngineError as exc:
+        if table:
+            return []  # the caller says which table is missing
+        raise ValidationError(f"{engine_name}: {exc}") from None
+    for info in infos:
+        rows = getattr(info, "rows", None)  # exact for Parquet, an estimate from the servers' statistics
+        if engine_name not in PARQUET_ENGINES and (rows is None or rows < EXACT_COUNT_BELOW):
             rows = _count_rows(engine, info.schema, info.name)
         found.append(LiveTable(info, rows, getattr(info, "size_bytes", None)))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,25 @@ COLUMNS = [
 ]
 
 
+def reset_engines() -> None:
+    """Engines are created once per process from settings: forget them when a test changes those."""
+    try:
+        from workers.engines import reset_engines as reset
+    except ImportError:
+        return
+    reset()
+
+
 @pytest.fixture
-def science(settings: Any, tmp_path: Path) -> Path:
+def science(settings: Any, tmp_path: Path) -> Iterator[Path]:
     """Each test writes its Parquet tables in its own folder (engineers run tests in parallel)."""
     settings.SCIENCE_DIR = tmp_path / "science"
+    settings.MYDB_DIR = tmp_path / "mydb"
     settings.VAR_DIR = tmp_path / "var"
     settings.SCIENCE_DIR.mkdir()
-    return Path(settings.SCIENCE_DIR)
+    reset_engines()
+    yield Path(settings.SCIENCE_DIR)
+    reset_engines()
 
 
 @pytest.fixture
