@@ -20,7 +20,7 @@ from apps.activity.actions import do_record_event
 from . import kinds
 from .datatypes import adql_type
 from .files import FieldMeta, open_catalogue, read_votable_fields
-from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Schema, Table
+from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, Schema, Table
 from .storage import drop_table, live_tables, store_table
 from .validators import validate_identifier, validate_ucd, validate_vounit
 
@@ -202,10 +202,9 @@ def do_unpublish_table(actor: Actor, table: Table) -> Table:
 @transaction.atomic
 def do_delete_table(actor: Actor, table: Table, *, drop_data: bool = False) -> None:
     _require_publisher(actor)
-    name, engine, resource = table.qualified_name, table.schema.engine, table.resource
+    name, engine = table.qualified_name, table.schema.engine
     schema_name, table_name = table.schema.name, table.name
-    table.delete()
-    resource.delete()
+    table.delete()  # its Resource and privileges go too (apps.py)
     if drop_data:
         transaction.on_commit(lambda: drop_table(engine, schema_name, table_name))
     _record(kinds.TABLE_DELETED, actor, f"deleted {name}{' and its data' if drop_data else ''}")
@@ -381,3 +380,22 @@ def do_generate_catalogue(actor: Actor, table_key: str, *, rows: int, seed: int 
         if not table.published:
             do_publish_table(actor, table)
     return table
+
+
+@transaction.atomic
+def do_save_function(actor: Actor, name: str, *, return_type: str, sql: dict[str, str], signature: str = "", description: str = "",
+                     published: bool = True) -> Function:
+    """Create or update a user-defined ADQL function (``sql`` maps each engine's dialect to a template)."""
+    _require_publisher(actor)
+    validate_identifier(name)
+    function, _ = Function.objects.update_or_create(name=name, defaults={
+        "return_type": return_type, "sql": sql, "signature": signature, "description": description, "published": published})
+    _record(kinds.TABLE_UPDATED, actor, f"saved function {name}")
+    return function
+
+
+GAIA_HEALPIX = {
+    "name": "gaia_healpix_index", "return_type": "BIGINT", "signature": "gaia_healpix_index(level INTEGER, source_id BIGINT)",
+    "description": "The HEALPix index (nested scheme) at level 0-12 of a Gaia source, from its source_id.",
+    "sql": {d: "({1} >> (35 + 2 * (12 - {0})))" for d in ("duckdb", "postgresql", "mariadb")} | {"spark": "shiftright({1}, 35 + 2 * (12 - {0}))"},
+}

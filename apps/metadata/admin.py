@@ -190,6 +190,13 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
                    "opts": self.model._meta}
         return render(request, "metadata/admin/form.html", context)
 
+    def delete_model(self, request: HttpRequest, obj: Table) -> None:
+        actions.do_delete_table(request.user, obj)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for table in queryset.select_related("schema"):
+            actions.do_delete_table(request.user, table)  # type: ignore[arg-type]
+
     def save_model(self, request: HttpRequest, obj: Table, form: Any, change: bool) -> None:
         was_published = change and Table.objects.filter(pk=obj.pk, published=True).exists()
         super().save_model(request, obj, form, change)

@@ -1,4 +1,13 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _delete_resource(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """However a schema or table goes (admin, cascade, action), its privileges go with it."""
+    from apps.access.models import Resource
+
+    Resource.objects.filter(pk=instance.resource_id).delete()
 
 
 class MetadataConfig(AppConfig):
@@ -15,6 +24,8 @@ class MetadataConfig(AppConfig):
         from . import models
         from .catalog import bump_metadata_version
 
+        post_delete.connect(_delete_resource, sender=models.Schema, dispatch_uid="metadata-schema-resource")
+        post_delete.connect(_delete_resource, sender=models.Table, dispatch_uid="metadata-table-resource")
         register_resource_type("schema", "Schema", ("read", "query"))
         register_resource_type("table", "Table", ("read", "query"))
         # Any change to metadata or to who may see it invalidates every cached catalogue.

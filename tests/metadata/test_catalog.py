@@ -78,3 +78,19 @@ def test_parquet_tables_are_read_from_their_files(users: FourUsers, science: Any
     server = table_info(make_table(users, "b", PUBLIC, schema="server", engine="postgresql"))
     assert server.sql_from is None
     assert [c.unit for c in info.columns] == ["", "deg", "deg", "mag"]
+
+
+def test_user_defined_functions_reach_the_catalogue(users: FourUsers, science: Any) -> None:
+    import duckdb
+
+    from apps.adql.translate import translate
+    from apps.metadata.actions import GAIA_HEALPIX, do_save_function
+    from apps.metadata.tap_schema import register_tap_schema
+
+    do_save_function(None, **GAIA_HEALPIX)
+    source_id = 5764607523034234880 + 2 * 34359738368
+    sql = translate(f"SELECT TOP 1 gaia_healpix_index(4, {source_id}) AS h FROM TAP_SCHEMA.schemas", "duckdb",
+                    catalog=catalog_for(users.anonymous)).sql
+    con = duckdb.connect()
+    register_tap_schema(con, users.anonymous)
+    assert con.execute(sql).fetchone() == ((source_id >> 35) >> 16,)

@@ -152,3 +152,31 @@ def test_importing_a_sidecar_with_a_bad_ucd_is_refused(users: FourUsers, science
     with pytest.raises(ValidationError, match="Column ra"):
         do_import_metadata(users.owner, table, io.BytesIO(buf.getvalue()))
     assert table.columns.get(name="ra").ucd == ""
+
+
+def test_commands_publish_and_move_metadata(users: FourUsers, science: Path, tmp_path: Path) -> None:
+    users.owner.is_staff = True
+    table = do_ingest_file(users.owner, _votable(tmp_path / "cat.vot"), schema="incoming", table="stars", engine="duckdb")
+    out = io.StringIO()
+    call_command("publish", "incoming.stars", "--level", "internal", "--metadata-level", "public", stdout=out)
+    assert "published (internal, description public)" in out.getvalue()
+    assert "incoming.stars" not in catalog_for(users.anonymous).table_names()
+    assert "incoming.stars" in catalog_for(users.outsider).table_names()
+    sidecar = tmp_path / "out.vot"
+    call_command("table_metadata", "export", "incoming.stars", str(sidecar))
+    table.columns.update(unit="")
+    call_command("table_metadata", "import", "incoming.stars", str(sidecar), stdout=out)
+    assert table.columns.get(name="ra").unit == "deg"
+    call_command("publish", "incoming.stars", "--unpublish", stdout=out)
+    assert "incoming.stars" not in catalog_for(users.outsider).table_names()
+
+
+def test_deleting_a_table_removes_its_privileges(users: FourUsers, science: Path, tmp_path: Path) -> None:
+    from apps.access.models import Resource
+    from apps.metadata.actions import do_delete_table
+
+    users.owner.is_staff = True
+    table = do_ingest_file(users.owner, _csv(tmp_path / "cat.csv"), schema="incoming", table="stars", engine="duckdb")
+    resource_id = table.resource_id
+    do_delete_table(users.owner, table, drop_data=False)
+    assert not Resource.objects.filter(pk=resource_id).exists()
