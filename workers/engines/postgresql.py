@@ -1,8 +1,13 @@
 """PostgreSQL (with pg_sphere and q3c) through psycopg 3.
 
-- Queries run under ``daiquiri_reader``, a role that may only SELECT the
-  science schemas and create tables in the ``mydb_<user id>`` schemas
-  (``setup()`` creates it idempotently; ``get_engine`` runs it once).
+- Queries log in as ``daiquiri_reader`` (same host and database as the
+  service URL, no password: loopback trust/peer, or a password in
+  ``~/.pgpass``), a role that may only SELECT the science schemas and create
+  tables in the ``mydb_<user id>`` schemas (``setup()`` creates it
+  idempotently; the engine runs it once per process). Logging in as the role,
+  rather than ``SET ROLE``, means a query cannot switch back to the service
+  user with ``set_config('role', ...)``. User SQL is sent with the extended
+  protocol, which refuses more than one statement.
 - ``execute`` is ``CREATE TABLE … AS`` inside one transaction with a
   ``statement_timeout`` from the queue's limit: a failure leaves nothing.
 - Every connection of a job is named ``application_name='daiquiri:<job id>'``
@@ -65,12 +70,22 @@ class PostgreSQLEngine:
         self._lock = threading.Lock()
 
     # ---- connections and set-up ------------------------------------------------
-    def connect(self, job_id: str | None = None, *, autocommit: bool = False) -> psycopg.Connection[Any]:
+    def connect(self, job_id: str | None = None, *, autocommit: bool = False,
+                reader: bool = False) -> psycopg.Connection[Any]:
+        """A connection as the service user, or as the read-only role (``reader``)."""
         app = f"daiquiri:{check_job_id(job_id)}" if job_id else "daiquiri"
         try:
-            return psycopg.connect(self.url, application_name=app, autocommit=autocommit)
+            return psycopg.connect(self.reader_url if reader else self.url, application_name=app,
+                                   autocommit=autocommit)
         except psycopg.Error as e:
             raise EngineError(f"cannot connect to the PostgreSQL science database: {e}") from e
+
+    @property
+    def reader_url(self) -> str:
+        params = psycopg.conninfo.conninfo_to_dict(self.url)
+        params.pop("password", None)
+        params["user"] = self.reader
+        return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
     def setup(self) -> None:
         """Idempotent: extensions, the read-only role, its grants on every science schema."""
@@ -78,9 +93,11 @@ class PostgreSQLEngine:
             ensure_extensions(conn)
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [self.reader]).fetchone():
                 try:
-                    conn.execute(pgsql.SQL("CREATE ROLE {} NOLOGIN").format(pgsql.Identifier(self.reader)))
+                    conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN").format(pgsql.Identifier(self.reader)))
                 except psycopg.errors.DuplicateObject:
                     pass  # another process was quicker
+            conn.execute(pgsql.SQL("ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                pgsql.Identifier(self.reader)))
             if not conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]:  # type: ignore[index]
                 conn.execute(pgsql.SQL("GRANT {} TO current_user").format(pgsql.Identifier(self.reader)))
             for (schema,) in conn.execute(
@@ -126,22 +143,20 @@ class PostgreSQLEngine:
         self._ensure_setup()
         self.ensure_schema(into.schema)
         target = _qualified(into)
-        with self.connect(job_id) as conn:
+        with self.connect(job_id, reader=True) as conn:
             with Watch(job_id, timeout_s, conn.cancel_safe, enforce_timeout=False) as watch:
                 try:
                     with conn.transaction(), conn.cursor() as cur:
-                        self._limit(cur, timeout_s, reader=True)
-                        cur.execute(pgsql.SQL("CREATE TABLE {} AS ").format(target).as_string(conn) + sql)
-                        rows = cur.rowcount
-                        cur.execute("RESET ROLE")
-                        cur.execute(pgsql.SQL("ALTER TABLE {} OWNER TO current_user").format(target))
-                        cur.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(
-                            target, pgsql.Identifier(self.reader)))
+                        self._limit(cur, timeout_s)
+                        rows = exec_one(conn, pgsql.SQL("CREATE TABLE {} AS\n").format(target).as_string(conn) + sql)
                         watch.raise_if_stopped()  # aborted just as it finished: keep nothing
                 except psycopg.errors.DuplicateTable as e:
                     raise EngineError(f"a table named {into.name} already exists in {into.schema}") from e
                 except psycopg.Error as e:
                     raise _error(e, timeout_s) from e
+        with self.connect() as conn:  # the service user owns results; the reader may read them
+            conn.execute(pgsql.SQL("ALTER TABLE {} OWNER TO current_user").format(target))
+            conn.execute(pgsql.SQL("GRANT SELECT ON {} TO {}").format(target, pgsql.Identifier(self.reader)))
             size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [target.as_string(conn)]).fetchone()
         return StoredResult(into, max(rows, 0), int(size[0]) if size else 0)
 
@@ -239,24 +254,25 @@ class PostgreSQLEngine:
                 raise EngineError(str(e.diag.message_primary or e)) from e
 
     # ---- streaming -------------------------------------------------------------
-    def _limit(self, cur: psycopg.Cursor[Any], timeout_s: float, *, reader: bool) -> None:
+    def _limit(self, cur: psycopg.Cursor[Any], timeout_s: float) -> None:
         cur.execute("SELECT set_config('statement_timeout', %s, true), set_config('TimeZone', 'UTC', true)",
                     [str(max(1, int(timeout_s * 1000)))])
-        if reader:
-            cur.execute(pgsql.SQL("SET LOCAL ROLE {}").format(pgsql.Identifier(self.reader)))
 
     def describe(self, sql: str, *, reader: bool = True) -> list[OutCol]:
         """The query's columns, and how each is turned into Arrow."""
-        with self.connect() as conn, conn.transaction(), conn.cursor() as cur:
-            self._limit(cur, 60, reader=reader)
+        with self.connect(reader=reader) as conn, conn.transaction(), conn.cursor() as cur:
+            self._limit(cur, 60)
             try:
-                cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+                res = conn.pgconn.prepare(b"", f"SELECT * FROM (\n{sql}\n) AS q LIMIT 0".encode())
+                _check(res)
+                res = conn.pgconn.describe_prepared(b"")
+                _check(res)
             except psycopg.Error as e:
                 raise _error(e, 60) from e
-            desc = cur.description or []
-            oids = [d.type_code for d in desc]
+            fields = [(res.fname(i) or b"").decode() for i in range(res.nfields)]
+            oids = [res.ftype(i) for i in range(res.nfields)]
             types = dict(cur.execute("SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", [oids]).fetchall())
-        return [_out_col(d.name, types.get(d.type_code, "text")) for d in desc]
+        return [_out_col(name, types.get(oid, "text")) for name, oid in zip(fields, oids, strict=True)]
 
     def _copy_stream(self, sql: str, *, timeout_s: float, job_id: str | None, reader: bool) -> Iterator[pa.RecordBatch]:
         cols = self.describe(sql, reader=reader)
@@ -265,28 +281,26 @@ class PostgreSQLEngine:
         if all(c.expr == f'"q".{_ident(c.name)}' for c in cols):
             query = sql
         else:
-            query = "SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + f" FROM ({sql}) AS q"
+            query = "SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + f" FROM (\n{sql}\n) AS q"
         setup = [f"SET statement_timeout = {max(1, int(timeout_s * 1000))}", "SET TimeZone = 'UTC'"]
-        if reader:
-            setup.append(f'SET ROLE "{self.reader}"')
-        script = ";\n".join([*setup, f"COPY ({query}) TO STDOUT (FORMAT csv)"]) + ";\n"
-        return self._parse(cols, script, query, setup, timeout_s, job_id)
+        return self._parse(cols, query, setup, timeout_s, job_id, reader)
 
-    def _parse(self, cols: list[OutCol], script: str, query: str, setup: list[str], timeout_s: float,
-               job_id: str | None) -> Iterator[pa.RecordBatch]:
+    def _parse(self, cols: list[OutCol], query: str, setup: list[str], timeout_s: float,
+               job_id: str | None, reader: bool) -> Iterator[pa.RecordBatch]:
         final = pa.schema([c.final for c in cols])
         names = [f"c{i}" for i in range(len(cols))]
-        source = _PsqlSource(self.url, script, job_id) if PSQL else \
-            _PsycopgSource(self, setup, query, job_id)
+        url = self.reader_url if reader else self.url
+        source: _PsqlSource | _PsycopgSource = _PsqlSource(url, setup, query, job_id) if PSQL else \
+            _PsycopgSource(self, setup, query, job_id, reader)
         yielded = False
         try:
             with source as stream:
-                reader = pcsv.open_csv(stream, read_options=pcsv.ReadOptions(
+                csv_reader = pcsv.open_csv(stream, read_options=pcsv.ReadOptions(
                     column_names=names, block_size=4 << 20), convert_options=pcsv.ConvertOptions(
                     column_types={n: c.arrow for n, c in zip(names, cols, strict=True)},
                     strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""],
                     true_values=["t"], false_values=["f"]))
-                for batch in reader:
+                for batch in csv_reader:
                     yielded = True
                     yield _finish(batch, cols, final)
         except (pa.ArrowInvalid, OSError) as e:
@@ -301,7 +315,7 @@ class PostgreSQLEngine:
         cols = self.describe(text, reader=False)
         query = "SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + f" FROM ({text}) AS q"
         with conn.transaction(), conn.cursor() as cur:
-            self._limit(cur, 300, reader=False)
+            self._limit(cur, 300)
             rows = cur.execute(query).fetchall()
         final = pa.schema([c.final for c in cols])
         arrays = [pa.array([r[i] for r in rows], type=c.final.type) for i, c in enumerate(cols)]
@@ -309,20 +323,30 @@ class PostgreSQLEngine:
 
 
 class _PsqlSource:
-    """``psql`` running the COPY script, its stdout read by pyarrow."""
+    """``psql`` running the COPY, its stdout read by pyarrow.
 
-    def __init__(self, url: str, script: str, job_id: str | None) -> None:
-        self.url, self.script, self.job_id = url, script, job_id
+    Each ``-c`` string goes to the server as it is: no psql variables or
+    backslash commands are interpreted; ``describe`` has already proved with
+    the extended protocol that the query is one SELECT.
+    """
+
+    def __init__(self, url: str, setup: list[str], query: str, job_id: str | None) -> None:
+        self.url, self.setup, self.query, self.job_id = url, setup, query, job_id
         self.stderr = b""
 
     def __enter__(self) -> IO[bytes]:
+        params = psycopg.conninfo.conninfo_to_dict(self.url)
+        password = params.pop("password", None)  # through the environment, not the process list
         env = {**os.environ, "PGAPPNAME": f"daiquiri:{self.job_id}" if self.job_id else "daiquiri"}
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv; the query goes through stdin
-            [PSQL or "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url, "-f", "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(self.script.encode())
-        self.proc.stdin.close()
+        if password:
+            env["PGPASSWORD"] = str(password)
+        argv = [PSQL or "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
+                psycopg.conninfo.make_conninfo(**params)]  # type: ignore[arg-type]
+        for statement in [*self.setup, f"COPY (\n{self.query}\n) TO STDOUT (FORMAT csv)"]:
+            argv += ["-c", statement]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,  # noqa: S603
+                                     stderr=subprocess.PIPE, env=env)
+        assert self.proc.stdout is not None
         return self.proc.stdout
 
     def __exit__(self, *exc: object) -> None:
@@ -340,8 +364,9 @@ class _PsqlSource:
 class _PsycopgSource:
     """The same COPY through psycopg in a thread, into a pipe (no psql binary)."""
 
-    def __init__(self, engine: PostgreSQLEngine, setup: list[str], query: str, job_id: str | None) -> None:
-        self.engine, self.setup, self.query, self.job_id = engine, setup, query, job_id
+    def __init__(self, engine: PostgreSQLEngine, setup: list[str], query: str, job_id: str | None,
+                 reader: bool) -> None:
+        self.engine, self.setup, self.query, self.job_id, self.reader = engine, setup, query, job_id, reader
         self.error: Exception | None = None
 
     def __enter__(self) -> IO[bytes]:
@@ -353,7 +378,7 @@ class _PsycopgSource:
 
     def _pump(self) -> None:
         try:
-            with self.engine.connect(self.job_id) as conn, conn.cursor() as cur:
+            with self.engine.connect(self.job_id, reader=self.reader) as conn, conn.cursor() as cur:
                 for statement in self.setup:
                     cur.execute(statement)
                 with cur.copy(f"COPY ({self.query}) TO STDOUT (FORMAT csv)") as copy:
@@ -456,6 +481,22 @@ def _message_error(text: str, timeout_s: float, cause: Exception | None) -> Exce
         return QueryAborted("the query was aborted")
     match = re.search(r"ERROR:\s+(.*)", text)
     return EngineError(match.group(1) if match else (text.strip() or str(cause)))
+
+
+def exec_one(conn: psycopg.Connection[Any], text: str) -> int:
+    """Run one statement with the extended protocol (which refuses a second
+    statement) and no placeholder parsing; return the rows it affected."""
+    res = conn.pgconn.exec_params(text.encode(), [])
+    _check(res)
+    tuples = res.command_tuples
+    return int(tuples) if tuples is not None else 0
+
+
+def _check(res: Any) -> None:
+    from psycopg import pq
+
+    if res.status == pq.ExecStatus.FATAL_ERROR:
+        raise psycopg.errors.error_from_result(res, encoding="utf-8")
 
 
 def _ident(name: str) -> str:
