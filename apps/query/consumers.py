@@ -72,7 +72,8 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     def _changed(self) -> list[dict[str, Any]]:
         recent = timezone.now() - timedelta(minutes=10)
         jobs = QueryJob.objects.filter(pk=self.job_id) if self.job_id else QueryJob.objects.filter(owner_id=self.owner_id)
-        jobs = jobs.filter(phase__in=[*phases.ACTIVE, phases.PENDING]) | jobs.filter(end_time__gte=recent)
+        watched = [key for key, (phase, _) in self.seen.items() if phase not in phases.FINAL][:200]
+        jobs = jobs.filter(phase__in=[*phases.ACTIVE, phases.PENDING]) | jobs.filter(end_time__gte=recent) | jobs.filter(pk__in=watched)
         out = []
         for job in jobs.distinct()[:200]:
             key = (job.phase, job.row_count)

@@ -24,9 +24,13 @@ def _query_storage(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.MYDB_DIR = tmp_path / "mydb"
     settings.SCIENCE_DIR = tmp_path / "science"
     settings.DEFAULT_ENGINE = "duckdb"
+    from workers.engines import reset_engines
+
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
+    reset_engines()  # engines are made once per process, with the storage folders of their time
     yield
+    reset_engines()
     app.conf.task_always_eager = eager
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from apps.query.consumers import JobStatusConsumer
 from apps.query.models import QueryJob
@@ -26,7 +27,7 @@ def test_it_pushes_phase_changes_of_the_users_jobs(users: Any, settings: Any) ->
         connected, _ = await communicator.connect()
         assert connected
         seen = [await communicator.receive_json_from(timeout=5)]
-        await sync_to_async(QueryJob.objects.filter(pk=job.pk).update)(phase=phases.COMPLETED, row_count=3)
+        await sync_to_async(QueryJob.objects.filter(pk=job.pk).update)(phase=phases.COMPLETED, row_count=3, end_time=timezone.now())
         await sync_to_async(QueryJob.objects.filter(pk=other.pk).update)(phase=phases.COMPLETED)
         seen.append(await communicator.receive_json_from(timeout=5))
         assert await communicator.receive_nothing(timeout=1.5)

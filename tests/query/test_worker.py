@@ -93,7 +93,10 @@ def test_a_killed_worker_leaves_no_job_executing_and_loses_no_queued_job(users: 
     ERROR and sends a QUEUED job whose message the broker lost."""
     from kombu import Connection
 
+    from daiquiri.celery import app
     from workers.query import run_query
+
+    app.conf.task_always_eager = False  # the conftest fixture restores it
 
     broker = "redis://127.0.0.1:6379/13"
     pq.write_table(star_table(3000), tmp_path / "big.parquet")
@@ -116,7 +119,7 @@ def test_a_killed_worker_leaves_no_job_executing_and_loses_no_queued_job(users: 
     try:
         with Connection(broker) as conn:
             run_query.apply_async((str(slow.id),), connection=conn)
-        assert _wait(slow, {phases.EXECUTING, phases.ERROR}, 60) == phases.EXECUTING, (tmp_path / "worker1.log").read_text()
+        assert _wait(slow, {phases.EXECUTING, phases.ERROR}, 60) == phases.EXECUTING, slow.error + (tmp_path / "worker1.log").read_text()
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         lost = QueryJob.objects.create(
