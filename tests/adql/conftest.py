@@ -166,6 +166,9 @@ def duck_conn() -> Iterator[Any]:
     conn.execute(f"CREATE TABLE {SCHEMA}.points (id BIGINT, ra DOUBLE, dec DOUBLE, name VARCHAR, "
                  "mag DOUBLE)")
     conn.executemany(f"INSERT INTO {SCHEMA}.points VALUES (?, ?, ?, ?, ?)", POINTS)
+    # Geometry columns stored as DALI arrays: POINT [ra, dec], CIRCLE [ra, dec, r].
+    conn.execute(f"CREATE TABLE {SCHEMA}.regions AS SELECT 1::BIGINT AS id, [10.0, 20.0] AS pos, "
+                 "[10.0, 20.0, 1.0] AS reg")
     yield conn
     conn.close()
 
@@ -186,6 +189,9 @@ def spark() -> Iterator[Any]:
     session.sql(f"CREATE DATABASE IF NOT EXISTS {SCHEMA}")
     df = session.createDataFrame(POINTS, "id BIGINT, ra DOUBLE, dec DOUBLE, name STRING, mag DOUBLE")
     df.write.mode("overwrite").saveAsTable(f"{SCHEMA}.points")
+    session.sql(f"DROP TABLE IF EXISTS {SCHEMA}.regions")
+    session.sql(f"CREATE TABLE {SCHEMA}.regions USING parquet AS SELECT CAST(1 AS BIGINT) AS id, "
+                "ARRAY(10.0D, 20.0D) AS pos, ARRAY(10.0D, 20.0D, 1.0D) AS reg")
     yield session
     session.stop()
 
@@ -231,4 +237,10 @@ class Engine:
 
 @pytest.fixture(params=["postgresql", "mariadb", "duckdb", "spark"])
 def engine(request: pytest.FixtureRequest) -> Engine:
+    return Engine(request.param, _runner(request, request.param))
+
+
+@pytest.fixture(params=["postgresql", "duckdb", "spark"])
+def geo_engine(request: pytest.FixtureRequest) -> Engine:
+    """Engines with geometry columns: pg_sphere types, or DALI arrays (MariaDB has neither)."""
     return Engine(request.param, _runner(request, request.param))

@@ -327,3 +327,12 @@ def test_it_round_trips_hostile_strings_unchanged(engine: Engine) -> None:
         adql = "'" + text.replace("'", "''") + "'"
         assert engine.scalar(f"SELECT {adql} FROM {T} WHERE id = 1") == text
         assert engine.ids(f"name = {adql}") == set()
+
+
+def test_it_reads_geometry_columns(geo_engine: Engine) -> None:
+    row = geo_engine.run(f"SELECT pos, reg, COORD1(pos), CONTAINS(pos, CIRCLE('ICRS', 10, 20.5, 0.6)), "
+                     f"CONTAINS(POINT('ICRS', 10.5, 20), reg), DISTANCE(pos, POINT('ICRS', 10, 21)), "
+                     f"INTERSECTS(reg, CIRCLE('ICRS', 12, 20, 1)) FROM {SCHEMA}.regions")[0]
+    assert list(row[0]) == pytest.approx([10, 20]) and list(row[1]) == pytest.approx([10, 20, 1])
+    assert float(row[2]) == 10 and [int(row[3]), int(row[4])] == [1, 1]
+    assert float(row[5]) == pytest.approx(1.0) and int(row[6]) == 1
