@@ -336,3 +336,19 @@ def test_it_reads_geometry_columns(geo_engine: Engine) -> None:
     assert list(row[0]) == pytest.approx([10, 20]) and list(row[1]) == pytest.approx([10, 20, 1])
     assert float(row[2]) == 10 and [int(row[3]), int(row[4])] == [1, 1]
     assert float(row[5]) == pytest.approx(1.0) and int(row[6]) == 1
+
+
+def test_it_reads_parquet_through_sql_from_on_duckdb(duck_conn: object, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from apps.adql import translate
+
+    from .conftest import make_catalog
+
+    path = Path(str(tmp_path)) / "points.parquet"
+    duck_conn.execute(f"COPY {T} TO '{path}' (FORMAT parquet)")  # type: ignore[attr-defined]
+    catalog = make_catalog(sql_from=f"read_parquet('{path}')")
+    sql = translate(f"SELECT p.id FROM {T} AS p WHERE {cone(0, 0, 0.1)} ORDER BY p.id", "duckdb",
+                    catalog=catalog).sql
+    assert "read_parquet(" in sql
+    assert duck_conn.execute(sql).fetchall() == [(3,), (4,)]  # type: ignore[attr-defined]
