@@ -39,6 +39,6 @@ def reap_jobs() -> int:
 
 @shared_task(name="workers.compute.clean_temporary_files", ignore_result=True)
 def clean_temporary_files() -> int:
-    from apps.files.actions import do_clean_temporary_roots
+    from apps.files.actions import do_clean_temporary_roots, do_remove_stale_uploads
 
-    return do_clean_temporary_roots()
+    return do_clean_temporary_roots() + do_remove_stale_uploads()

@@ -26,7 +26,7 @@ from apps.activity import kinds
 from apps.activity.actions import do_record_event
 
 from .models import RootVolume, Volume
-from .paths import PathError, QuotaExceeded, VolumeFS, clean_name, remove_older_than, tree_size
+from .paths import TEMP_PREFIX, PathError, QuotaExceeded, VolumeFS, clean_name, clean_path, remove_older_than, tree_size
 
 AnyUser = User | AnonymousUser
 # Event kinds of this app beside the shared ones in apps/activity/kinds.py (owned by the activity app).
@@ -210,6 +210,43 @@ def do_share_volume(user: User, volume: Volume, action: str, *, to_user: User | 
     return privileges
 
 
+def result_formats() -> dict[str, str]:
+    """Download formats a query result can be saved in: key -> label."""
+    from apps import formats
+
+    return {key: fmt.label for key, fmt in formats.FORMATS.items()}
+
+
+def do_save_result_to_volume(user: User, job: Any, volume: Volume, path: str, format_key: str) -> str:
+    """Write a query job's stored result into a volume as a file in a download format.
+    Streamed batch by batch through apps.formats; quota and atomic rename as for uploads.
+    A path that is empty or ends with "/" gets the name <table name>.<extension>. Returns the path."""
+    from apps import formats
+    from apps.query.actions import result_batches, result_columns
+    from apps.query.downloads import result_info
+
+    if job.owner_id != user.pk:
+        raise PermissionDenied("Only the job's owner saves its result.")
+    fmt = formats.FORMATS.get(format_key)
+    if fmt is None:
+        try:
+            fmt = formats.resolve_format(format_key)
+        except formats.UnknownFormat as exc:
+            raise ValidationError(str(exc)) from exc
+    if not path or path.endswith("/"):
+        path = f"{path}{job.table_name or f'result_{str(job.id)[:8]}'}.{fmt.extension}"
+    _check_write(user, volume)
+    with volume_fs(volume).directory(clean_path(path)[:-1], create=True):  # "results/" may be new
+        pass
+    chunks = formats.write(fmt, result_batches(job), result_columns(job), result_info(job))
+    try:
+        size = do_upload_file(user, volume, path, chunks)
+    finally:
+        chunks.close()
+    do_record_event(FILE_CHANGED, user=user, summary=f"saved query result {job.id} as {path} in {volume}", volume=volume.pk, path=path, size=size)
+    return path
+
+
 def do_clean_temporary_roots(now: float | None = None) -> int:
     """Remove files older than each Temporary root's max age; returns how many."""
     now = time.time() if now is None else now
@@ -218,6 +255,22 @@ def do_clean_temporary_roots(now: float | None = None) -> int:
         assert volume.root.max_age_days is not None
         if volume.directory.is_dir():  # the volume's own folder stays
             removed += remove_older_than(volume.directory, now - volume.root.max_age_days * 86400)
+    return removed
+
+
+def do_remove_stale_uploads(max_age_s: int = 86400, now: float | None = None) -> int:
+    """Temp files of uploads whose process died hard (no exception handler ran) are removed after a day."""
+    now = time.time() if now is None else now
+    removed = 0
+    for volume in Volume.objects.exclude(root__kind=RootVolume.KIND_DATA).select_related("root"):
+        try:
+            candidates = [p for p in volume.directory.iterdir() if p.name.startswith(TEMP_PREFIX) and p.is_file() and not p.is_symlink()]
+        except FileNotFoundError:
+            continue
+        for path in candidates:
+            if path.lstat().st_mtime < now - max_age_s:
+                path.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 

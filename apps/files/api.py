@@ -189,6 +189,20 @@ def preview(request: Request, volume_id: int) -> Response:
 
 @api_view(["POST"])
 @_errors
+def save_result(request: Request, volume_id: int) -> Response:
+    """{"job": query job id, "path": "results/" or a file name, "format": "csv" | "votable" | "fits" | "parquet" | …}"""
+    from apps.query.permissions import access_job
+
+    user = _user(request)
+    vol = actions.access_volume(user, volume_id, "write")
+    data = _data(request)
+    job = access_job(user, str(data.get("job", "")))
+    path = actions.do_save_result_to_volume(user, job, vol, str(data.get("path", "")), str(data.get("format", "votable")))
+    return Response({"path": path, "size": actions.volume_fs(vol).stat(path).st_size}, status=status.HTTP_201_CREATED)
+
+
+@api_view(["POST"])
+@_errors
 def share(request: Request, volume_id: int) -> Response:
     """{"action": "read"|"write", "user": name} or {..., "group": name}: the permission API's do_grant."""
     user = _user(request)

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v/<int:volume_id>/delete", views.delete_volume, name="delete_volume"),
     path("v/<int:volume_id>/download", views.download, name="download"),
     path("v/<int:volume_id>/preview", views.preview, name="preview"),
+    path("save-result/<uuid:job_id>", views.save_result, name="save_result"),
     # JSON API (token or session auth)
     path("api/volumes/", api.volumes, name="api_volumes"),
     path("api/volumes/<int:volume_id>/", api.volume, name="api_volume"),
@@ -22,4 +23,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/volumes/<int:volume_id>/delete/", api.delete, name="api_delete"),
     path("api/volumes/<int:volume_id>/preview/", api.preview, name="api_preview"),
     path("api/volumes/<int:volume_id>/share/", api.share, name="api_share"),
+    path("api/volumes/<int:volume_id>/save-result/", api.save_result, name="api_save_result"),
 ]

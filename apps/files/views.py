@@ -161,6 +161,31 @@ def download(request: HttpRequest, volume_id: int) -> HttpResponse | StreamingHt
 
 
 @login_required
+def save_result(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Save a query result into a volume: choose the volume, path and format (linked from query job pages)."""
+    from apps.query.models import QueryJob
+    from apps.query.permissions import access_job
+
+    user = _user(request)
+    job: QueryJob = access_job(user, job_id)
+    volumes = list(actions.writable_volumes(user))
+    if request.method == "POST":
+        volume = actions.access_volume(user, int(request.POST.get("volume") or 0), "write")
+        try:
+            path = actions.do_save_result_to_volume(user, job, volume, request.POST.get("path", ""), request.POST.get("format", "votable"))
+        except (PathError, ValidationError, PermissionDenied) as exc:
+            messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
+        except Exception as exc:  # the query app refuses results it no longer has
+            messages.error(request, f"The result could not be saved: {exc}")
+        else:
+            messages.success(request, f"Saved as {path} in {volume.name}.")
+            folder = path.rsplit("/", 1)[0] if "/" in path else ""
+            return redirect(_browse_url(volume.pk, folder))
+    context = {"job": job, "volumes": volumes, "formats": actions.result_formats()}
+    return render(request, "files/save_result.html", context)
+
+
+@login_required
 def preview(request: HttpRequest, volume_id: int) -> HttpResponse:
     volume = actions.access_volume(_user(request), volume_id)
     path = request.GET.get("path", "")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from apps.activity.models import Event
-from apps.files.actions import do_clean_temporary_roots, do_create_volume, do_upload_file, usage_bytes, volume_fs
+from apps.files.actions import do_clean_temporary_roots, do_create_volume, do_remove_stale_uploads, do_upload_file, usage_bytes, volume_fs
 from apps.files.models import RootVolume, Volume
 from apps.files.paths import UploadInterrupted
 
@@ -61,6 +61,17 @@ def test_a_stream_that_breaks_midway_leaves_nothing_behind(users: Any, volume: V
     with pytest.raises(UploadInterrupted):
         do_upload_file(users.owner, volume, "partial.bin", broken())
     assert os.listdir(volume.directory) == []
+
+
+def test_temp_files_of_uploads_killed_hard_are_removed_after_a_day(users: Any, volume: Volume) -> None:
+    stale, fresh = volume.directory / ".upload-dead.part", volume.directory / ".upload-live.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    assert do_remove_stale_uploads() == 1
+    assert not stale.exists() and fresh.exists()
+    assert volume_fs(volume).listdir() == []  # never listed either
 
 
 def test_the_temporary_root_is_cleaned_by_age(users: Any, roots: dict[str, RootVolume]) -> None:
