@@ -108,3 +108,34 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (another process, as a web worker would be)."""
     return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
+
+
+# ---- MariaDB ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def maria() -> Iterator[Any]:
+    from workers.engines.mariadb import MariaDBEngine
+
+    engine = MariaDBEngine(MARIA_ADMIN)
+    cat = f"engines_test_{SUFFIX}"
+    with engine.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{cat}`")
+        cur.execute(f"CREATE TABLE `{cat}`.stars (id BIGINT PRIMARY KEY, ra DOUBLE, `dec` DOUBLE, mag FLOAT, "
+                    "flag SMALLINT, n INT, name VARCHAR(20), ok BOOLEAN, seen DATETIME(6), code CHAR(3), "
+                    "price DECIMAL(10,2), INDEX (mag)) COMMENT 'test stars'")
+        cur.execute(f"ALTER TABLE `{cat}`.stars MODIFY ra DOUBLE COMMENT 'right ascension'")
+        cur.execute(f"INSERT INTO `{cat}`.stars SELECT seq, seq * 0.36, (seq % 180) - 89.5, "
+                    "IF(seq % 10 = 0, NULL, 10 + (seq % 50) / 10), seq % 3, seq * 7, "
+                    "IF(seq % 7 = 0, '', CONCAT('star ', seq)), seq % 2 = 0, "
+                    "TIMESTAMP('2020-01-01') + INTERVAL seq HOUR, 'abc', seq / 4 FROM seq_0_to_999")
+        cur.execute(f"ANALYZE TABLE `{cat}`.stars")
+    engine.cat = cat  # type: ignore[attr-defined]
+    yield engine
+    with engine.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{cat}`")
+
+
+@pytest.fixture
+def maria_mydb(maria: Any, mydb: str) -> Iterator[str]:
+    yield mydb
+    with maria.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{mydb}`")

@@ -1,0 +1,330 @@
+"""MariaDB through PyMySQL.
+
+- Results go to the database ``mydb_<user id>``: ``CREATE TABLE`` under a
+  temporary name, then ``RENAME TABLE`` (MariaDB DDL is not transactional,
+  so a failure drops the temporary table and never touches the final name).
+- Each statement carries ``SET STATEMENT max_statement_time=<limit> FOR`` and
+  a ``/* daiquiri:<job id> */`` comment; ``abort(job_id)`` from any process
+  finds that comment in PROCESSLIST and runs ``KILL QUERY``.
+- PyMySQL does not enable multi-statements, so one call is one statement.
+- Geometry values are DALI text ("ra dec ...") as the ADQL dialect emits them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+import pymysql
+import pymysql.cursors
+from pymysql.constants import FIELD_TYPE
+
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
+from .common import Watch, check_job_id, check_name, request_abort
+from .types import adql_from_native, with_names
+
+MYDB_PREFIX = "mydb_"
+ER_STATEMENT_TIMEOUT = 1969
+ER_QUERY_INTERRUPTED = 1317
+INSERT_ROWS = 2000
+
+
+class MariaDBEngine:
+    name = "mariadb"
+    dialect = "mariadb"
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("mysql", "mariadb"):
+            raise EngineError("SCIENCE_MARIADB_URL must look like mysql://user:password@host:3306/database")
+        self.params: dict[str, Any] = {
+            "host": parsed.hostname or "127.0.0.1", "port": parsed.port or 3306,
+            "user": unquote(parsed.username or "root"), "password": unquote(parsed.password or ""),
+            "database": parsed.path.lstrip("/") or None,
+        }
+
+    def connect(self, **extra: Any) -> pymysql.connections.Connection[Any]:
+        try:
+            return pymysql.connect(**self.params, charset="utf8mb4", autocommit=True, **extra)
+        except pymysql.Error as e:
+            raise EngineError(f"cannot connect to the MariaDB science database: {e}") from e
+
+    def setup(self) -> None:
+        """Nothing to prepare: MyDB databases are created on first use."""
+
+    # ---- the Engine protocol ---------------------------------------------------
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+        check_name(into)
+        check_job_id(job_id)
+        tmp = TableName(into.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(into.schema)}")
+            if _exists(cur, into):
+                raise EngineError(f"a table named {into.name} already exists in {into.schema}")
+            try:
+                with Watch(job_id, timeout_s, lambda: self._kill(conn.thread_id()),
+                           enforce_timeout=False) as watch:
+                    try:
+                        rows = cur.execute(_statement(f"CREATE TABLE {_qualified(tmp)} AS\n{sql}", job_id,
+                                                      timeout_s))
+                    except pymysql.Error as e:
+                        raise _error(e, timeout_s) from e
+                watch.raise_if_stopped()
+                try:
+                    cur.execute(f"RENAME TABLE {_qualified(tmp)} TO {_qualified(into)}")
+                except pymysql.Error as e:
+                    raise EngineError(f"a table named {into.name} already exists in {into.schema}") from e
+            except BaseException:
+                cur.execute(f"DROP TABLE IF EXISTS {_qualified(tmp)}")
+                raise
+            cur.execute("SELECT COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", [into.schema, into.name])
+            size = cur.fetchone()
+        return StoredResult(into, int(rows), int(size[0]) if size else 0)
+
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        check_job_id(job_id)
+        return self._stream(_statement(sql, job_id, timeout_s), job_id, timeout_s, batch_rows)
+
+    def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
+              order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
+        check_name(table)
+        query = f"SELECT * FROM {_qualified(table)}"
+        if order_by is not None:  # NULLS LAST, as on the other engines
+            query += f" ORDER BY {_ident(order_by)} IS NULL, {_ident(order_by)} {'DESC' if descending else 'ASC'}"
+        if limit is not None or offset:
+            query += f" LIMIT {int(limit) if limit is not None else 2**63 - 1}"
+        if offset:
+            query += f" OFFSET {int(offset)}"
+        return self._stream(query, None, 3600, 65536)
+
+    def abort(self, job_id: str) -> None:
+        request_abort(job_id)
+        self.cancel(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        """KILL QUERY the statement tagged with the job's comment (no Django needed)."""
+        marker = f"/* daiquiri:{check_job_id(job_id)} */%"
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                        [marker])
+            for (thread,) in cur.fetchall():
+                try:
+                    cur.execute(f"KILL QUERY {int(thread)}")
+                except pymysql.Error:
+                    pass  # it finished meanwhile
+
+    def introspect(self, schema: str, table: str | None = None) -> list[IntrospectedTable]:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(INTROSPECT_SQL, {"schema": schema, "table": table})
+            rows = cur.fetchall()
+        tables: dict[str, dict[str, Any]] = {}
+        for name, comment, estimate, column, native, col_comment, indexed in rows:
+            t = tables.setdefault(name, {"description": comment or "", "rows": estimate, "columns": []})
+            native = "boolean" if native.lower().startswith("tinyint(1)") else native
+            info = with_names(adql_from_native(native), column, indexed=bool(indexed))
+
+            t["columns"].append(replace(info, description=col_comment or ""))
+        if table is not None and table not in tables:
+            raise EngineError(f"no table {schema}.{table}")
+        return [IntrospectedTable(schema, name, tuple(t["columns"]), description=t["description"],
+                                  rows=None if t["rows"] is None else int(t["rows"]))
+                for name, t in tables.items()]
+
+    def ingest(self, table: TableName, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *,
+               replace: bool = False) -> int:
+        check_name(table)
+        tmp = TableName(table.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
+        columns = ", ".join(f"{_ident(f.name)} {_ddl_type(f.type)}" for f in schema)
+        placeholders = ", ".join(["%s"] * len(schema))
+        rows = 0
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(table.schema)}")
+            if not replace and _exists(cur, table):
+                raise EngineError(f"a table named {table.name} already exists in {table.schema}")
+            cur.execute(f"CREATE TABLE {_qualified(tmp)} ({columns})")
+            try:
+                insert = f"INSERT INTO {_qualified(tmp)} VALUES ({placeholders})"
+                for batch in batches:
+                    values = [_to_python(batch.column(i)) for i in range(batch.num_columns)]
+                    chunk = list(zip(*values, strict=True))
+                    for start in range(0, len(chunk), INSERT_ROWS):
+                        cur.executemany(insert, chunk[start:start + INSERT_ROWS])
+                    rows += batch.num_rows
+                if replace and _exists(cur, table):
+                    old = TableName(table.schema, f"_old_{uuid.uuid4().hex[:16]}")
+                    cur.execute(f"RENAME TABLE {_qualified(table)} TO {_qualified(old)}, "
+                                f"{_qualified(tmp)} TO {_qualified(table)}")  # one atomic swap
+                    cur.execute(f"DROP TABLE {_qualified(old)}")
+                else:
+                    cur.execute(f"RENAME TABLE {_qualified(tmp)} TO {_qualified(table)}")
+            except BaseException as e:
+                cur.execute(f"DROP TABLE IF EXISTS {_qualified(tmp)}")
+                if isinstance(e, pymysql.Error):
+                    raise EngineError(f"cannot store the table: {e.args[-1]}") from e
+                raise
+        return rows
+
+    def drop(self, table: TableName) -> None:
+        with self.connect() as conn, conn.cursor() as cur:
+            try:
+                cur.execute(f"DROP TABLE {_qualified(check_name(table))}")
+            except pymysql.Error as e:
+                raise EngineError(f"no table {table.schema}.{table.name}") from e
+
+    def rename(self, table: TableName, new: TableName) -> None:
+        check_name(table), check_name(new)
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(new.schema)}")
+            try:
+                cur.execute(f"RENAME TABLE {_qualified(table)} TO {_qualified(new)}")
+            except pymysql.Error as e:
+                raise EngineError(str(e.args[-1])) from e
+
+    # ---- helpers -----------------------------------------------------------------
+    def _kill(self, thread_id: int) -> None:
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"KILL QUERY {int(thread_id)}")
+
+    def _stream(self, statement: str, job_id: str | None, timeout_s: float,
+                batch_rows: int) -> Iterator[pa.RecordBatch]:
+        conn = self.connect(cursorclass=pymysql.cursors.SSCursor)
+        try:
+            with conn.cursor() as cur:
+                watch = Watch(job_id, timeout_s, lambda: self._kill(conn.thread_id()),
+                              enforce_timeout=False) if job_id else None
+                if watch is not None:
+                    watch.__enter__()
+                try:
+                    try:
+                        cur.execute(statement)
+                        schema = _arrow_schema(cur.description or ())
+                        empty = True
+                        while rows := cur.fetchmany(batch_rows):
+                            empty = False
+                            yield _batch(rows, schema)
+                        if empty:
+                            yield pa.RecordBatch.from_pylist([], schema=schema)
+                    except pymysql.Error as e:
+                        raise _error(e, timeout_s) from e
+                finally:
+                    if watch is not None:
+                        watch.__exit__(None, None, None)
+                if watch is not None:
+                    watch.raise_if_stopped()
+        finally:
+            conn.close()
+
+
+# ---- statements, names and errors --------------------------------------------------
+def _statement(sql: str, job_id: str, timeout_s: float) -> str:
+    return f"/* daiquiri:{job_id} */ SET STATEMENT max_statement_time={max(0.001, timeout_s):.3f} FOR\n{sql}"
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _qualified(table: TableName) -> str:
+    return f"{_ident(table.schema)}.{_ident(table.name)}"
+
+
+def _exists(cur: Any, table: TableName) -> bool:
+    cur.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                [table.schema, table.name])
+    return cur.fetchone() is not None
+
+
+def _error(e: pymysql.Error, timeout_s: float) -> Exception:
+    code = e.args[0] if e.args else None
+    if code == ER_STATEMENT_TIMEOUT:
+        return QueryTimeout(f"the query ran longer than the time limit of {timeout_s:g} s")
+    if code == ER_QUERY_INTERRUPTED:
+        return QueryAborted("the query was aborted")
+    return EngineError(str(e.args[-1]) if e.args else str(e))
+
+
+# ---- types ---------------------------------------------------------------------------
+def _arrow_schema(description: Any) -> pa.Schema:
+    fields = []
+    for name, code, _display, length, *_ in description:
+        boolean = code == FIELD_TYPE.TINY and length == 1  # BOOLEAN is TINYINT(1)
+        fields.append(pa.field(name, pa.bool_() if boolean else _ARROW.get(code, pa.string())))
+    return pa.schema(fields)
+
+
+_ARROW = {
+    FIELD_TYPE.TINY: pa.int16(), FIELD_TYPE.SHORT: pa.int16(), FIELD_TYPE.INT24: pa.int32(),
+    FIELD_TYPE.LONG: pa.int32(), FIELD_TYPE.LONGLONG: pa.int64(), FIELD_TYPE.YEAR: pa.int16(),
+    FIELD_TYPE.FLOAT: pa.float32(), FIELD_TYPE.DOUBLE: pa.float64(),
+    FIELD_TYPE.DECIMAL: pa.float64(), FIELD_TYPE.NEWDECIMAL: pa.float64(),
+    FIELD_TYPE.DATETIME: pa.timestamp("us"), FIELD_TYPE.TIMESTAMP: pa.timestamp("us"),
+    FIELD_TYPE.DATE: pa.timestamp("us"), FIELD_TYPE.BIT: pa.int64(),
+}
+
+
+def _batch(rows: Any, schema: pa.Schema) -> pa.RecordBatch:
+    columns = list(zip(*rows, strict=True))
+    arrays = []
+    for values, field in zip(columns, schema, strict=True):
+        if pa.types.is_boolean(field.type):
+            values = tuple(None if v is None else bool(v) for v in values)
+        elif pa.types.is_floating(field.type):
+            values = tuple(None if v is None else float(v) for v in values)
+        elif pa.types.is_timestamp(field.type):
+            values = tuple(v if v is None or isinstance(v, dt.datetime) else
+                           dt.datetime.combine(v, dt.time()) if isinstance(v, dt.date) else None for v in values)
+        elif pa.types.is_int64(field.type):
+            values = tuple(int.from_bytes(v, "big") if isinstance(v, bytes) else v for v in values)
+        elif pa.types.is_string(field.type):
+            values = tuple(v.decode(errors="replace") if isinstance(v, bytes) else
+                           (None if v is None else str(v)) for v in values)
+        arrays.append(pa.array(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _ddl_type(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return "SMALLINT"
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return "INT"
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_float16(t) or pa.types.is_float32(t):
+        return "FLOAT"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "DOUBLE"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "DATETIME(6)"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "LONGBLOB"
+    return "LONGTEXT"  # strings, and lists as DALI text
+
+
+def _to_python(array: pa.Array) -> list[Any]:
+    t = array.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return [None if v is None else " ".join(repr(x) for x in v) for v in array.to_pylist()]
+    if pa.types.is_timestamp(t) and t.tz is not None:
+        return [None if v is None else v.replace(tzinfo=None) for v in array.cast(pa.timestamp("us")).to_pylist()]
+    if pa.types.is_decimal(t):
+        return [None if v is None else float(v) for v in array.to_pylist()]
+    return list(array.to_pylist())
+
+INTROSPECT_SQL = """
+SELECT c.TABLE_NAME, t.TABLE_COMMENT, t.TABLE_ROWS, c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_COMMENT,
+       EXISTS (SELECT 1 FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA
+               AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME)
+FROM information_schema.COLUMNS c
+JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+WHERE c.TABLE_SCHEMA = %(schema)s AND (%(table)s IS NULL OR c.TABLE_NAME = %(table)s)
+  AND c.TABLE_NAME NOT LIKE '\\_tmp\\_%%' AND c.TABLE_NAME NOT LIKE '\\_old\\_%%'
+ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION
+"""
