@@ -18,6 +18,7 @@ from .dialects import Dialect, get_dialect
 from .errors import AdqlError
 from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, geometry_for
 from .parser import parse
+from .units import unit_factor
 
 GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
 _GEO_XTYPE = {"POINT": ("point", "2"), "CIRCLE": ("circle", "3"), "POLYGON": ("polygon", "*"),
@@ -673,9 +674,12 @@ class Translator:
         sql = self.expr(f.args[0], scope)
         target = f.args[1]
         assert isinstance(target, A.Literal)
-        source_unit = self.type_of(f.args[0], scope).unit
-        factor = unit_factor(source_unit, target.value, f)
-        return f"({sql} * {factor!r})"
+        factor = unit_factor(f.args[0], target.value, f, self.column_unit)
+        return f"({sql} * {self.d.double(factor)})"
+
+    @staticmethod
+    def column_unit(ref: A.ColumnRef) -> str:
+        return ref.column.out.unit if isinstance(ref.column, Col) else ""
 
     def geom_func(self, f: A.Func, scope: Scope) -> str:
         n = f.name
@@ -910,21 +914,6 @@ def _constant_pairs(nodes: list[tuple[A.Expr, A.Expr]], n: int
     if len(pairs) != n or any(x is None or y is None for x, y in pairs):
         return None
     return tuple((float(x), float(y)) for x, y in pairs)  # type: ignore[arg-type]
-
-
-def unit_factor(source: str, target: str, node: A.Func) -> float:
-    """Multiplier from one VOUnit to another (astropy does the unit algebra)."""
-    if not source:
-        raise AdqlError("IN_UNIT: the unit of this expression is not known", node.line, node.col)
-    from astropy import units as u  # slow to import; only IN_UNIT needs it
-
-    try:
-        src = u.Unit(source, format="vounit", parse_strict="raise")
-        dst = u.Unit(target, format="vounit", parse_strict="raise")
-        return float(src.to(dst))
-    except (ValueError, u.UnitsError, TypeError) as exc:
-        raise AdqlError(f"IN_UNIT: cannot convert {source} to {target} ({exc})", node.line,
-                        node.col) from None
 
 
 def translate(text: str, dialect: str, *, catalog: Catalog | None = None,

@@ -117,3 +117,11 @@ def test_it_translates_without_a_catalog() -> None:
 def test_it_hints_at_single_quotes_for_text(catalog: Catalog) -> None:
     assert error('SELECT ra FROM gaia.source WHERE "M31" = ra', catalog).message.endswith(
         "text values take single quotes: 'M31'")
+
+
+def test_it_infers_units_through_expressions_for_in_unit(catalog: Catalog) -> None:
+    t = translate("SELECT IN_UNIT(SQRT(POWER(pmra, 2) + POWER(pmra, 2)), 'rad/yr') FROM gaia.source",
+                  "duckdb", catalog=catalog)
+    assert "4.84813681109536e-09" in t.sql and t.columns[0].unit == "rad/yr"
+    assert "not known" in error("SELECT IN_UNIT(ra + pmra, 'deg') FROM gaia.source", catalog).message
+    assert "not a VOUnit" in error("SELECT IN_UNIT(ra, 'furlong') FROM gaia.source", catalog).message
