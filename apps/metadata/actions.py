@@ -394,7 +394,7 @@ def do_save_function(actor: Actor, name: str, *, return_type: str, sql: dict[str
     return function
 
 
-GAIA_HEALPIX = {
+GAIA_HEALPIX: dict[str, Any] = {
     "name": "gaia_healpix_index", "return_type": "BIGINT", "signature": "gaia_healpix_index(level INTEGER, source_id BIGINT)",
     "description": "The HEALPix index (nested scheme) at level 0-12 of a Gaia source, from its source_id.",
     "sql": {d: "({1} >> (35 + 2 * (12 - {0})))" for d in ("duckdb", "postgresql", "mariadb")} | {"spark": "shiftright({1}, 35 + 2 * (12 - {0}))"},
