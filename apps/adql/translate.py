@@ -235,7 +235,7 @@ class Translator:
                     continue
                 for src, c in expanded:
                     name = self.unique(c.name, used)
-                    sql.append(f"{src.sql_alias}.{self.q(c.name)} AS {self.q(name)}")
+                    sql.append(f"{self.star_column(src, c)} AS {self.q(name)}")
                     if cols is not None:
                         cols.append(Col(name, _rename(c.out, name)))
                 continue
@@ -283,6 +283,13 @@ class Translator:
         if any(s.cols is None for s in sources):
             return None
         return [(s, c) for s in sources for c in s.cols or [] if c.name.lower() not in s.hidden]
+
+    def star_column(self, src: Source, c: Col) -> str:
+        sql = f"{src.sql_alias}.{self.q(c.name)}"
+        if self.d.name == "postgresql" and c.out.datatype in GEOMETRY_TYPES:
+            # pg_sphere values print in radians; DALI wants the degree arrays.
+            return self.geo.output(GNative(sql, c.out.datatype))
+        return sql
 
     def star_sql(self, star: A.Star, scope: Scope) -> str:
         if star.qualifier is None:

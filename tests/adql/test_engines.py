@@ -352,3 +352,13 @@ def test_it_reads_parquet_through_sql_from_on_duckdb(duck_conn: object, tmp_path
                     catalog=catalog).sql
     assert "read_parquet(" in sql
     assert duck_conn.execute(sql).fetchall() == [(3,), (4,)]  # type: ignore[attr-defined]
+
+
+def test_it_outputs_geometry_columns_reached_through_star(pg_conn: object) -> None:
+    from apps.adql import translate
+
+    from .conftest import make_catalog
+
+    sql = translate(f"SELECT * FROM {SCHEMA}.regions", "postgresql", catalog=make_catalog()).sql
+    row = pg_conn.execute(sql).fetchone()  # type: ignore[attr-defined]
+    assert row[1] == pytest.approx([10, 20]) and row[3] == pytest.approx([9, 19, 11, 19, 11, 21, 9, 21])
