@@ -72,10 +72,9 @@ class Heartbeat(threading.Thread):
             while not self.stopped.wait(1.0):
                 if timezone.now() - last >= beat:
                     last = timezone.now()
-                    alive = QueryJob.objects.filter(pk=self.job_id, phase=phases.EXECUTING).update(heartbeat=last)
-                else:
-                    alive = QueryJob.objects.filter(pk=self.job_id, phase=phases.EXECUTING).exists()
-                if not alive and not self.stopped.is_set():
+                    QueryJob.objects.filter(pk=self.job_id, phase=phases.EXECUTING).update(heartbeat=last)
+                phase = QueryJob.objects.filter(pk=self.job_id).values_list("phase", flat=True).first()
+                if phase in (phases.ABORTED, phases.ERROR) and not self.stopped.is_set():  # aborted or reaped elsewhere
                     self.engine.abort(self.job_id)
                     return
         except Exception:
