@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+from django.core.cache import cache
 
 from apps.adql import ColumnInfo, TableInfo
 
-from .catalog import TAP_SCHEMA, AnyUser, tables_with_columns, visible_schemas
+from .catalog import TAP_SCHEMA, AnyUser, metadata_version, tables_with_columns, visible_schemas
 from .datatypes import votable_type
 
 # (name, ADQL type, description, ucd): the standard columns of each TAP_SCHEMA table.
@@ -118,7 +119,16 @@ def _none(text: str) -> str | None:
 
 
 def tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
-    """The rows of the five tables for ``user``, in three queries."""
+    """The rows of the five tables for ``user``: three queries, then cached until metadata or privileges change."""
+    key = f"metadata:tap_schema:{metadata_version()}:{user.pk if user.is_authenticated else 'anonymous'}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = _tap_schema_rows(user)
+        cache.set(key, rows, 3600)
+    return rows  # type: ignore[no-any-return]
+
+
+def _tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
     schemas, tables, columns = _own_rows()
     for index, s in enumerate(visible_schemas(user)):
         schemas.insert(index, {"schema_name": s.name, "utype": _none(s.utype), "description": _none(s.description or s.title),
