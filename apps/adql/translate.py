@@ -10,13 +10,15 @@ text reaches the SQL except through these quoting functions.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ast as A
 from .catalog import Catalog, ColumnInfo, TableInfo
 from .dialects import Dialect, get_dialect
 from .errors import AdqlError
-from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, geometry_for
+from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geometry_for
 from .parser import parse
 from .units import unit_factor
 
@@ -102,6 +104,22 @@ class Translator:
         self.catalog = catalog
         self.tables: list[tuple[str, str]] = []
         self.warnings: list[str] = []
+        self.depth = 0  # > 0 inside WITH, FROM or WHERE subqueries
+
+    @contextmanager
+    def inner(self) -> Iterator[None]:
+        """Translate a subquery: its geometries stay engine-native, not DALI output."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def geometry_value(self, g: Geo) -> str:
+        """A selected geometry: DALI arrays in the result; pg_sphere values inside."""
+        if self.depth and isinstance(self.geo, PgSphere):
+            return self.geo.native(g)
+        return self.geo.output(g)
 
     # ---- names ----------------------------------------------------------
 
@@ -139,7 +157,8 @@ class Translator:
             if name.key in defined:
                 raise AdqlError(f"the WITH query {name.name} is defined twice", name.line, name.col)
             defined.add(name.key)
-            sub_sql, sub_cols = self.query(sub, None, ctes)
+            with self.inner():
+                sub_sql, sub_cols = self.query(sub, None, ctes)
             emitted = self.name_of(name)
             ctes[name.key] = (emitted, sub_cols)
             parts.append(f"{self.q(emitted)} AS ({sub_sql})")
@@ -286,7 +305,7 @@ class Translator:
 
     def star_column(self, src: Source, c: Col) -> str:
         sql = f"{src.sql_alias}.{self.q(c.name)}"
-        if self.d.name == "postgresql" and c.out.datatype in GEOMETRY_TYPES:
+        if self.d.name == "postgresql" and c.out.datatype in GEOMETRY_TYPES and not self.depth:
             # pg_sphere values print in radians; DALI wants the degree arrays.
             return self.geo.output(GNative(sql, c.out.datatype))
         return sql
@@ -306,7 +325,8 @@ class Translator:
             return self.table_name(t, scope)
         if isinstance(t, A.Derived):
             # A subquery in FROM sees the enclosing query, not its FROM siblings.
-            sql, cols = self.query(t.query, scope.parent, scope.ctes)
+            with self.inner():
+                sql, cols = self.query(t.query, scope.parent, scope.ctes)
             alias = self.add_source(scope, t.alias, None, cols)
             return f"({sql}) AS {alias}"
         return self.join(t, scope)
@@ -510,7 +530,8 @@ class Translator:
         if isinstance(c, A.InList):
             neg = "NOT " if c.negated else ""
             if c.query is not None:
-                sub, cols = self.query(c.query, scope, scope.ctes)
+                with self.inner():
+                    sub, cols = self.query(c.query, scope, scope.ctes)
                 if cols is not None and len(cols) != 1:
                     raise AdqlError("the subquery after IN must select exactly one column",
                                     c.line, c.col)
@@ -523,7 +544,8 @@ class Translator:
                                c.negated, c.ilike)
         if isinstance(c, A.IsNull):
             return f"({self.expr(c.operand, scope)} IS {'NOT ' if c.negated else ''}NULL)"
-        sub, _ = self.query(c.query, scope, scope.ctes)
+        with self.inner():
+            sub, _ = self.query(c.query, scope, scope.ctes)
         return f"(EXISTS ({sub}))"
 
     def compare(self, c: A.Compare, scope: Scope) -> str:
@@ -572,7 +594,7 @@ class Translator:
         """An expression in the select list, where geometries are output."""
         inner = e.inner if isinstance(e, A.Paren) else e
         if self.is_geometry(inner, scope):
-            return self.geo.output(self.geometry(inner, scope))
+            return self.geometry_value(self.geometry(inner, scope))
         return self.expr(e, scope)
 
     def is_geometry(self, e: A.Expr, scope: Scope) -> bool:
@@ -591,7 +613,7 @@ class Translator:
         if isinstance(e, A.ColumnRef):
             sql = self.column(e, scope)
             if isinstance(e.column, Col) and e.column.out.datatype in GEOMETRY_TYPES:
-                return self.geo.output(self.geometry(e, scope))
+                return self.geometry_value(self.geometry(e, scope))
             return sql
         if isinstance(e, A.Paren):
             return f"({self.expr(e.inner, scope)})"
@@ -609,7 +631,7 @@ class Translator:
         if isinstance(e, A.Case):
             return self.case(e, scope)
         if isinstance(e, A.Geom):
-            return self.geo.output(self.geometry(e, scope))
+            return self.geometry_value(self.geometry(e, scope))
         raise AdqlError("'*' is only allowed in the select list and in COUNT(*)", e.line, e.col)
 
     def literal(self, e: A.Literal) -> str:
@@ -662,7 +684,7 @@ class Translator:
 
     def cast(self, c: A.Cast, scope: Scope) -> str:
         if c.type in GEOMETRY_TYPES:
-            return self.geo.output(self.geometry(c, scope))
+            return self.geometry_value(self.geometry(c, scope))
         return f"CAST({self.expr(c.operand, scope)} AS {self.d.cast_type(c.type, c.length)})"
 
     def case(self, c: A.Case, scope: Scope) -> str:
@@ -699,7 +721,7 @@ class Translator:
             a, b = (self.geometry(x, scope) for x in f.args)
             return self.geo.geo_distance(a, b)
         if n == "CENTROID":
-            return self.geo.output(self.geometry(f, scope))
+            return self.geometry_value(self.geometry(f, scope))
         g = self.geometry(f.args[0], scope)
         if n == "AREA":
             return self.geo.area(g)

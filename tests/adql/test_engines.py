@@ -362,3 +362,11 @@ def test_it_outputs_geometry_columns_reached_through_star(pg_conn: object) -> No
     sql = translate(f"SELECT * FROM {SCHEMA}.regions", "postgresql", catalog=make_catalog()).sql
     row = pg_conn.execute(sql).fetchone()  # type: ignore[attr-defined]
     assert row[1] == pytest.approx([10, 20]) and row[3] == pytest.approx([9, 19, 11, 19, 11, 21, 9, 21])
+
+
+def test_it_keeps_geometries_native_inside_subqueries(geo_engine: Engine) -> None:
+    rows = geo_engine.run(f"WITH g AS (SELECT pos, POINT('ICRS', 10.5, 20) AS p FROM {SCHEMA}.regions) "
+                          "SELECT COORD1(q.pos), DISTANCE(q.pos, q.p), q.p FROM (SELECT * FROM g) AS q "
+                          "WHERE 1 = CONTAINS(q.p, CIRCLE('ICRS', 10, 20, 1))")
+    assert float(rows[0][0]) == 10 and float(rows[0][1]) == pytest.approx(0.5 * math.cos(math.radians(20)), rel=1e-3)
+    assert list(rows[0][2]) == pytest.approx([10.5, 20])
