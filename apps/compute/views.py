@@ -18,11 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.files.actions import readable_volumes, volume_actions
+from apps.files.models import Volume
 from apps.files.paths import PathError
 from apps.uws import phases
 
 from . import actions
-from .engine import CONTAINER_TMP
+from .engine import CONTAINER_TMP, mount_target
 from .models import ComputeDomain, ComputeJob
 from .specs import spec_from_json
 
@@ -57,7 +58,7 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "The job is queued.")
             return redirect("compute:job", job.pk)
-    volumes = [{"volume": v, "can_write": "write" in volume_actions(user, v)} for v in readable_volumes(user)]
+    volumes = [{"volume": v, "can_write": "write" in volume_actions(user, v), "target": mount_target(v)} for v in readable_volumes(user)]
     context = {
         "images": actions.runnable_images(user), "domains": ComputeDomain.objects.filter(enabled=True), "volumes": volumes,
         "jobs": ComputeJob.objects.filter(owner=user).select_related("image", "domain")[:100], "form": request.POST,
@@ -71,7 +72,9 @@ def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
     outputs = [
         {**o, "url": reverse("files:download", args=[o["volume"]]) + f"?path={o['path']}"} for o in job.outputs
     ]
-    return render(request, "compute/job.html", {"job": job, "outputs": outputs, "active": not job.is_final,
+    names = {v.pk: mount_target(v) for v in Volume.objects.filter(pk__in=[m["volume"] for m in job.mounts]).select_related("root", "owner")}
+    mounts = [{"target": names.get(m["volume"], "(deleted volume)"), "write": m["write"]} for m in job.mounts]
+    return render(request, "compute/job.html", {"job": job, "outputs": outputs, "active": not job.is_final, "mounts": mounts,
                                                 "workdir": actions.workdir_in_container(job) if job.workdir_volume else CONTAINER_TMP})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -95,6 +96,7 @@ def browse(request: HttpRequest, volume_id: int) -> HttpResponse:
         {
             "entry": e, "path": f"{path}/{e.name}" if path else e.name, "size": _human(e.size),
             "previewable": not e.is_dir and preview_kind(e.name) is not None,
+            "modified": dt.datetime.fromtimestamp(e.modified, tz=dt.UTC),
         }
         for e in entries
     ]
