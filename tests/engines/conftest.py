@@ -139,3 +139,19 @@ def maria_mydb(maria: Any, mydb: str) -> Iterator[str]:
     yield mydb
     with maria.connect() as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{mydb}`")
+
+
+# ---- Spark ----------------------------------------------------------------------
+SPARK_REMOTE = os.environ.get("ENGINES_TEST_SPARK", "sc://127.0.0.1:15002")
+
+
+@pytest.fixture(scope="session")
+def spark_remote() -> str:
+    """The Connect server of scripts/services.d/20-spark, started here when it is not running."""
+    if SPARK_REMOTE.startswith("sc://127.0.0.1:"):
+        hook = ROOT / "scripts" / "services.d" / "20-spark"
+        port = SPARK_REMOTE.rsplit(":", 1)[1]
+        done = subprocess.run([str(hook)], env={**os.environ, "SPARK_CONNECT_PORT": port},
+                              capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stderr
+    return SPARK_REMOTE

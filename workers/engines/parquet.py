@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -85,6 +85,9 @@ class ParquetStore:
                       if p.is_dir() and not p.name.startswith(".") and NAME_RE.match(p.name))
 
     # ---- reading -----------------------------------------------------------
+    def sql_from(self, table: TableName) -> str:
+        return self.scan_sql(self.path(table))
+
     def scan_sql(self, path: Path) -> str:
         """The DuckDB FROM fragment reading a table's file or folder of parts."""
         if path.is_dir():
@@ -133,7 +136,8 @@ class ParquetStore:
         finally:
             cur.close()
 
-    def introspect(self, schema: str, table: str | None, sql_from: str | None = None) -> list[IntrospectedTable]:
+    def introspect(self, schema: str, table: str | None,
+                   sql_from: Callable[[TableName], str] | None = None) -> list[IntrospectedTable]:
         names = [table] if table is not None else self.tables(schema)
         out = []
         for name in names:
@@ -142,7 +146,7 @@ class ParquetStore:
                 raise EngineError(f"no table {schema}.{name}")
             data = self.dataset(t)
             out.append(IntrospectedTable(schema, name, columns_from_schema(data.schema),
-                                         sql_from=sql_from_for(self, t) if sql_from is None else sql_from,
+                                         sql_from=(sql_from or self.sql_from)(t),
                                          rows=int(data.count_rows())))
         return out
 
@@ -185,8 +189,3 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-def sql_from_for(store: ParquetStore, table: TableName) -> str:
-    """DuckDB's trusted FROM fragment for a stored Parquet table."""
-    return store.scan_sql(store.path(table))

@@ -1,0 +1,69 @@
+"""Spark through the Connect server, over the same Parquet files as DuckDB (kept few: Spark is slow)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableName
+from workers.engines.duckdb import DuckDBEngine
+from workers.engines.spark import SparkEngine
+
+SLOW = "SELECT sum(id % 7) AS s FROM range(1000000000000)"
+
+
+@pytest.fixture
+def spark(spark_remote: str, science: tuple[Path, Path]) -> Iterator[SparkEngine]:
+    engine = SparkEngine(spark_remote, *science)
+    yield engine
+    engine.close()
+
+
+def test_it_executes_into_parquet_that_duckdb_reads_with_the_same_types(
+        spark: SparkEngine, science: tuple[Path, Path], mydb: str, job_id: str) -> None:
+    stars = spark.sql_from(TableName("cat", "stars"))
+    into = TableName(mydb, "bright")
+    result = spark.execute(f"SELECT id, ra, mag, flag, n, name, ok, seen, array(ra, dec) AS pos "
+                           f"FROM {stars} WHERE mag < 11", into=into, timeout_s=120, job_id=job_id)
+    assert result.rows == 180 and result.bytes > 0
+    page = pa.Table.from_batches(list(spark.fetch(into, offset=2, limit=3, order_by="id")))
+    assert page.column("id").to_pylist() == [3, 4, 5]  # id 0 has no magnitude
+    spark_types = {c.name: (c.datatype, c.arraysize) for c in spark.introspect(mydb, "bright")[0].columns}
+    duck = DuckDBEngine(*science, threads=1)
+    duck.execute("SELECT id, ra, mag, flag, n, name, ok, seen, [ra, dec] AS pos FROM cat.stars WHERE mag < 11",
+                 into=TableName(mydb, "bright_duck"), timeout_s=30, job_id=job_id + "d")
+    duck_types = {c.name: (c.datatype, c.arraysize) for c in duck.introspect(mydb, "bright_duck")[0].columns}
+    assert spark_types == duck_types
+    assert spark_types["pos"] == ("DOUBLE", "*") and spark_types["seen"] == ("TIMESTAMP", None)
+    (batch,) = spark.stream(f"SELECT count(*) AS n FROM {spark.sql_from(TableName('cat', 'parts'))}",
+                            timeout_s=120, job_id=job_id + "s")
+    assert batch.column(0).to_pylist() == [100]
+
+
+def test_a_timeout_ends_with_query_timeout_and_leaves_nothing(spark: SparkEngine, mydb: str, job_id: str) -> None:
+    into = TableName(mydb, "slow")
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        spark.execute(SLOW, into=into, timeout_s=2, job_id=job_id)
+    assert time.monotonic() - started < 30
+    folder = spark.store.path(into).parent
+    assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_abort_from_another_thread_and_failures_leave_nothing(spark: SparkEngine, mydb: str, job_id: str) -> None:
+    into = TableName(mydb, "aborted")
+    threading.Timer(2, spark.abort, [job_id]).start()
+    with pytest.raises(QueryAborted):
+        spark.execute(SLOW, into=into, timeout_s=120, job_id=job_id)
+    with pytest.raises(EngineError, match="nope"):
+        spark.execute(f"SELECT nope FROM {spark.sql_from(TableName('cat', 'stars'))}", into=into,
+                      timeout_s=60, job_id=job_id + "f")
+    with pytest.raises(EngineError):
+        spark.execute("DROP TABLE IF EXISTS whatever", into=into, timeout_s=60, job_id=job_id + "c")
+    folder = spark.store.path(into).parent
+    assert not folder.exists() or not list(folder.iterdir())

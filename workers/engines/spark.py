@@ -1,0 +1,168 @@
+"""Spark over the same Parquet files as DuckDB.
+
+Through Spark Connect (``SPARK_REMOTE=sc://127.0.0.1:15002``; the server is
+started by scripts/services.d/20-spark) or an in-process session
+(``SPARK_REMOTE=local``). Tables are read with the trusted fragment
+``parquet.`<path>``` (``sql_from``), results are written by Spark as a
+folder of Parquet parts under a temporary name in MYDB_DIR and renamed into
+place. Each job's operations carry the tag ``daiquiri-<job id>``; a watcher
+thread interrupts the tag at the time limit or when the abort flag is set.
+Reading stored tables (fetch, introspect, ingest, drop, rename) needs no
+Spark: it is the shared Parquet store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
+from .common import Watch, check_job_id, check_name, request_abort
+from .parquet import ParquetStore, remove
+
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+}
+
+
+class SparkEngine:
+    name = "spark"
+    dialect = "spark"
+
+    def __init__(self, remote: str, science_dir: Path, mydb_dir: Path) -> None:
+        self.remote = remote
+        self.store = ParquetStore(science_dir, mydb_dir)
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def spark(self) -> Any:
+        """The process's Spark session (Connect client or local), created on first use."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._connect()
+        return self._session
+
+    def _connect(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        # pyspark logs every failed query with its JVM stack trace; the user
+        # gets the message through EngineError instead.
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+        try:
+            if self.remote == "local":
+                builder = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+                for key, value in SESSION_CONF.items():
+                    builder = builder.config(key, value)
+                return builder.getOrCreate()
+            session = SparkSession.builder.remote(self.remote).getOrCreate()
+            for key, value in SESSION_CONF.items():
+                session.conf.set(key, value)
+            return session
+        except Exception as e:
+            raise EngineError(f"cannot reach Spark at {self.remote}: {e}") from e
+
+    def close(self) -> None:
+        if self._session is not None and self.remote != "local":
+            self._session.stop()
+        self._session = None
+
+    def sql_from(self, table: TableName) -> str:
+        """The trusted FROM fragment reading a Parquet table (for apps.adql TableInfo.sql_from)."""
+        path = self.store.path(table)
+        return "parquet.`" + str(path).replace("`", "``") + "`"
+
+    # ---- the Engine protocol ---------------------------------------------------
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+        check_name(into)
+        if self.store.exists(into):
+            raise EngineError(f"a table named {into.name} already exists in {into.schema}")
+        tmp = self.store.temp_path(into)
+        try:
+            self._write(sql, tmp, timeout_s, job_id)
+            self.store.publish(tmp, into)
+        except BaseException:
+            remove(tmp)
+            raise
+        return StoredResult(into, self.store.rows(into), self.store.size(into))
+
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+        """Spark writes the result as Parquet parts, which are then read in
+        batches: constant memory here, whatever the size."""
+        folder = self.store.mydb_dir / ".streams"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{uuid.uuid4().hex}.parquet"
+        try:
+            self._write(sql, tmp, timeout_s, job_id)
+            import pyarrow.dataset as ds
+
+            data = ds.dataset(str(tmp), format="parquet")
+            empty = True
+            for batch in data.to_batches(batch_size=batch_rows):
+                empty = False
+                yield batch
+            if empty:
+                yield pa.RecordBatch.from_pylist([], schema=data.schema)
+        finally:
+            remove(tmp)
+
+    def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
+              order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
+        return self.store.fetch(table, offset=offset, limit=limit, order_by=order_by, descending=descending)
+
+    def abort(self, job_id: str) -> None:
+        request_abort(job_id)
+
+    def introspect(self, schema: str, table: str | None = None) -> list[IntrospectedTable]:
+        return self.store.introspect(schema, table, sql_from=self.sql_from)
+
+    def ingest(self, table: TableName, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *,
+               replace: bool = False) -> int:
+        return self.store.ingest(table, batches, schema, replace=replace)
+
+    def drop(self, table: TableName) -> None:
+        self.store.drop(table)
+
+    def rename(self, table: TableName, new: TableName) -> None:
+        self.store.rename(table, new)
+
+    # ---- helpers -----------------------------------------------------------------
+    def _write(self, sql: str, path: Path, timeout_s: float, job_id: str) -> None:
+        from pyspark.errors import PySparkException
+
+        tag = f"daiquiri-{check_job_id(job_id).replace(',', '_')}"
+        spark = self.spark
+        spark.addTag(tag)  # tags are per thread: concurrent jobs in one process stay apart
+        try:
+            with Watch(job_id, timeout_s, lambda: spark.interruptTag(tag)) as watch:
+                try:
+                    # Wrapped as a subquery: a command (DROP, INSERT ...) cannot parse there.
+                    spark.sql(f"SELECT * FROM (\n{sql}\n) AS q").write.parquet(str(path), mode="error")
+                except PySparkException as e:
+                    raise _error(e, watch) from e
+                except Exception as e:  # gRPC and connection failures
+                    if watch.reason:
+                        raise _error(e, watch) from e
+                    raise EngineError(f"Spark failed: {e}") from e
+            watch.raise_if_stopped()
+        finally:
+            spark.removeTag(tag)
+
+
+def _error(e: Exception, watch: Watch) -> Exception:
+    if watch.reason == "timeout":
+        return QueryTimeout(f"the query ran longer than the time limit of {watch.timeout_s:g} s")
+    if watch.reason == "abort" or "OPERATION_CANCELED" in str(e):
+        return QueryAborted("the query was aborted")
+    message = str(e).split("\n\nJVM stacktrace:")[0].strip()
+    return EngineError(message.splitlines()[0] if message else type(e).__name__)
