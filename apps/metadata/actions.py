@@ -289,18 +289,22 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
     existing = Table.objects.filter(schema__name=schema, name=table).first()
     if existing and not replace:
         raise ValidationError(f"{schema}.{table} is published already; choose another name or replace it.")
+    held_by = Schema.objects.filter(name=schema).values_list("engine", flat=True).first()
+    if held_by and held_by != engine:
+        raise ValidationError(f"Schema {schema} is held by {held_by}, not {engine}.")
     cat = open_catalogue(Path(path), fmt, chunk_rows)
     total = cat.total_rows
     rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
                        progress=(lambda done: progress(done, total)) if progress else None)
     try:
         with transaction.atomic():
-            if existing:
-                do_delete_table(actor, existing)
-            s = ensure_schema(actor, schema, engine, access_level=PRIVATE)
             columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
-            fields = {"description": cat.description, "row_count": rows, "data_updated_on": datetime.date.today(), **table_fields}
-            t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
+            if existing:  # new data, same description: keep what the publisher wrote, fill what the file adds
+                t = _refresh_table(existing, [{**c, "indexed": False} for c in columns], rows, None, cat.description)
+            else:
+                s = ensure_schema(actor, schema, engine, access_level=PRIVATE)
+                fields = {"description": cat.description, "row_count": rows, "data_updated_on": datetime.date.today(), **table_fields}
+                t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
             _record(kinds.INGESTED, actor, f"ingested {Path(path).name} into {engine} {schema}.{table} ({rows} rows)",
                     table=t.pk, rows=rows, engine=engine)
     except BaseException:

@@ -118,8 +118,11 @@ def test_it_refuses_to_overwrite_a_table_unless_asked(users: FourUsers, science:
     do_ingest_file(users.owner, path, schema="incoming", table="stars", engine="duckdb")
     with pytest.raises(ValidationError, match="replace"):
         do_ingest_file(users.owner, path, schema="incoming", table="stars", engine="duckdb")
+    Table.objects.filter(name="stars").update(title="Hand-written")
     table = do_ingest_file(users.owner, path, schema="incoming", table="stars", engine="duckdb", replace=True)
-    assert Table.objects.filter(name="stars").count() == 1 and table.row_count == N
+    assert Table.objects.filter(name="stars").count() == 1 and table.row_count == N and table.title == "Hand-written"
+    with pytest.raises(ValidationError, match="held by duckdb"):
+        do_ingest_file(users.owner, path, schema="incoming", table="other", engine="postgresql")
 
 
 def test_the_ingest_command_loads_and_publishes(users: FourUsers, science: Path, tmp_path: Path) -> None:
