@@ -206,6 +206,7 @@ def do_abort_job(user: User, job: ComputeJob) -> ComputeJob:
 def do_delete_job(user: User, job: ComputeJob) -> None:
     if not job.is_final:
         do_abort_job(user, job)
+    _revoke_token(job)
     ComputeJob.objects.filter(pk=job.pk).delete()
 
 
@@ -341,6 +342,8 @@ def execute_job(job_id: str) -> str:
         return phases.ERROR
     ComputeJob.objects.filter(pk=job.pk).update(container_id=container_id)
     job.container_id = container_id
+    if not ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).exists():
+        engine.kill(job)  # aborted (or deleted) while the container was being created
     return finish_job(job, before)
 
 
@@ -364,6 +367,8 @@ def finish_job(job: ComputeJob, before: Snapshot | None = None) -> str:
     else:
         _fail(job, f"The command ended with exit code {outcome.exit_code}.")
     _revoke_token(job)
+    if not ComputeJob.objects.filter(pk=job.pk).exists():
+        return phases.ABORTED  # deleted by its owner while it ran
     job.refresh_from_db()
     do_record_event(kinds.JOB_RUN, user=job.owner, summary=f"compute job {job.id} ended {job.phase}", job=str(job.id), seconds=job.runtime_s)
     return job.phase
@@ -378,5 +383,6 @@ def reap() -> int:
         overdue = (now - job.start_time).total_seconds() > job.domain.max_runtime_s + 300
         if (job.container_id and engine.container_state(job) is None) or (not job.container_id and overdue):
             _fail(job, "The job's container disappeared (the engine or its worker stopped).")
+            _revoke_token(job)
             count += 1
     return count

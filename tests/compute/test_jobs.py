@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from tests.files.conftest import client_for
 def test_a_container_runs_as_a_non_root_user_without_network_within_the_domains_limits(
     users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob]
 ) -> None:
-    command = "id -u; ls /sys/class/net; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /etc/x 2>/dev/null || echo ro-root"
+    memory = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"  # cgroup v1 or v2
+    command = f"id -u; ls /sys/class/net; {memory}; touch /etc/x 2>/dev/null || echo ro-root"
     job = run(users.owner, image=busybox, domain=domain, command=command)
     assert job.phase == phases.COMPLETED, (job.error, job.stderr)
     assert job.stdout.split() == ["1000", "lo", str(256 * 1024 * 1024), "ro-root"]
@@ -113,3 +115,18 @@ def test_aborting_a_queued_job_means_it_never_runs(users: Any, roots: dict[str, 
     job.refresh_from_db()
     assert job.phase == phases.ABORTED
     assert dispatch(domain.pk, send=lambda job_id: None) == []
+
+
+def test_a_job_whose_container_vanished_is_reaped_into_error(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage
+) -> None:
+    from django.utils import timezone
+
+    from apps.compute.actions import reap
+
+    job = do_create_job(users.owner, JobSpec(busybox, domain, command="true"), start=False)
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    ComputeJob.objects.filter(pk=job.pk).update(phase=phases.EXECUTING, start_time=long_ago, container_id="0" * 64)
+    assert reap() == 1
+    job.refresh_from_db()
+    assert job.phase == phases.ERROR and "disappeared" in job.error
