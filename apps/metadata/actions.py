@@ -403,3 +403,65 @@ GAIA_HEALPIX: dict[str, Any] = {
     "description": "The HEALPix index (nested scheme) at level 0-12 of a Gaia source, from its source_id.",
     "sql": {d: "({1} >> (35 + 2 * (12 - {0})))" for d in ("duckdb", "postgresql", "mariadb")} | {"spark": "shiftright({1}, 35 + 2 * (12 - {0}))"},
 }
+
+
+# --- ingest in the background (admin console) -------------------------------------------------------
+
+def _progress_key(job_id: str) -> str:
+    return f"metadata:ingest:{job_id}"
+
+
+def set_ingest_progress(job_id: str, **state: Any) -> None:
+    from django.core.cache import cache
+
+    cache.set(_progress_key(job_id), state, 7 * 86400)
+
+
+def ingest_progress(job_id: str) -> dict[str, Any] | None:
+    """{state: queued|running|done|failed, done, total, message, table_id} of a background ingest."""
+    from django.core.cache import cache
+
+    value = cache.get(_progress_key(job_id))
+    return value if isinstance(value, dict) else None
+
+
+def do_start_ingest(actor: User, path: Path, *, remove_after: bool = False, publish: str = "", **options: Any) -> str:
+    """Queue an ingest for a Celery worker (big files do not fit in a web request); returns the job id to follow."""
+    import uuid
+
+    _require_publisher(actor)
+    job_id = uuid.uuid4().hex
+    set_ingest_progress(job_id, state="queued", done=0, total=None, message="", table_id=None, user_id=actor.pk, name=Path(path).name)
+
+    def queue() -> None:
+        from workers.metadata import ingest_file
+
+        ingest_file.delay(job_id, actor.pk, str(path), remove_after, publish, options)
+
+    transaction.on_commit(queue)
+    return job_id
+
+
+def run_ingest_job(job_id: str, user_id: int, path: str, remove_after: bool, publish: str, options: dict[str, Any]) -> None:
+    """The worker's side of do_start_ingest: ingest, optionally publish, report progress and the outcome."""
+    import shutil
+
+    user = User.objects.get(pk=user_id)
+    state: dict[str, Any] = {"user_id": user_id, "name": Path(path).name, "table_id": None, "message": ""}
+
+    def progress(done: int, total: int | None) -> None:
+        set_ingest_progress(job_id, **state, state="running", done=done, total=total)
+
+    try:
+        table = do_ingest_file(user, Path(path), progress=progress, **options)
+        if publish:
+            do_set_access_level(user, table, publish)
+            do_publish_table(user, table)
+    except Exception as exc:  # any failure is the publisher's to read, on the status page
+        message = "; ".join(getattr(exc, "messages", None) or [str(exc) or type(exc).__name__])
+        set_ingest_progress(job_id, **{**state, "message": message}, state="failed", done=0, total=None)
+    else:
+        set_ingest_progress(job_id, **{**state, "table_id": table.pk}, state="done", done=table.row_count, total=table.row_count)
+    finally:
+        if remove_after:
+            shutil.rmtree(Path(path).parent, ignore_errors=True)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 
@@ -26,6 +26,13 @@ from .votable import metadata_votable
 def incoming_dir() -> Path:
     """Where publishers put large files on the server for ingest."""
     return Path(settings.VAR_DIR) / "incoming"
+
+
+def _uploads_dir() -> Path:
+    """Uploaded files wait here for the worker (shared by web and worker processes), removed after ingest."""
+    folder = Path(settings.VAR_DIR) / "uploads" / "ingest"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _report(request: HttpRequest, exc: Exception) -> None:
@@ -59,46 +66,51 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         extra = [
             path("ingest/", self.admin_site.admin_view(self.ingest_view), name="metadata_ingest"),
             path("discover/", self.admin_site.admin_view(self.discover_view), name="metadata_discover"),
+            path("ingest/<str:job_id>/", self.admin_site.admin_view(self.ingest_status_view), name="metadata_ingest_status"),
         ]
         return extra + super().get_urls()
 
     def ingest_view(self, request: HttpRequest) -> HttpResponse:
-        """Upload (or pick from the incoming folder) a FITS/VOTable/CSV/Parquet file and load it into an engine."""
+        """Upload (or pick from the incoming folder) a FITS/VOTable/CSV/Parquet file; a worker loads it, this page follows it."""
         form = IngestForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
-                table = self._ingest(request, data)
-            except (ValidationError, ValueError, FileExistsError, PermissionDenied, OSError) as exc:
+                job_id = self._start_ingest(request, form.cleaned_data)
+            except (ValidationError, PermissionDenied, OSError) as exc:
                 _report(request, exc)
             else:
-                messages.success(request, f"Loaded {table.row_count} rows into {table.qualified_name} ({table.schema.engine}).")
-                return HttpResponseRedirect(reverse("admin:metadata_table_change", args=[table.pk]))
+                return HttpResponseRedirect(reverse("admin:metadata_ingest_status", args=[job_id]))
         context = {**self.admin_site.each_context(request), "title": "Ingest a catalogue file", "form": form,
                    "incoming": incoming_dir(), "opts": self.model._meta}
         return render(request, "metadata/admin/form.html", context)
 
-    def _ingest(self, request: HttpRequest, data: dict[str, Any]) -> Table:
-        common = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
-                  "replace": data["replace"]}
+    def _start_ingest(self, request: HttpRequest, data: dict[str, Any]) -> str:
+        options = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
+                   "replace": data["replace"]}
         if data.get("server_path"):
             root = incoming_dir().resolve()
             source = (root / data["server_path"]).resolve()
             if not source.is_relative_to(root) or not source.is_file():
                 raise ValidationError(f"No such file in {root}.")
-            table = actions.do_ingest_file(request.user, source, **common)  # type: ignore[arg-type]
-        else:
-            upload = data["file"]
-            with tempfile.TemporaryDirectory(prefix="ingest-") as tmp:
-                target = Path(tmp) / Path(upload.name).name
-                with target.open("wb") as out:
-                    for chunk in upload.chunks():
-                        out.write(chunk)
-                table = actions.do_ingest_file(request.user, target, **common)  # type: ignore[arg-type]
-        if data.get("publish"):
-            actions.do_set_access_level(request.user, table, data["publish"])  # type: ignore[arg-type]
-            actions.do_publish_table(request.user, table)  # type: ignore[arg-type]
-        return table
+            return actions.do_start_ingest(request.user, source, publish=data["publish"], **options)  # type: ignore[arg-type]
+        upload = data["file"]
+        folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_uploads_dir()))
+        target = folder / Path(upload.name).name
+        with target.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        return actions.do_start_ingest(request.user, target, remove_after=True, publish=data["publish"], **options)  # type: ignore[arg-type]
+
+    def ingest_status_view(self, request: HttpRequest, job_id: str) -> HttpResponse:
+        progress = actions.ingest_progress(job_id)
+        if progress is None or (progress.get("user_id") != request.user.pk and not request.user.is_superuser):
+            raise Http404("No such ingest.")
+        table_id = progress.get("table_id")
+        table = Table.objects.select_related("schema").filter(pk=table_id).first() if table_id else None
+        percent = int(100 * progress["done"] / progress["total"]) if progress.get("total") else None
+        context = {**self.admin_site.each_context(request), "title": f"Ingest of {progress.get('name', '')}", "progress": progress,
+                   "percent": percent, "table": table, "opts": self.model._meta}
+        return render(request, "metadata/admin/ingest_status.html", context)
 
     def discover_view(self, request: HttpRequest) -> HttpResponse:
         form = DiscoverForm(request.POST or None)

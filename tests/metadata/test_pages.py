@@ -122,7 +122,8 @@ def test_the_admin_console_lists_and_edits_tables(users: FourUsers, science: Pat
     assert client.get("/admin/metadata/schema/discover/").status_code == 200
 
 
-def test_a_publisher_ingests_and_publishes_through_the_admin_alone(users: FourUsers, science: Path, client: Client) -> None:
+def test_a_publisher_ingests_and_publishes_through_the_admin_alone(users: FourUsers, science: Path, client: Client, settings: Any,
+                                                                   django_capture_on_commit_callbacks: Any) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from apps.metadata.models import Table
@@ -131,10 +132,15 @@ def test_a_publisher_ingests_and_publishes_through_the_admin_alone(users: FourUs
     users.owner.save()
     client.force_login(users.owner)
     upload = SimpleUploadedFile("cat.csv", b"ra,dec,mag\n10.0,-5.0,12.5\n11.0,-6.0,13.5\n")
-    response = client.post("/admin/metadata/schema/ingest/", {"file": upload, "schema": "mine", "table": "cat", "engine": "duckdb",
-                                                               "publish": ""})
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs at once (eager Celery)
+        response = client.post("/admin/metadata/schema/ingest/", {"file": upload, "schema": "mine", "table": "cat",
+                                                                   "engine": "duckdb", "publish": ""})
+    assert response.status_code == 302
+    status = client.get(response["Location"]).content.decode()
     table = Table.objects.get(name="cat")
-    assert response.status_code == 302 and table.row_count == 2 and not table.published
+    assert "Loaded 2 rows into" in status and table.qualified_name in status
+    assert table.row_count == 2 and not table.published
+    assert not list((Path(settings.VAR_DIR) / "uploads" / "ingest").iterdir())  # the upload is gone
     client.post("/admin/metadata/table/", {"action": "publish", "_selected_action": [table.pk]})
     table.refresh_from_db()
     assert table.published
@@ -164,3 +170,18 @@ def _change_form(table: Any) -> dict[str, Any]:
                      f"columns-{i}-unit": "deg" if c.name != "mag" else "mag", f"columns-{i}-ucd": "", f"columns-{i}-description": "",
                      f"columns-{i}-access_level": "public"})
     return data
+
+
+def test_a_failed_background_ingest_says_why(users: FourUsers, science: Path, client: Client, django_capture_on_commit_callbacks: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    users.owner.is_superuser = users.owner.is_staff = True
+    users.owner.save()
+    client.force_login(users.owner)
+    upload = SimpleUploadedFile("cat.fits", b"this is not FITS")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/metadata/schema/ingest/", {"file": upload, "schema": "mine", "table": "cat", "engine": "duckdb"})
+    status = client.get(response["Location"]).content.decode()
+    assert "The ingest failed and left no table behind" in status
+    client.force_login(users.outsider)
+    assert client.get(response["Location"]).status_code in (302, 404)  # not the outsider's (nor staff)
