@@ -34,7 +34,16 @@ class TapParams:
         return {k: (";".join(v) if k == "upload" else v[-1]) for k, v in self.values.items() if v}
 
 
+def _length_of_chunked_body(request: HttpRequest) -> None:
+    """A chunked POST (STILTS/TOPCAT send them) has no Content-Length, and Django then parses no form
+    data at all: read the body (uploads are size-limited anyway) and give its length."""
+    if request.method == "POST" and not request.META.get("CONTENT_LENGTH"):
+        request.META["CONTENT_LENGTH"] = str(len(request.body))
+
+
 def tap_params(request: HttpRequest) -> TapParams:
+    """Read this first in a view: later reads of request.POST rely on its fix for chunked bodies."""
+    _length_of_chunked_body(request)
     params = TapParams()
     sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
     for source in sources:

@@ -105,29 +105,53 @@ def _fetch(url: str, limit: int) -> bytes:
 
 
 def read_table(data: bytes) -> Table:
-    """A VOTable or, failing that, a CSV file."""
+    """A VOTable or, failing that, a CSV file. VOTable timestamps (xtype) become datetime64 columns."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # astropy warns about every small VOTable deviation
         if data.lstrip()[:1] == b"<":
             try:
-                return parse_single_table(io.BytesIO(data)).to_table()
+                votable = parse_single_table(io.BytesIO(data))
+                table = votable.to_table()
             except Exception as exc:  # astropy raises many kinds for bad VOTables
                 raise ParameterError(f"The uploaded VOTable cannot be read: {exc}") from None
+            for f in votable.fields:
+                if (f.xtype or "").lower() == "timestamp" and f.name in table.colnames:
+                    table[f.name] = _timestamps(table[f.name])
+            return table
         try:
             return astropy_ascii.read(data.decode("utf-8"), format="csv")
         except Exception as exc:
             raise ParameterError(f"The uploaded table is neither a VOTable nor CSV: {exc}") from None
 
 
-def _arrow_column(column: np.ndarray) -> pa.Array:
+def _timestamps(column: Any) -> np.ma.MaskedArray:
+    mask = np.ma.getmaskarray(column)
+    text = [None if mask[i] else _cell(v) for i, v in enumerate(np.ma.getdata(column))]
+    values = np.array([np.datetime64(t.strip().rstrip("Z") or "NaT", "ms") if t else np.datetime64("NaT") for t in text])
+    return np.ma.MaskedArray(values, mask=np.isnat(values))
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is np.ma.masked:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):  # an array in one cell: kept as text
+        return str(value.tolist())
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _arrow_column(column: Any) -> pa.Array:
     mask = np.ma.getmaskarray(column) if np.ma.isMaskedArray(column) else None
     values = np.ma.getdata(column)
-    if values.ndim > 1 or values.dtype.kind == "O":  # arrays per cell, or mixed: kept as text
-        return pa.array([None if (mask is not None and np.any(mask[i])) else str(v.tolist()) for i, v in enumerate(values)],
+    if values.ndim > 1:  # fixed-size arrays per cell: kept as text
+        return pa.array([None if mask is not None and np.any(mask[i]) else str(v.tolist()) for i, v in enumerate(values)],
                         pa.string())
-    if values.dtype.kind in "SU":
-        text = values.astype(str)
-        return pa.array(text, pa.string(), mask=mask if mask is not None and mask.any() else None)
+    if values.dtype.kind == "M":
+        return pa.array(values.astype("datetime64[ms]"), pa.timestamp("ms"), mask=mask if mask is not None and mask.any() else None)
+    if values.dtype.kind in "OSU":  # text (variable-length VOTable char columns arrive as objects)
+        cells = [None if mask is not None and mask[i] else _cell(v) for i, v in enumerate(values)]
+        return pa.array([None if c is None else str(c) for c in cells], pa.string())
     if mask is not None and mask.any():
         return pa.array(values, mask=mask)
     return pa.array(values)

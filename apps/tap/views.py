@@ -9,6 +9,7 @@ session cookie must carry a CSRF token, or it is served as anonymous.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,7 @@ from . import params as p
 from . import samp, service, vosi
 from .uploads import discard_uploads, parse_upload_param, store_uploads
 
+log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 STARTED = timezone.now()
 _QUERY_ERRORS = (AdqlError, actions.QueryError, QueueError)
@@ -62,6 +64,7 @@ def tap_user(request: HttpRequest) -> AnyUser:
 
 def vo_error(message: str, status: int = 400, query: str | None = None) -> HttpResponse:
     """A DALI error: a VOTable with INFO QUERY_STATUS=ERROR."""
+    log.info("TAP error %s: %s", status, message)
     return HttpResponse(formats.error_votable(message, query=query), status=status, content_type=service.VOTABLE_TYPE)
 
 
@@ -190,9 +193,9 @@ def run_sync_response(user: AnyUser, query: str, language: str, maxrec: int | No
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def async_jobs(request: HttpRequest) -> HttpResponse:
+    params = p.tap_params(request)
     if request.method == "POST":
         return create_job(request)
-    params = p.tap_params(request)
     try:
         wanted = phases.parse_phase_filter(params.all("phase"))
         after = parse_timestamp(params.get("after") or "") if params.get("after") else None
@@ -257,12 +260,11 @@ def create_job(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST", "DELETE"])
 def job(request: HttpRequest, job_id: uuid.UUID, resource: str = "") -> HttpResponse:
-    user = tap_user(request)
+    params = p.tap_params(request)
     try:
-        found = access_job(user, job_id)
+        found = access_job(tap_user(request), job_id)
     except Http404:
         return _text(f"No job {job_id}.", 404)
-    params = p.tap_params(request)
     pending = None
     try:
         if request.method == "POST" and params.all("upload"):

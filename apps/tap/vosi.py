@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from apps.adql.lexer import RESERVED
+
 VR = "http://www.ivoa.net/xml/VOResource/v1.0"
 VS = "http://www.ivoa.net/xml/VODataService/v1.1"
 TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
@@ -37,7 +39,6 @@ ADQL_FEATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("adql-unit", ("IN_UNIT",)),
     ("adql-common-table", ("WITH",)),
     ("adql-sets", ("UNION", "EXCEPT", "INTERSECT")),
-    ("adql-conditional", ("COALESCE",)),
 )
 
 
@@ -98,8 +99,9 @@ def _serialize(root: ET.Element) -> bytes:
 def _interface(capability: ET.Element, url: str, *, use: str = "full", xsi_type: str = "vs:ParamHTTP",
                role: str | None = None, secured: bool = False) -> None:
     """An anonymous interface, and with ``secured`` the same one again for HTTP Basic (password or API token)."""
-    for security in (None, BASIC_AA) if secured else (None,):
-        _one_interface(capability, url, use, xsi_type, role, security)
+    _one_interface(capability, url, use, xsi_type, role, None)
+    if secured:  # one role="std" interface only; the authenticated twin is the same URL
+        _one_interface(capability, url, use, xsi_type, None, BASIC_AA)
 
 
 def _one_interface(capability: ET.Element, url: str, use: str, xsi_type: str, role: str | None, security: str | None) -> None:
@@ -168,7 +170,7 @@ def capabilities_document(base_url: str, *, languages: Sequence[Language], forma
                            ("ivo://ivoa.net/std/VOSI#tables-1.1", "tables")):
         _interface(_sub(root, "capability", standardID=standard), f"{base_url}/{path}",
                    secured=path == "tables")
-    examples = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples-1.1")
+    examples = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
     _interface(examples, f"{base_url}/examples", xsi_type="vr:WebBrowser")
     return _serialize(root)
 
@@ -186,9 +188,16 @@ def availability_document(available: bool, up_since: dt.datetime | None, note: s
 
 # --- tables ----------------------------------------------------------------------
 
+def column_name(name: str) -> str:
+    """A column name as ADQL needs it: reserved words and odd names delimited (TAP_SCHEMA's "size")."""
+    if name.startswith('"') or (name.isidentifier() and name.upper() not in RESERVED):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _column(parent: ET.Element, row: Mapping[str, Any]) -> None:
     column = _sub(parent, "column")
-    _sub(column, "name", row["column_name"])
+    _sub(column, "name", column_name(row["column_name"]))
     for field in ("description", "unit", "ucd", "utype"):
         if row.get(field):
             _sub(column, field, str(row[field]))

@@ -35,7 +35,7 @@ def test_it_declares_languages_formats_uploads_limits_and_security(client: Clien
     assert int(tap.findtext("executionDuration/default")) == 60
     assert tap.find("uploadLimit/hard").get("unit") == "byte"
     standards = {c.get("standardID") for c in root.findall("capability")}
-    assert {"ivo://ivoa.net/std/VOSI#tables-1.1", "ivo://ivoa.net/std/VOSI#availability", "ivo://ivoa.net/std/DALI#examples-1.1"} <= standards
+    assert {"ivo://ivoa.net/std/VOSI#tables-1.1", "ivo://ivoa.net/std/VOSI#availability", "ivo://ivoa.net/std/DALI#examples"} <= standards
 
 
 def test_it_reports_availability(client: Client, db: None) -> None:
@@ -65,7 +65,7 @@ def test_it_serves_examples_as_xhtml_with_rdfa(client: Client, demo: Any) -> Non
     assert response.status_code == 200
     root = etree.fromstring(response.content)  # well-formed XML (XHTML)
     ns = {"h": "http://www.w3.org/1999/xhtml"}
-    assert root.find("h:body", ns).get("vocab") == "ivo://ivoa.net/std/DALI-examples#"
+    assert root.find("h:body", ns).get("vocab") == "http://www.ivoa.net/rdf/examples#"
     examples = root.findall(".//h:div[@typeof='example']", ns)
     assert len(examples) >= 3
     for example in examples:

@@ -1,0 +1,5 @@
+"""The cone search tests use the running portal of the TAP tests."""
+
+from tests.tap.conftest import _own_folders, live_tap
+
+__all__ = ["_own_folders", "live_tap"]
