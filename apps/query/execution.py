@@ -41,8 +41,8 @@ CLAIMED, BUSY, GONE = "claimed", "busy", "gone"
 def claim(job_id: str, worker: str) -> str:
     """QUEUED -> EXECUTING for exactly one worker, within the owner's concurrency limit."""
     with transaction.atomic():
-        job = QueryJob.objects.filter(pk=job_id).values("owner_id", "queue", "phase").first()
-        if job is None or job["phase"] != phases.QUEUED:
+        job = QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).values("owner_id", "queue").first()
+        if job is None:
             return GONE
         if job["owner_id"] is not None:  # serialise this owner's claims so the limit holds
             User.objects.select_for_update().filter(pk=job["owner_id"]).first()
@@ -182,7 +182,7 @@ def execute_job(job_id: str, worker: str) -> str:
     live.notify(job)
     queue = get_queue(job.queue)
     try:
-        plan = _plan(job, queue)
+        plan, room = _plan(job, queue)
     except (AdqlError, QueryError) as exc:
         _finish(job_id, phase=phases.ERROR, error=error_message(exc))
         return CLAIMED
@@ -195,14 +195,15 @@ def execute_job(job_id: str, worker: str) -> str:
     heartbeat = Heartbeat(job_id, engine)
     heartbeat.start()
     try:
-        _run(job, queue, plan, engine)
+        _run(job, queue, plan, engine, room)
     finally:
         heartbeat.stop()
         _dispatch_waiting(job.owner_id, job.queue)
     return CLAIMED
 
 
-def _plan(job: QueryJob, queue: Queue) -> Plan:
+def _plan(job: QueryJob, queue: Queue) -> tuple[Plan, int]:
+    """The plan, and the room left in the owner's space for results."""
     used, quota = used_by(job.owner), quota_for(job.owner)
     if used >= quota:
         raise QueryError(_quota_message(job.owner, used, quota))
@@ -215,10 +216,10 @@ def _plan(job: QueryJob, queue: Queue) -> Plan:
     job.result_schema, job.result_table = mydb_schema(job.owner_id), job.table_name
     QueryJob.objects.filter(pk=job.pk).update(engine=job.engine, native_sql=job.native_sql, result_columns=job.result_columns,
                                               table_name=job.table_name)
-    return plan
+    return plan, quota - used
 
 
-def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any) -> None:
+def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any, room: int) -> None:
     from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableName
 
     job_id = str(job.id)
@@ -246,16 +247,17 @@ def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any) -> None:
         return
     finally:
         drop_uploads(engine, plan)
-    _store(job, queue, engine, stored, into)
+    _store(job, queue, engine, stored, into, room)
 
 
-def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any) -> None:
+def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any, room: int) -> None:
     job_id = str(job.id)
-    used, quota = used_by(job.owner), quota_for(job.owner)
-    if used + stored.bytes > quota:
-        engine.drop(into)
-        _finish(job_id, phase=phases.ERROR, error=_quota_message(job.owner, used, quota, stored.bytes))
-        return
+    if stored.bytes > room:  # measured before the run; others' jobs may have finished since, so look again
+        used, quota = used_by(job.owner), quota_for(job.owner)
+        if used + stored.bytes > quota:
+            engine.drop(into)
+            _finish(job_id, phase=phases.ERROR, error=_quota_message(job.owner, used, quota, stored.bytes))
+            return
     limits = [n for n in (job.maxrec, queue.row_limit) if n is not None]
     maxrec = min(limits) if limits else None  # the engine ran with LIMIT maxrec + 1 to see overflow
     rows, overflow = stored.rows, False

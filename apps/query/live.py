@@ -8,6 +8,7 @@ database instead (apps/query/consumers.py).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -41,10 +42,15 @@ def job_status(job: QueryJob) -> dict[str, Any]:
 
 
 def notify(job: QueryJob) -> None:
-    """Tell the owner's open pages; never let a push failure fail the job."""
+    """Tell the owner's open pages, off the job's critical path; a failed push never fails the job."""
     if job.owner_id is None or not cross_process():
         return
+    status = job_status(job)
+    threading.Thread(target=_send, args=(job.owner_id, status), name="query-notify", daemon=True).start()
+
+
+def _send(owner_id: int, status: dict[str, Any]) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group_name(job.owner_id), {"type": "job.status", "job": job_status(job)})
-    except Exception:  # the page falls back to polling on reconnect
-        log.warning("could not push the status of job %s", job.id, exc_info=True)
+        async_to_sync(get_channel_layer().group_send)(group_name(owner_id), {"type": "job.status", "job": status})
+    except Exception:  # the page's slow poll catches up
+        log.warning("could not push the status of job %s", status["id"], exc_info=True)

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "ROWS", "FORMAT"), help="internal: the memory scenario's child")
 
     def handle(self, *args: Any, quick: bool, only: str, memory_child: list[str] | None, **options: Any) -> None:
+        bench.configure()
         if memory_child:
             mode, rows, fmt = memory_child
             self.stdout.write(json.dumps(bench.memory_child(mode, int(rows), fmt)))
