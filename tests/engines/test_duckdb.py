@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +13,8 @@ import pytest
 
 from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableName
 from workers.engines.duckdb import DuckDBEngine
+
+from .conftest import run_python
 
 SLOW = "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b"
 
@@ -71,6 +74,23 @@ def test_abort_from_another_thread_ends_with_query_aborted(duck: DuckDBEngine, m
         duck.execute(SLOW, into=into, timeout_s=60, job_id=job_id)
     assert not duck.store.exists(into)
     assert not list(duck.store.path(into).parent.glob(".*"))
+
+
+def test_abort_from_another_process_through_the_shared_cache(
+        duck: DuckDBEngine, mydb: str, job_id: str, settings: Any, tmp_path: Path) -> None:
+    caches = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(tmp_path / "cache")}}
+    settings.CACHES = caches
+    code = ("import time, django; from django.conf import settings; "
+            f"settings.configure(CACHES={caches!r}); django.setup(); time.sleep(1); "
+            f"from workers.engines.common import request_abort; request_abort({job_id!r})")
+    outcome: dict[str, Any] = {}
+    other = threading.Thread(target=lambda: outcome.setdefault("proc", run_python(code)))
+    other.start()
+    with pytest.raises(QueryAborted):
+        duck.execute(SLOW, into=TableName(mydb, "aborted"), timeout_s=60, job_id=job_id)
+    other.join()
+    assert outcome["proc"].returncode == 0, outcome["proc"].stderr
 
 
 def test_a_failed_query_leaves_no_partial_table(duck: DuckDBEngine, mydb: str, job_id: str) -> None:

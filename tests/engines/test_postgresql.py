@@ -48,7 +48,10 @@ def test_the_reader_role_cannot_write_science_tables_or_become_the_service_user(
         .column(0).to_pylist() == [1000]
 
 
-def test_it_streams_every_type_as_arrow(pg: Any, job_id: str) -> None:
+@pytest.mark.parametrize("through", ["psql", "psycopg"])
+def test_it_streams_every_type_as_arrow(pg: Any, job_id: str, through: str, monkeypatch: Any) -> None:
+    if through == "psycopg":  # the fallback when no psql binary is installed
+        monkeypatch.setattr("workers.engines.postgresql.PSQL", None)
     batches = list(pg.stream("SELECT id, mag, flag, n, name, ok, seen, code, price, vec, ts, "
                              "spoint(radians(ra), radians(dec)) AS pos, "
                              "scircle(spoint(radians(10), radians(20)), radians(1)) AS circ "
