@@ -60,10 +60,11 @@ def engine(request: Any, servers: None, settings: Any, science: Path) -> Iterato
 
 
 def _reset(name: str) -> None:
-    if name == "postgresql":
-        _pg_admin(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE', DATABASE)
-    else:
-        _maria(f"DROP DATABASE IF EXISTS `{SCHEMA}`")
+    for schema in (SCHEMA, f"ztf_{name}"):
+        if name == "postgresql":
+            _pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', DATABASE)
+        else:
+            _maria(f"DROP DATABASE IF EXISTS `{schema}`")
 
 
 def _create_live_table(engine: str) -> None:
@@ -133,3 +134,13 @@ def test_an_unconfigured_engine_is_refused(users: FourUsers, settings: Any, scie
     users.owner.is_staff = True
     with pytest.raises(ValidationError, match="not configured"):
         do_discover_schema(users.owner, SCHEMA, engine="mariadb")
+
+
+def test_demo_catalogues_are_published_in_the_servers_too(users: FourUsers, engine: str) -> None:
+    from apps.metadata.actions import do_generate_catalogue
+
+    table = do_generate_catalogue(None, "ztf.lightcurves", rows=3000, engine=engine)
+    assert table.qualified_name == f"ztf_{engine}.lightcurves" and table.published and table.schema.engine == engine
+    assert _count(users.anonymous, engine, f"ztf_{engine}.lightcurves") == 3000
+    [live] = live_tables(engine, f"ztf_{engine}", "lightcurves")
+    assert live.row_count == 3000
