@@ -219,6 +219,10 @@ class VolumeFS:
             out_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o664, dir_fd=base_fd)
             written = 0
             try:
+                if expected is not None:
+                    # Reserve the declared size at once (sparse): a concurrent upload's
+                    # quota check, which counts file sizes, already sees these bytes.
+                    os.ftruncate(out_fd, expected)
                 with os.fdopen(out_fd, "wb") as out:
                     for chunk in chunks:
                         written += len(chunk)

@@ -60,3 +60,19 @@ def test_writes_by_a_collaborator_count_against_the_owners_quota(users: Any, vol
 def test_the_temporary_root_has_no_quota(users: Any, roots: dict[str, RootVolume]) -> None:
     scratch = do_create_volume(users.owner, roots["Temporary"], "scratch")
     assert do_upload_file(users.owner, scratch, "big.bin", [b"x" * (QUOTA * 3)]) == QUOTA * 3
+
+
+def test_an_upload_in_progress_reserves_its_declared_size(users: Any, volume: Volume) -> None:
+    second: dict[str, object] = {}
+
+    def slow_first_upload() -> Any:
+        yield b"a" * 100
+        try:  # meanwhile, another upload asks for more than what is left after the first one's declared size
+            do_upload_file(users.owner, volume, "second.bin", [b"b" * 4500], size=4500)
+        except QuotaExceeded as exc:
+            second["refused"] = exc
+        yield b"a" * (6000 - 100)
+
+    do_upload_file(users.owner, volume, "first.bin", slow_first_upload(), size=6000)
+    assert "refused" in second
+    assert usage_bytes(users.owner.pk, volume.root) == 6000
