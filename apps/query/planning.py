@@ -81,17 +81,17 @@ def mydb_schema(owner_id: int | None) -> str:
 
 
 def mydb_dir(owner_id: int | None) -> Path:
-    return Path(settings.MYDB_DIR) / (str(owner_id) if owner_id is not None else "anonymous")
+    return Path(settings.MYDB_DIR).resolve() / (str(owner_id) if owner_id is not None else "anonymous")
 
 
 def physical_from(engine: str, schema: str, table: str, owner_id: int | None) -> str:
     """The FROM fragment that reads a stored table on ``engine`` (quoted here, trusted by apps.adql)."""
-    if engine in ("duckdb", "spark"):
-        base = mydb_dir(owner_id) / table
-        path = str(base) + ("/*.parquet" if base.is_dir() else ".parquet")
-        if engine == "duckdb":
-            return "read_parquet(" + get_dialect("duckdb").string(path) + ")"
-        return "parquet.`" + path.replace("`", "``") + "`"
+    if engine in ("duckdb", "spark"):  # the shared Parquet store: a file, or a folder of parts (Spark)
+        path = mydb_dir(owner_id) / f"{table}.parquet"
+        if engine == "spark":
+            return "parquet.`" + str(path).replace("`", "``") + "`"
+        pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+        return "read_parquet(" + get_dialect("duckdb").string(pattern) + ")"
     d = get_dialect(engine)
     return f"{d.ident(schema)}.{d.ident(table)}"
 

@@ -31,7 +31,8 @@ SUFFIX = uuid.uuid4().hex[:8]
 PG_ADMIN = os.environ.get("QUERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SLOW = ("SELECT COUNT(*) AS n FROM TAP_UPLOAD.stars AS a, TAP_UPLOAD.stars AS b, TAP_UPLOAD.stars AS c "
         "WHERE SIN(a.mag * b.mag * c.mag) > 0.5")
-ENGINES = ["duckdb", "postgresql", "mariadb"]
+ENGINES = ["duckdb", "postgresql", "mariadb", "spark"]
+SPARK_REMOTE = os.environ.get("SPARK_REMOTE") or "sc://127.0.0.1:15002"
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +70,7 @@ def engine(request: Any, settings: Any, pg_science: str, maria_science: str) -> 
     settings.DEFAULT_ENGINE = name
     settings.SCIENCE_POSTGRESQL_URL = _pg_url(pg_science)
     settings.SCIENCE_MARIADB_URL = maria_science
+    settings.SPARK_REMOTE = SPARK_REMOTE
     reset_engines()
     return str(name)
 
