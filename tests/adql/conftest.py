@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apps.adql import Catalog, ColumnInfo, FunctionInfo, TableInfo, translate
+from apps.adql.pgsetup import ensure_extensions
 
-SCHEMA = "adql_test"
+# One schema per test run, so that runs by several people at once do not collide.
+SCHEMA = f"adql_test_{os.getpid()}"
 
 # (id, ra, dec, name, mag): points chosen at the poles and on both sides of RA 0/360.
 POINTS: list[tuple[int, float, float, str, float | None]] = [
@@ -85,35 +85,6 @@ def _pg_dsn() -> str:
     return os.environ.get("ADQL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/adql_test")
 
 
-def _pg_sphere_script(cur: Any) -> str:
-    """Debian's pg_sphere script declares two DaCHS-compatibility '@' operators
-    on smoc whose commutators clash on PostgreSQL 15; without those two the
-    rest installs (the operators we use are unaffected)."""
-    cur.execute("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'")
-    sharedir = Path(cur.fetchone()[0]) / "extension"
-    control = (sharedir / "pg_sphere.control").read_text()
-    version = re.search(r"default_version\s*=\s*'([^']+)'", control)
-    assert version is not None
-    script = (sharedir / f"pg_sphere--{version.group(1)}.sql").read_text()
-    script = script.replace("MODULE_PATHNAME", "$libdir/pg_sphere")
-    script = re.sub(r"^\\echo.*$", "", script, flags=re.M)
-    return re.sub(r"CREATE OPERATOR @ \(\s*LEFTARG\s*=\s*(?:bigint|spoint),\s*RIGHTARG\s*=\s*smoc,"
-                  r"[^;]*;", "", script)
-
-
-def _pg_setup_extensions(conn: Any) -> None:
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS q3c")
-        cur.execute("SELECT 1 FROM pg_type WHERE typname = 'spoint'")
-        if cur.fetchone():
-            return
-        try:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_sphere")
-        except Exception:  # the packaging clash above: load the patched script
-            conn.rollback() if not conn.autocommit else None
-            cur.execute(_pg_sphere_script(cur))
-
-
 @pytest.fixture(scope="session")
 def pg_conn() -> Iterator[Any]:
     import psycopg
@@ -125,7 +96,7 @@ def pg_conn() -> Iterator[Any]:
         if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
             c.execute(f'CREATE DATABASE "{dbname}"')
     conn = psycopg.connect(dsn, autocommit=True)
-    _pg_setup_extensions(conn)
+    ensure_extensions(conn)
     conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     conn.execute(f"CREATE SCHEMA {SCHEMA}")
     conn.execute(f"CREATE TABLE {SCHEMA}.points (id BIGINT, ra DOUBLE PRECISION, "
@@ -137,6 +108,7 @@ def pg_conn() -> Iterator[Any]:
                  "scircle(spoint(radians(10), radians(20)), radians(1)), "
                  "spoly '{(9d,19d),(11d,19d),(11d,21d),(9d,21d)}')")
     yield conn
+    conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     conn.close()
 
 
@@ -154,6 +126,8 @@ def maria_conn() -> Iterator[Any]:
                     "name VARCHAR(100), mag DOUBLE)")
         cur.executemany(f"INSERT INTO {SCHEMA}.points VALUES (%s, %s, %s, %s, %s)", POINTS)
     yield conn
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
     conn.close()
 
 
