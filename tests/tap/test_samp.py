@@ -1,0 +1,123 @@
+"""SAMP: a page in headless Chromium sends a result and a table through the Web Profile to a real hub,
+and a SAMP client registered for table.load.votable receives a URL it can fetch without a session."""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from astropy.io.votable import parse_single_table
+from playwright.sync_api import sync_playwright
+from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
+
+from .conftest import LiveTap
+
+pytestmark = [pytest.mark.django_db, pytest.mark.browser]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop in this thread
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+class AutoConsent:
+    """The hub's consent dialog, answering yes to every web page (the user clicking 'allow')."""
+
+    queue_request: queue.Queue[Any]
+    queue_result: queue.Queue[bool]
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            asking = getattr(self, "queue_request", None)
+            if asking is None:
+                self._stop.wait(0.05)
+                continue
+            try:
+                request = asking.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.asked.append(request)
+            self.queue_result.put(True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Receiver:
+    """A stand-in for TOPCAT: a SAMP client that records table.load.votable notifications."""
+
+    def __init__(self, hub: SAMPHubServer) -> None:
+        self.received: queue.Queue[dict[str, str]] = queue.Queue()
+        self.client = SAMPIntegratedClient(name="Test TOPCAT", description="receives tables")
+        self.client.connect(hub=hub)
+        self.client.bind_receive_notification("table.load.votable", self._on_table)
+
+    def _on_table(self, private_key: str, sender_id: str, mtype: str, params: dict[str, str], extra: Any) -> None:
+        self.received.put(params)
+
+
+@pytest.fixture
+def samp(tmp_path: Path) -> Iterator[tuple[SAMPHubServer, Receiver, AutoConsent]]:
+    consent = AutoConsent()
+    hub = SAMPHubServer(web_profile=True, web_profile_dialog=consent, lockfile=str(tmp_path / "samp.lock"), mode="single")
+    hub.start()
+    receiver = Receiver(hub)
+    try:
+        yield hub, receiver, consent
+    finally:
+        receiver.client.disconnect()
+        hub.stop()
+        consent.stop()
+
+
+def send_from_page(url: str, button_name: str) -> str:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_role("button", name=button_name).first.click()
+            page.wait_for_function("document.getElementById('samp-status').textContent.length > 20 "
+                                   "&& !document.getElementById('samp-status').textContent.startsWith('Connecting')",
+                                   timeout=30_000)
+            return str(page.locator("#samp-status").text_content())
+        finally:
+            browser.close()
+
+
+def fetched_rows(url: str) -> int:
+    response = requests.get(url, timeout=60)  # no cookie, no credentials: what TOPCAT can do
+    assert response.status_code == 200
+    return len(parse_single_table(io.BytesIO(response.content)).array)
+
+
+def test_a_result_page_sends_the_result_to_a_samp_client(live_tap: LiveTap, samp: Any) -> None:
+    _, receiver, consent = samp
+    created = requests.post(f"{live_tap.url}/async", data={"LANG": "ADQL", "QUERY": "SELECT TOP 25 source_id, ra, dec FROM gaia.source",
+                                                             "PHASE": "RUN"}, allow_redirects=False, timeout=60)
+    job_id = created.headers["Location"].rsplit("/", 1)[1]
+    status = send_from_page(f"{live_tap.base}/tap/jobs/{job_id}/", "Send to TOPCAT/Aladin")
+    assert "Sent" in status, status
+    params = receiver.received.get(timeout=30)
+    assert consent.asked, "the hub asked for consent"
+    assert params["url"].startswith(f"{live_tap.base}/tap/results/")
+    assert fetched_rows(params["url"]) == 25
+    assert requests.get(params["url"][:-3] + "xyz", timeout=30).status_code == 404  # a forged link fails
+
+
+def test_a_table_page_sends_the_table_to_a_samp_client(live_tap: LiveTap, samp: Any) -> None:
+    _, receiver, _ = samp
+    status = send_from_page(f"{live_tap.base}/tap/", "Send to TOPCAT/Aladin")
+    assert "Sent" in status, status
+    params = receiver.received.get(timeout=30)
+    assert params["name"] == "gaia.source"
+    assert fetched_rows(params["url"]) == 2000
