@@ -489,7 +489,9 @@ class Translator:
         names = sorted({c.name for s in scope.sources for c in s.cols or []})
         tabs = ", ".join(s.display for s in scope.sources)
         hint = _suggest(ident.name, names)
-        if ident.delimited and not hint:
+        if any(_col_matches(c, ident) for c in scope.outputs):
+            hint = f"; {ident.name} is a name given with AS, which WHERE cannot use: repeat the expression"
+        elif ident.delimited and not hint:
             hint = f"; text values take single quotes: '{ident.name}'"
         raise AdqlError(f"unknown column '{ident.name}' in {tabs}{hint}", ident.line, ident.col)
 

@@ -125,3 +125,7 @@ def test_it_infers_units_through_expressions_for_in_unit(catalog: Catalog) -> No
     assert "4.84813681109536e-09" in t.sql and t.columns[0].unit == "rad/yr"
     assert "not known" in error("SELECT IN_UNIT(ra + pmra, 'deg') FROM gaia.source", catalog).message
     assert "not a VOUnit" in error("SELECT IN_UNIT(ra, 'furlong') FROM gaia.source", catalog).message
+
+
+def test_it_explains_that_where_cannot_use_select_aliases(catalog: Catalog) -> None:
+    assert "which WHERE cannot use" in error("SELECT ra AS alpha FROM gaia.source WHERE alpha > 1", catalog).message
