@@ -21,7 +21,7 @@ from . import kinds
 from .datatypes import adql_type
 from .files import FieldMeta, open_catalogue, read_votable_fields
 from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, Schema, Table
-from .storage import drop_table, live_tables, store_table
+from .storage import drop_table, live_tables, store_table, table_bytes
 from .validators import validate_identifier, validate_ucd, validate_vounit
 
 Actor = User | AnonymousUser | None  # None: the portal itself (commands, demo)
@@ -299,11 +299,13 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
     try:
         with transaction.atomic():
             columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
+            size = table_bytes(engine, schema, table)
             if existing:  # new data, same description: keep what the publisher wrote, fill what the file adds
-                t = _refresh_table(existing, [{**c, "indexed": False} for c in columns], rows, None, cat.description)
+                t = _refresh_table(existing, [{**c, "indexed": False} for c in columns], rows, size, cat.description)
             else:
                 s = ensure_schema(actor, schema, engine, access_level=PRIVATE)
-                fields = {"description": cat.description, "row_count": rows, "data_updated_on": datetime.date.today(), **table_fields}
+                fields = {"description": cat.description, "row_count": rows, "size_bytes": size, "data_updated_on": datetime.date.today(),
+                          **table_fields}
                 t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
             _record(kinds.INGESTED, actor, f"ingested {Path(path).name} into {engine} {schema}.{table} ({rows} rows)",
                     table=t.pk, rows=rows, engine=engine)
@@ -378,9 +380,10 @@ def do_generate_catalogue(actor: Actor, table_key: str, *, rows: int, seed: int 
         fields = {k: v for k, v in meta["table"].items() if k != "name"}
         if table is None:
             table = do_create_table(actor, schema, table_name, columns=columns, access_level=PUBLIC, row_count=stored,
-                                    data_updated_on=datetime.date.today(), **fields)
+                                    size_bytes=table_bytes(engine, schema_name, table_name), data_updated_on=datetime.date.today(), **fields)
         else:
-            _refresh_table(table, [{**c, "indexed": c.get("indexed", False)} for c in columns], stored, None, fields.get("description", ""))
+            _refresh_table(table, [{**c, "indexed": c.get("indexed", False)} for c in columns], stored,
+                           table_bytes(engine, schema_name, table_name), fields.get("description", ""))
         if not table.published:
             do_publish_table(actor, table)
     return table

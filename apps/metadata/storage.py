@@ -184,8 +184,17 @@ def live_tables(engine_name: str, schema_name: str, table: str | None = None) ->
         rows = getattr(info, "rows", None)  # exact for Parquet, an estimate from the servers' statistics
         if engine_name not in PARQUET_ENGINES and (rows is None or rows < EXACT_COUNT_BELOW):
             rows = _count_rows(engine, info.schema, info.name)
-        found.append(LiveTable(info, rows, getattr(info, "size_bytes", None)))
+        found.append(LiveTable(info, rows, table_bytes(engine_name, info.schema, info.name)))
     return found
+
+
+def table_bytes(engine_name: str, schema_name: str, table: str) -> int | None:
+    """Size on disk of a Parquet table (the servers keep theirs to themselves)."""
+    if engine_name not in PARQUET_ENGINES:
+        return None
+    path = parquet_path(schema_name, table)
+    files = [path] if path.is_file() else list(path.rglob("*.parquet")) if path.is_dir() else []
+    return sum(p.stat().st_size for p in files) if files else None
 
 
 def sample_rows(engine_name: str, schema_name: str, table: str, limit: int = 10) -> pa.Table:
