@@ -106,8 +106,6 @@ def adql_from_native(native: str) -> ColumnInfo:
     if base.startswith("decimal") or base.startswith("numeric"):
         base = "numeric"
     datatype = _NATIVE.get(base, "VARCHAR")
-    if datatype == "BIGINT" and match and match.group(3):
-        datatype = "BIGINT"
     if datatype == "SMALLINT" and base == "bit" and length not in (None, "1"):
         datatype = "BIGINT"
     if datatype == "BOOLEAN" and base == "bit":
