@@ -118,7 +118,9 @@ def do_delete_volume(user: User, volume: Volume) -> None:
 
 
 def readable_volumes(user: AnyUser) -> QuerySet[Volume]:
-    return Volume.objects.filter(resource__in=allowed_resources(user, "read", "volume")).select_related("root", "owner", "resource")
+    """Volumes the user may read; "write" implies "read" (the generic sharing page grants one action at a time)."""
+    allowed = Q(resource__in=allowed_resources(user, "read", "volume")) | Q(resource__in=allowed_resources(user, "write", "volume"))
+    return Volume.objects.filter(allowed).select_related("root", "owner", "resource")
 
 
 def writable_volumes(user: AnyUser) -> QuerySet[Volume]:
@@ -133,7 +135,8 @@ def access_volume(user: AnyUser, volume_id: int, action: str = "read") -> Volume
         from django.http import Http404
 
         raise Http404("No such volume.")
-    access_resource(user, action, volume.resource)
+    if action != "read" or "write" not in actions_of(user, volume.resource):  # write implies read
+        access_resource(user, action, volume.resource)
     if action == "write" and volume.read_only:
         raise PermissionDenied("This is a read-only data volume.")
     return volume
@@ -141,6 +144,8 @@ def access_volume(user: AnyUser, volume_id: int, action: str = "read") -> Volume
 
 def volume_actions(user: AnyUser, volume: Volume) -> set[str]:
     held = actions_of(user, volume.resource)
+    if "write" in held:
+        held.add("read")
     return held - {"write"} if volume.read_only else held
 
 

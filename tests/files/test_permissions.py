@@ -75,3 +75,21 @@ def test_only_those_who_may_grant_can_share(users: Any, volume: Volume) -> None:
     do_share_volume(users.owner, volume, "write", group=users.group)
     response = client_for(users.member).post(api(volume, "share"), {"action": "read", "user": "outsider"})
     assert response.status_code == 403
+
+
+def test_write_granted_alone_on_the_sharing_page_implies_read(users: Any, volume: Volume) -> None:
+    client_for(users.owner).post(f"/access/resources/{volume.resource_id}/share", {"action": "write", "group": users.group.pk})
+    member = client_for(users.member)
+    assert member.get(f"/files/v/{volume.pk}/").status_code == 200
+    assert member.put(api(volume, "upload") + "?path=m.txt", b"m", content_type="application/octet-stream").status_code == 201
+    assert "project" in {v["name"] for v in member.get("/files/api/volumes/").json()}
+
+
+def test_deleting_a_volume_removes_its_files_and_sharing(users: Any, volume: Volume, django_capture_on_commit_callbacks: Any) -> None:
+    do_upload_file(users.owner, volume, "a.txt", [b"a"])
+    do_share_volume(users.owner, volume, "write", group=users.group)
+    assert client_for(users.member).delete(f"/files/api/volumes/{volume.pk}/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(users.owner).delete(f"/files/api/volumes/{volume.pk}/").status_code == 204
+    assert not volume.directory.exists()
+    assert client_for(users.member).get(api(volume, "list")).status_code == 404
