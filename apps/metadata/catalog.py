@@ -51,15 +51,16 @@ def metadata_version() -> str:
 
 def visible_tables(user: AnyUser, action: str = "query") -> QuerySet[Table]:
     """Published tables of published schemas the user may ``action`` ('read' or 'query'), as one query."""
+    # The table's own privileges decide: a private table shared with a group is visible to its members
+    # even inside a schema whose description is private.
     tables = Table.objects.filter(published=True, schema__published=True)
-    return tables.filter(
-        resource__in=allowed_resources(user, action, "table"),
-        schema__resource__in=allowed_resources(user, "read", "schema"),
-    )
+    return tables.filter(resource__in=allowed_resources(user, action, "table"))
 
 
 def visible_schemas(user: AnyUser) -> QuerySet[Schema]:
-    return Schema.objects.filter(published=True, resource__in=allowed_resources(user, "read", "schema"))
+    """Published schemas whose description the user may read, or that hold a table they may see."""
+    readable = Q(resource__in=allowed_resources(user, "read", "schema")) | Q(id__in=visible_tables(user, "read").values("schema_id"))
+    return Schema.objects.filter(readable, published=True)
 
 
 def column_filter(user: AnyUser) -> dict[str, Any]:

@@ -84,3 +84,24 @@ def test_the_sharing_page_of_a_table_is_the_generic_one(users: FourUsers, scienc
     table = make_table(users, level=PRIVATE)
     client.force_login(users.owner)  # type: ignore[attr-defined]
     assert client.get(f"/access/resources/{table.resource_id}/share").status_code == 200  # type: ignore[attr-defined]
+
+
+def test_a_table_shared_from_a_private_schema_is_visible_to_the_group(users: FourUsers, science: object, client: object) -> None:
+    from apps.metadata.actions import do_create_schema, do_create_table
+    from apps.metadata.catalog import visible_schemas
+    from apps.metadata.tap_schema import tap_schema_rows
+
+    users.owner.is_staff = True
+    schema = do_create_schema(users.owner, "team", engine="duckdb", access_level=PRIVATE)
+    table = do_create_table(users.owner, schema, "results", columns=[{"name": "x", "datatype": "DOUBLE"}], access_level=PRIVATE)
+    do_publish_table(users.owner, table)
+    do_grant(users.owner, table.resource, "read", group=users.group)
+    do_grant(users.owner, table.resource, "query", group=users.group)
+    assert "team.results" in catalog_for(users.member).table_names()
+    assert "team.results" not in catalog_for(users.outsider).table_names()
+    assert list(visible_schemas(users.member).values_list("name", flat=True)) == ["team"]
+    assert not visible_schemas(users.outsider).exists()
+    assert "team.results" in {t["table_name"] for t in tap_schema_rows(users.member)["tables"]}
+    client.force_login(users.member)  # type: ignore[attr-defined]
+    assert client.get("/data/team/results/").status_code == 200  # type: ignore[attr-defined]
+    assert "team.results" in client.get("/data/").content.decode()  # type: ignore[attr-defined]
