@@ -229,9 +229,14 @@ def do_discover_schema(actor: Actor, schema_name: str, *, engine: str, table: st
     found = live_tables(engine, schema_name, table)
     if table and not found:
         raise ValidationError(f"{engine} has no table {schema_name}.{table}.")
-    result = []
+    result, skipped = [], []
     for live in found:
         info = live.info
+        try:
+            validate_identifier(info.name)
+        except ValidationError:
+            skipped.append(info.name)  # not reachable as a regular ADQL name; rename it in the database first
+            continue
         existing = Table.objects.filter(schema=schema, name=info.name).first()
         columns = [{"name": c.name, "order": i, "datatype": c.datatype.upper(), "arraysize": c.arraysize or "", "xtype": c.xtype or "",
                     "unit": c.unit, "ucd": c.ucd, "description": c.description, "utype": c.utype, "indexed": c.indexed,
@@ -242,8 +247,10 @@ def do_discover_schema(actor: Actor, schema_name: str, *, engine: str, table: st
         else:
             t = _refresh_table(existing, columns, live.row_count, live.size_bytes, info.description)
         result.append(t)
+    if table and skipped:
+        raise ValidationError(f"{table!r} is not a name ADQL can use: rename it in the database (letters, digits, underscores).")
     _record(kinds.DISCOVERED, actor, f"discovered {len(result)} table(s) in {engine} {schema_name}", schema=schema.pk,
-            tables=[t.name for t in result])
+            tables=[t.name for t in result], skipped=skipped)
     return result
 
 

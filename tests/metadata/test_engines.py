@@ -72,10 +72,12 @@ def _create_live_table(engine: str) -> None:
     if engine == "postgresql":
         _pg_admin(f'CREATE SCHEMA "{SCHEMA}"; CREATE TABLE "{SCHEMA}".obs (id bigint PRIMARY KEY, ra double precision, '
                   f'dec double precision, mag real, name varchar(20)); CREATE INDEX ON "{SCHEMA}".obs (mag); '
+                  f'CREATE TABLE "{SCHEMA}"."bad-name" (x int); '
                   f'INSERT INTO "{SCHEMA}".obs SELECT i, i * 0.1, -i * 0.1, 10 + i * 0.01, \'star \' || i FROM generate_series(1, 250) i',
                   DATABASE)
     else:
         _maria(f"CREATE DATABASE `{SCHEMA}`")
+        _maria("CREATE TABLE `bad-name` (x int)", SCHEMA)
         _maria("CREATE TABLE obs (id bigint PRIMARY KEY, ra double, `dec` double, mag float, name varchar(20), INDEX (mag))", SCHEMA)
         _maria("INSERT INTO obs WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 250) "
                "SELECT i, i * 0.1, -i * 0.1, 10 + i * 0.01, CONCAT('star ', i) FROM s", SCHEMA)
@@ -97,6 +99,7 @@ def test_discovery_reads_columns_types_indexes_and_row_counts(users: FourUsers, 
     assert (cols["id"].datatype, cols["ra"].datatype, cols["mag"].datatype) == ("BIGINT", "DOUBLE", "REAL")
     assert cols["name"].datatype in ("VARCHAR", "CHAR")
     assert cols["mag"].indexed and not cols["ra"].indexed
+    assert not Table.objects.filter(name="bad-name").exists()  # skipped: not an ADQL name
     cols["ra"].description, cols["ra"].unit = "Right ascension", "deg"
     cols["ra"].save()
     do_discover_schema(users.owner, SCHEMA, engine=engine, table="obs")
