@@ -7,6 +7,11 @@ class QueryConfig(AppConfig):
     verbose_name = "Queries"
 
     def ready(self) -> None:
+        from django.core.checks import register
+
         from apps.access.registry import register_resource_type
 
+        from .checks import check_queues
+
         register_resource_type("queue", "Query queue", ("submit",))
+        register(check_queues)

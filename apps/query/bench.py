@@ -374,8 +374,11 @@ def bench_others(emit: Emit, quick: bool) -> dict[str, Any]:
             continue
         for fn_name in sorted(n for n in dir(module) if n.startswith("bench_") and callable(getattr(module, n))):
             fn = getattr(module, fn_name)
+            names = fn.__code__.co_varnames[: fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount]
+            kwargs = {"quick": quick} if "quick" in names else {"rows": 100_000} if quick and "rows" in names else {}
             try:
-                results[f"{module_name}.{fn_name}"] = fn(quick=quick) if "quick" in fn.__code__.co_varnames else fn()
+                value = fn(**kwargs)
+                results[f"{module_name}.{fn_name}"] = value.report() if hasattr(value, "report") else value
             except Exception as exc:  # one app's failing bench must not hide the others
                 results[f"{module_name}.{fn_name}"] = f"failed: {exc}"
     for key, value in results.items():

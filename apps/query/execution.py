@@ -316,7 +316,22 @@ def reap(*, worker: str | None = None) -> dict[str, int]:
         QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).update(queued=now)
         run_query.delay(str(job_id))
         requeued += 1
-    return {"reaped": reaped, "requeued": requeued}
+    return {"reaped": reaped, "requeued": requeued, "destroyed": _destroy_expired(now)}
+
+
+def _destroy_expired(now: Any) -> int:
+    """UWS destruction: jobs past their destruction time go, with their results."""
+    from .actions import do_delete_job
+
+    expired = QueryJob.objects.filter(destruction__lt=now).exclude(phase__in=phases.ACTIVE)[:100]
+    count = 0
+    for job in expired:
+        try:
+            do_delete_job(job)
+            count += 1
+        except Exception:
+            log.warning("could not destroy expired job %s", job.id, exc_info=True)
+    return count
 
 
 def _drop_partial(job: QueryJob) -> None:

@@ -61,7 +61,7 @@ def test_the_reaper_ends_jobs_without_heartbeat_and_resends_lost_ones(users: Any
     alive = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=timezone.now(), worker="w@host")
     lost = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.QUEUED, queued=long_ago)
     fresh = _queued(users.owner)
-    assert execution.reap() == {"reaped": 1, "requeued": 1}
+    assert execution.reap() == {"reaped": 1, "requeued": 1, "destroyed": 0}
     dead.refresh_from_db(), alive.refresh_from_db()
     assert dead.phase == phases.ERROR and "worker running this query stopped" in dead.error
     assert alive.phase == phases.EXECUTING

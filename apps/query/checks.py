@@ -1,0 +1,23 @@
+"""System checks of the query settings (ids daiquiri.Q0xx)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+
+
+def check_queues(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    queues = getattr(settings, "QUERY_QUEUES", {})
+    if not queues:
+        return [Error("QUERY_QUEUES defines no queue.", id="daiquiri.Q001")]
+    if settings.QUERY_DEFAULT_QUEUE not in queues:
+        errors.append(Error(f"QUERY_DEFAULT_QUEUE {settings.QUERY_DEFAULT_QUEUE!r} is not in QUERY_QUEUES.", id="daiquiri.Q002"))
+    for name, queue in queues.items():
+        if int(queue.get("time_limit", 0)) <= 0 or int(queue.get("concurrency", 1)) <= 0:
+            errors.append(Error(f"Queue {name!r} needs a positive time_limit and concurrency.", id="daiquiri.Q003"))
+        if queue.get("who", "") not in ("", "anyone", "public"):
+            errors.append(Error(f"Queue {name!r}: 'who' must be 'anyone', 'public' or ''.", id="daiquiri.Q004"))
+    return errors
