@@ -82,6 +82,19 @@ def example_queries(table: Table, columns: list[Any], sample: list[dict[str, Any
     return examples
 
 
+def bibtex(table: Table) -> str:
+    """A BibTeX entry for the table, from its DataCite-style creators, title, DOI and publication date."""
+    authors = " and ".join(c.get("name", "") for c in table.creators if isinstance(c, dict)) or "{Unknown}"
+    year = table.published_on.year if table.published_on else (table.created.year if table.created else "")
+    fields = [("author", authors), ("title", table.title or table.qualified_name), ("year", str(year)),
+              ("howpublished", "Data publication portal, table " + table.qualified_name)]
+    if table.doi:
+        fields.append(("doi", table.doi))
+    key = f"{table.schema.name}_{table.name}_{year}"
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
+    return f"@misc{{{key},\n{body}\n}}"
+
+
 def _sample(table: Table, limit: int = 10) -> tuple[list[str], list[dict[str, Any]], str]:
     try:
         rows = sample_rows(table.schema.engine, table.schema.name, table.name, limit)
@@ -102,7 +115,7 @@ def table_detail(request: HttpRequest, schema: str, table: str) -> HttpResponse:
     context = {
         "table": found, "columns": columns, "can_query": "query" in held, "can_share": "grant" in held,
         "sample_columns": names, "sample_rows": [[r.get(n) for n in names] for r in rows], "sample_error": sample_error,
-        "examples": example_queries(found, columns, rows), "query_url": _query_url(),
+        "examples": example_queries(found, columns, rows), "query_url": _query_url(), "bibtex": bibtex(found),
     }
     return render(request, "metadata/table.html", context)
 

@@ -61,7 +61,8 @@ def test_the_table_page_has_citation_columns_sample_and_examples(users: FourUser
     page = response.content.decode()
     assert response.status_code == 200
     for text in ("Doe et al. (2026)", "CC-BY-4.0", "https://doi.org/10.1234/x", "pos.eq.ra;meta.main", "deg",
-                 "SELECT TOP 10 * FROM survey.stars", "CIRCLE(&#x27;ICRS&#x27;, 10.5, -5.0, 0.1)", "11.0"):
+                 "SELECT TOP 10 * FROM survey.stars", "CIRCLE(&#x27;ICRS&#x27;, 10.5, -5.0, 0.1)", "11.0", "@misc{survey_stars_",
+                 "doi = {10.1234/x}"):
         assert text in page, text
 
 
