@@ -20,7 +20,9 @@ PRODUCTION = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith(("DB_", "DEBUG"))}
+    # the browser tests allow async-unsafe ORM calls in this process; a server must not inherit that
+    inherited = ("DB_", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith(inherited)}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False
     )
