@@ -4,8 +4,9 @@ Values are kept symbolic while translating (a POINT is its two coordinate
 expressions, in degrees) so that each engine gets the cheapest correct form:
 pg_sphere operators (and q3c for cones) on PostgreSQL; spherical
 trigonometry in plain SQL elsewhere. Polygons on the plain-SQL engines
-must have constant vertices and be convex (their edges are great circles;
-of the two regions the edges bound, the smaller one is meant).
+must be convex (their edges are great circles; of the two regions the edges
+bound, the smaller one is meant); only point-in-polygon accepts vertices
+that vary per row, the other polygon predicates need constant vertices.
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ def _sign(v: float) -> str:
     return "1" if v >= 0 else "-1"
 
 
+def _unit_sql(x: str, y: str) -> tuple[str, str, str]:
+    return (f"(COS(RADIANS({y})) * COS(RADIANS({x})))", f"(COS(RADIANS({y})) * SIN(RADIANS({x})))",
+            f"SIN(RADIANS({y}))")
+
+
+def _dot3(u: tuple[str, ...], v: tuple[str, ...]) -> str:
+    return " + ".join(f"{a} * ({b})" for a, b in zip(u, v, strict=True))
+
+
 def _dot_sql(n: Vec, p: GPoint) -> str:
     """n . (unit vector of p), as SQL."""
     cx = f"COS(RADIANS({p.y})) * COS(RADIANS({p.x}))"
@@ -167,13 +177,30 @@ class SphereSQL:
             return f"(ABS({p.y} - {g.y}) <= {g.h} / 2.0 AND ABS({dra}) <= {g.w} / 2.0)"
         if isinstance(g, GPolygon):
             if g.const is None:
-                raise self.unsupported("a POLYGON with non-constant vertices")
+                return self.point_in_variable_polygon(p, g)
             # pg_sphere's tolerance (1e-9 rad): points on an edge are inside.
             tests = [f"{_dot_sql(n, p)} >= -1E-9" for n in convex_edges(g.const)]
             return "(" + " AND ".join(tests) + ")"
         if isinstance(g, GPoint):
             return f"({self.distance(p.x, p.y, g.x, g.y)} = 0)"
         raise self.unsupported(f"CONTAINS with a {geo_type(g)}")
+
+    def point_in_variable_polygon(self, p: GPoint, g: GPolygon) -> str:
+        """Vertices computed per row: edge normals in SQL, assumed convex.
+
+        Each edge's normal n must put the point on the same side as the
+        vertex centroid c: (n.p)(n.c) >= 0, whatever the vertex order.
+        """
+        vs = [_unit_sql(x, y) for x, y in zip(g.xs, g.ys, strict=True)]
+        centre = tuple(" + ".join(v[k] for v in vs) for k in range(3))
+        point = _unit_sql(p.x, p.y)
+        tests = []
+        for i, a in enumerate(vs):
+            b = vs[(i + 1) % len(vs)]
+            n = (f"({a[1]} * {b[2]} - {a[2]} * {b[1]})", f"({a[2]} * {b[0]} - {a[0]} * {b[2]})",
+                 f"({a[0]} * {b[1]} - {a[1]} * {b[0]})")
+            tests.append(f"({_dot3(n, point)}) * ({_dot3(n, centre)}) >= -1E-12")
+        return "(" + " AND ".join(tests) + ")"
 
     def circle_in_point(self, c: GCircle, p: GPoint) -> str:
         return f"({self.distance(c.x, c.y, p.x, p.y)} + {c.r} <= 0)"

@@ -370,3 +370,11 @@ def test_it_keeps_geometries_native_inside_subqueries(geo_engine: Engine) -> Non
                           "WHERE 1 = CONTAINS(q.p, CIRCLE('ICRS', 10, 20, 1))")
     assert float(rows[0][0]) == 10 and float(rows[0][1]) == pytest.approx(0.5 * math.cos(math.radians(20)), rel=1e-3)
     assert list(rows[0][2]) == pytest.approx([10.5, 20])
+
+
+def test_it_tests_points_against_polygons_built_from_columns(engine: Engine) -> None:
+    # A 2x2 degree box-like polygon around each row's position, from its own columns.
+    poly = "POLYGON('ICRS', ra - 1, dec - 1, ra + 1, dec - 1, ra + 1, dec + 1, ra - 1, dec + 1)"
+    inside = engine.ids(f"dec < 80 AND dec > -80 AND 1 = CONTAINS(POINT('ICRS', ra + 0.5, dec + 0.5), {poly})")
+    outside = engine.ids(f"dec < 80 AND dec > -80 AND 1 = CONTAINS(POINT('ICRS', ra + 1.5, dec), {poly})")
+    assert inside == {3, 4, 5, 6, 9, 10} and outside == set()
