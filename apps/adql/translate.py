@@ -93,7 +93,11 @@ def _col_matches(col: Col, ident: A.Ident) -> bool:
 
 
 def _out_from_info(name: str, info: ColumnInfo) -> OutputColumn:
-    return OutputColumn(name, info.datatype.upper(), info.arraysize, info.xtype, info.unit,
+    datatype = info.datatype.upper()
+    # A VOTable-style description (double[2] with xtype point) is an ADQL POINT.
+    if (info.xtype or "").upper() in ("POINT", "CIRCLE", "POLYGON"):
+        datatype = (info.xtype or "").upper()
+    return OutputColumn(name, datatype, info.arraysize, info.xtype, info.unit,
                         info.ucd, info.description, info.utype)
 
 

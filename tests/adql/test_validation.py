@@ -129,3 +129,11 @@ def test_it_infers_units_through_expressions_for_in_unit(catalog: Catalog) -> No
 
 def test_it_explains_that_where_cannot_use_select_aliases(catalog: Catalog) -> None:
     assert "which WHERE cannot use" in error("SELECT ra AS alpha FROM gaia.source WHERE alpha > 1", catalog).message
+
+
+def test_it_recognises_geometry_columns_by_xtype() -> None:
+    from apps.adql import ColumnInfo, TableInfo
+
+    cat = Catalog([TableInfo("s", "t", (ColumnInfo("pos", "double", "2", "point"),))])
+    t = translate("SELECT COORD1(pos), pos FROM s.t", "duckdb", catalog=cat)
+    assert '"t"."pos"[1]' in t.sql and t.columns[1].datatype == "POINT"
