@@ -212,7 +212,8 @@ def _plan(job: QueryJob, queue: Queue) -> tuple[Plan, int]:
                       uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
     job.engine, job.native_sql = plan.engine, plan.sql
     job.result_columns = [asdict(c) for c in plan.columns]
-    job.table_name = job.table_name or (default_table_name(job) if job.owner_id else f"job_{job.id.hex}")
+    # Anonymous results share one space: their names come from the (unguessable) job id only.
+    job.table_name = (job.table_name or default_table_name(job)) if job.owner_id else f"job_{job.id.hex}"
     job.result_schema, job.result_table = mydb_schema(job.owner_id), job.table_name
     QueryJob.objects.filter(pk=job.pk).update(engine=job.engine, native_sql=job.native_sql, result_columns=job.result_columns,
                                               table_name=job.table_name)

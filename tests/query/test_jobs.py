@@ -91,3 +91,11 @@ def test_deleting_a_job_deletes_its_stored_data(users: Any, stars: Any, run_job:
     actions.do_delete_job(job)
     assert not any(p.exists() for p in stored)
     assert not type(job).objects.filter(pk=job.pk).exists()
+
+
+def test_anonymous_results_are_named_by_their_job_only(users: Any, stars: Any, run_job: Any) -> None:
+    first = run_job(None, "SELECT TOP 2 ra FROM TAP_UPLOAD.stars", uploads=[stars], table_name="shared")
+    second = run_job(None, "SELECT TOP 3 ra FROM TAP_UPLOAD.stars", uploads=[stars], table_name="shared")
+    assert first.phase == second.phase == phases.COMPLETED, first.error + second.error
+    assert first.result_table == f"job_{first.id.hex}" and second.result_table == f"job_{second.id.hex}"
+    assert [sum(b.num_rows for b in actions.result_batches(j)) for j in (first, second)] == [2, 3]
