@@ -20,6 +20,8 @@ volumes = {v['name']: v['id'] for v in portal.volumes()}
 print(sorted(volumes))
 print(portal.download(volumes['persistent'], 'hello.txt').decode())
 portal.upload(volumes['persistent'], 'from-job.txt', b'written through the API')
+rows = portal.query("SELECT TOP 3 table_name FROM TAP_SCHEMA.tables ORDER BY table_name")
+print('tap rows', len(rows), sorted(rows[0]))
 """
 
 
@@ -39,6 +41,7 @@ def test_a_job_uses_the_portal_api_with_its_own_token(
     job = run(users.owner, image=python_image, domain=domain, command="python3 job.py", workdir_volume=persistent, network=True)
     assert job.phase == phases.COMPLETED, (job.error, job.stderr[-3000:])
     assert "'persistent'" in job.stdout and "hello portal" in job.stdout
+    assert "tap rows 3 ['table_name']" in job.stdout
     assert (persistent.directory / "from-job.txt").read_bytes() == b"written through the API"
     assert not ApiToken.objects.filter(user=users.owner).exists()  # the job's token ended with the job
     assert Volume.objects.filter(owner=users.owner).count() == 2

@@ -55,7 +55,7 @@ class Portal:
     # --- TAP -------------------------------------------------------------
     def query(self, adql: str, maxrec: int | None = None) -> list[dict[str, str]]:
         """Run ADQL synchronously through TAP; rows as dicts of strings (CSV)."""
-        params = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "FORMAT": "csv"}
+        params = {"REQUEST": "doQuery", "LANG": "ADQL", "QUERY": adql, "RESPONSEFORMAT": "csv"}
         if maxrec is not None:
             params["MAXREC"] = str(maxrec)
         body = urllib.parse.urlencode(params).encode()
