@@ -101,6 +101,35 @@ def convex_edges(vertices: tuple[tuple[float, float], ...]) -> list[Vec]:
     return [(n[0] * flip, n[1] * flip, n[2] * flip) for n in normals]
 
 
+def _inside(p: Vec, normals: list[Vec]) -> bool:
+    return all(_dot(n, p) >= -1e-9 for n in normals)
+
+
+def _arcs_cross(a1: Vec, a2: Vec, b1: Vec, b2: Vec) -> bool:
+    """Do two great-circle arcs (each under 180 degrees) cross?"""
+    na, nb = _cross(a1, a2), _cross(b1, b2)
+    d = _cross(na, nb)
+    if _dot(d, d) < 1e-30:
+        return False  # same great circle: vertex tests decide
+    x = _norm(d)
+    for cand in (x, (-x[0], -x[1], -x[2])):
+        on_a = _dot(_cross(a1, cand), na) >= 0 and _dot(_cross(cand, a2), na) >= 0
+        on_b = _dot(_cross(b1, cand), nb) >= 0 and _dot(_cross(cand, b2), nb) >= 0
+        if on_a and on_b:
+            return True
+    return False
+
+
+def polygons_intersect(a: tuple[tuple[float, float], ...], b: tuple[tuple[float, float], ...]) -> bool:
+    """Two constant convex polygons overlap: a vertex inside the other, or crossing edges."""
+    va, vb = [_vec(x, y) for x, y in a], [_vec(x, y) for x, y in b]
+    na, nb = convex_edges(a), convex_edges(b)
+    if any(_inside(v, nb) for v in va) or any(_inside(v, na) for v in vb):
+        return True
+    return any(_arcs_cross(va[i], va[(i + 1) % len(va)], vb[j], vb[(j + 1) % len(vb)])
+               for i in range(len(va)) for j in range(len(vb)))
+
+
 def polygon_area(vertices: tuple[tuple[float, float], ...]) -> float:
     """Area in square degrees of a convex spherical polygon (fan of triangles)."""
     vs = [_vec(x, y) for x, y in vertices]
@@ -273,6 +302,10 @@ class SphereSQL:
             return self.circle_meets_polygon(a, b)
         if isinstance(a, GPolygon) and isinstance(b, GCircle):
             return self.circle_meets_polygon(b, a)
+        if isinstance(a, GPolygon) and isinstance(b, GPolygon):
+            # Only constant polygons here, so the answer is a constant too.
+            overlap = polygons_intersect(self._convex(a, "INTERSECTS"), self._convex(b, "INTERSECTS"))
+            return "(1 = 1)" if overlap else "(1 = 0)"
         raise self.unsupported(f"INTERSECTS({geo_type(a)}, {geo_type(b)})")
 
     def geo_distance(self, a: Geo, b: Geo) -> str:

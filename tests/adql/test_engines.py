@@ -191,7 +191,11 @@ def test_it_uses_q3c_and_pg_sphere_on_postgresql(pg_conn: object) -> None:
 
 
 SHAPES = {"P": "POINT('ICRS', 10, 20)", "C": "CIRCLE('ICRS', 10, 20, 1)", "B": "BOX('ICRS', 10, 20, 2, 2)",
-          "Y": "POLYGON('ICRS', 9, 19, 11, 19, 11, 21, 9, 21)"}
+          "Y": "POLYGON('ICRS', 9, 19, 11, 19, 11, 21, 9, 21)",
+          # A cross: neither bar has a vertex inside the other; F is far away.
+          "H": "POLYGON('ICRS', 0, -0.1, 10, -0.1, 10, 0.1, 0, 0.1)",
+          "V": "POLYGON('ICRS', 4.9, -5, 5.1, -5, 5.1, 5, 4.9, 5)",
+          "F": "POLYGON('ICRS', 20, 20, 21, 20, 21, 21)"}
 # (function, a, b) -> expected, as pg_sphere computes it; the plain-SQL engines
 # must agree wherever they support the combination.
 EXPECTED = {
@@ -200,7 +204,8 @@ EXPECTED = {
     ("INTERSECTS", "C", "P"): 1, ("INTERSECTS", "B", "P"): 1, ("INTERSECTS", "Y", "P"): 1,
     ("INTERSECTS", "C", "C"): 1, ("CONTAINS", "C", "B"): 0, ("CONTAINS", "Y", "Y"): 1,
     ("INTERSECTS", "C", "Y"): 1, ("CONTAINS", "B", "B"): 1, ("CONTAINS", "C", "Y"): 0,
-    ("CONTAINS", "Y", "C"): 0, ("INTERSECTS", "Y", "C"): 1,
+    ("CONTAINS", "Y", "C"): 0, ("INTERSECTS", "Y", "C"): 1, ("INTERSECTS", "Y", "Y"): 1,
+    ("INTERSECTS", "H", "V"): 1, ("INTERSECTS", "H", "F"): 0, ("CONTAINS", "H", "V"): 0,
 }
 
 
