@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -168,6 +169,7 @@ def spark() -> Iterator[Any]:
                 "ARRAY(10.0D, 20.0D) AS pos, ARRAY(10.0D, 20.0D, 1.0D) AS reg")
     yield session
     session.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)
 
 
 def _runner(request: pytest.FixtureRequest, dialect: str) -> Runner:
