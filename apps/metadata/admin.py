@@ -72,6 +72,7 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
 
     def ingest_view(self, request: HttpRequest) -> HttpResponse:
         """Upload (or pick from the incoming folder) a FITS/VOTable/CSV/Parquet file; a worker loads it, this page follows it."""
+        self._require_add(request)
         form = IngestForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -83,6 +84,11 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Ingest a catalogue file", "form": form,
                    "incoming": incoming_dir(), "opts": self.model._meta}
         return render(request, "metadata/admin/form.html", context)
+
+    def _require_add(self, request: HttpRequest) -> None:
+        """Staff who may not add schemas (Django model permissions) may not load data either."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
 
     def _start_ingest(self, request: HttpRequest, data: dict[str, Any]) -> str:
         options = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
@@ -113,6 +119,7 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         return render(request, "metadata/admin/ingest_status.html", context)
 
     def discover_view(self, request: HttpRequest) -> HttpResponse:
+        self._require_add(request)
         form = DiscoverForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -154,19 +161,19 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         extra = [path("<int:table_id>/import-metadata/", self.admin_site.admin_view(self.import_view), name="metadata_import")]
         return extra + super().get_urls()
 
-    @admin.action(description="Publish the selected tables")
+    @admin.action(description="Publish the selected tables", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
         for t in queryset.select_related("schema"):
             actions.do_publish_table(request.user, t)  # type: ignore[arg-type]
         messages.success(request, f"Published {queryset.count()} table(s).")
 
-    @admin.action(description="Unpublish the selected tables")
+    @admin.action(description="Unpublish the selected tables", permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
         for t in queryset.select_related("schema"):
             actions.do_unpublish_table(request.user, t)  # type: ignore[arg-type]
         messages.success(request, f"Unpublished {queryset.count()} table(s).")
 
-    @admin.action(description="Refresh columns and row counts from the database")
+    @admin.action(description="Refresh columns and row counts from the database", permissions=["change"])
     def refresh_from_database(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
         for t in queryset.select_related("schema"):
             try:
@@ -185,6 +192,8 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
 
     def import_view(self, request: HttpRequest, table_id: int) -> HttpResponse:
         table = get_object_or_404(Table.objects.select_related("schema"), pk=table_id)
+        if not self.has_change_permission(request, table):
+            raise PermissionDenied
         form = ImportMetadataForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             with tempfile.NamedTemporaryFile(suffix=".vot") as tmp:

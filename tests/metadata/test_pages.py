@@ -186,3 +186,11 @@ def test_a_failed_background_ingest_says_why(users: FourUsers, science: Path, cl
     assert "The ingest failed and left no table behind" in status
     client.force_login(users.outsider)
     assert client.get(response["Location"]).status_code in (302, 404)  # not the outsider's (nor staff)
+
+
+def test_staff_without_publishing_permissions_may_not_ingest(users: FourUsers, science: Path, client: Client) -> None:
+    users.outsider.is_staff = True
+    users.outsider.save()
+    client.force_login(users.outsider)
+    assert client.get("/admin/metadata/schema/ingest/").status_code == 403
+    assert client.get("/admin/metadata/schema/discover/").status_code == 403
