@@ -23,13 +23,20 @@ DEMO_ROWS = 2000
 
 
 @pytest.fixture(autouse=True)
-def _own_folders(settings: Any, tmp_path: pathlib.Path) -> None:
-    """Each test gets its own var dir (uploads, MyDB) and science dir, so parallel runs never collide."""
+def _own_folders(settings: Any, tmp_path: pathlib.Path) -> Iterator[None]:
+    """Each test gets its own var dir (uploads, MyDB) and science dir, so parallel runs never collide;
+    engines are made afresh for them (DuckDB may only read the folders it was created with)."""
+    from workers.engines import reset_engines
+
     settings.VAR_DIR = tmp_path / "var"
     settings.SCIENCE_DIR = tmp_path / "science"
     settings.MYDB_DIR = tmp_path / "mydb"
+    settings.DEFAULT_ENGINE = "duckdb"
     for folder in (settings.VAR_DIR, settings.SCIENCE_DIR, settings.MYDB_DIR):
         pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+    reset_engines()
+    yield
+    reset_engines()
 
 
 @pytest.fixture
