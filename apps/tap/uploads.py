@@ -1,17 +1,20 @@
 """TAP UPLOAD: tables sent inline (multipart) or by URL, stored as Parquet for the query service.
 
 ``UPLOAD=name,param:part`` names a file part of the request; ``UPLOAD=name,http(s)://...``
-is fetched by the server, never more than TAP_UPLOAD_MAX_BYTES and only over
-HTTP(S). VOTable (any serialization) and CSV are read with astropy; each
+is fetched by the server, never more than TAP_UPLOAD_MAX_BYTES, only over
+HTTP(S) and only from public hosts or the portal itself. VOTable (any serialization) and CSV are read with astropy; each
 upload becomes ``<VAR_DIR>/uploads/<random>/<name>.parquet``, private to its job.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import pathlib
 import shutil
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import warnings
@@ -76,23 +79,47 @@ def read_bytes(uri: str, files: Mapping[str, UploadedFile]) -> bytes:
     return _fetch(uri, limit)
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s): an upload URL must not lead to ftp: or file:."""
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def check_host(url: str) -> None:
+    """The server fetches the URL, so it must not become a way into our own network: only public
+    addresses, or this portal itself (SITE_URL), unless TAP_UPLOAD_PRIVATE_HOSTS allows more."""
+    if getattr(settings, "TAP_UPLOAD_PRIVATE_HOSTS", False) or _origin(url) == _origin(settings.SITE_URL):
+        return
+    _, host, port = _origin(url)
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError) as exc:
+        raise ParameterError(f"The host of {url} cannot be found: {exc}") from None
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise ParameterError(f"UPLOAD URLs must point to public hosts, not {host}.")
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to public http(s) URLs: an upload URL must not lead to ftp:, file: or inside."""
 
     def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
                          newurl: str) -> urllib.request.Request | None:
         if not newurl.lower().startswith(("http://", "https://")):
             raise urllib.error.URLError(f"redirected to a URL that is not http(s): {newurl}")
+        try:
+            check_host(newurl)
+        except ParameterError as exc:
+            raise urllib.error.URLError(str(exc)) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 _OPENER = urllib.request.OpenerDirector()
-for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _HttpOnlyRedirects(),
+for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _CheckedRedirects(),
                  urllib.request.HTTPErrorProcessor(), urllib.request.HTTPDefaultErrorHandler()):
     _OPENER.add_handler(_handler)
 
 
 def _fetch(url: str, limit: int) -> bytes:
+    check_host(url)
     request = urllib.request.Request(url, headers={"User-Agent": "daiquiri-tap-upload"})  # noqa: S310  # http(s) only
     try:
         with _OPENER.open(request, timeout=FETCH_TIMEOUT_S) as response:

@@ -56,3 +56,15 @@ def test_it_stores_csv_and_leaves_nothing_behind_on_failure(settings: Any) -> No
     with pytest.raises(ParameterError):
         store_uploads([("ok", "param:c"), ("bad", "param:none")], {"c": SimpleUploadedFile("c.csv", b"id\n1\n")})
     assert len(list((pathlib.Path(settings.VAR_DIR) / "uploads").iterdir())) == 1  # only the first, good one
+
+
+def test_it_fetches_urls_only_from_public_hosts_or_the_portal_itself(settings: Any) -> None:
+    settings.SITE_URL = "http://portal.example.org"
+    for inside in ("http://127.0.0.1:5432/x", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/latest"):
+        with pytest.raises(ParameterError, match="public hosts"):
+            read_bytes(inside, {})
+    from apps.tap.uploads import check_host
+
+    check_host("http://portal.example.org/tap/sync?QUERY=x")  # the portal itself: allowed without a lookup
+    settings.TAP_UPLOAD_PRIVATE_HOSTS = True
+    check_host("http://127.0.0.1:5432/x")
