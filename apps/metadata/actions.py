@@ -18,6 +18,7 @@ from apps.access.models import Group, Privilege
 from apps.activity.actions import do_record_event
 
 from . import kinds
+from .catalog import bump_metadata_version
 from .datatypes import adql_type
 from .files import FieldMeta, open_catalogue, read_votable_fields
 from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, Schema, Table
@@ -161,6 +162,7 @@ def do_create_table(actor: Actor, schema: Schema, name: str, *, columns: Iterabl
     table.full_clean(exclude=["position_columns"])
     table.save()
     Column.objects.bulk_create([Column(table=table, **_checked(dict(c), strict)) for c in columns])
+    bump_metadata_version()  # bulk_create sends no signals
     if table.position_columns is None:
         table.position_columns = guess_position_columns(table.columns.all())
         table.save(update_fields=["position_columns"])

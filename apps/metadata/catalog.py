@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.access.permissions import allowed_resources
@@ -33,9 +34,20 @@ class EngineMixError(AdqlError):
     """A query joins tables that live in different engines."""
 
 
-def bump_metadata_version(*args: Any, **kwargs: Any) -> None:
-    """Signal handler: every cached catalogue is stale from now on."""
+def _new_version() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def bump_metadata_version(*args: Any, **kwargs: Any) -> None:
+    """Signal handler: every cached catalogue is stale from now on.
+
+    Bumped again when the transaction commits: another process may have built
+    a catalogue from the not yet committed state under the first new version.
+    Code that changes metadata with QuerySet.update() or bulk_create() (no
+    signals) must call this itself.
+    """
+    _new_version()
+    transaction.on_commit(_new_version)
 
 
 def metadata_version() -> str:

@@ -94,3 +94,20 @@ def test_user_defined_functions_reach_the_catalogue(users: FourUsers, science: A
     con = duckdb.connect()
     register_tap_schema(con, users.anonymous)
     assert con.execute(sql).fetchone() == ((source_id >> 35) >> 16,)
+
+
+def test_a_catalogue_built_before_a_commit_is_not_kept_after_it(users: FourUsers, science: Any,
+                                                                django_capture_on_commit_callbacks: Any) -> None:
+    table = make_table(users, "late", PUBLIC, published=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        table.published = True
+        table.save()
+        # Another process reads the new version before the commit and caches what it sees (simulated: the old state).
+        from django.core.cache import cache
+
+        from apps.metadata.catalog import VERSION_KEY
+
+        version = cache.get(VERSION_KEY)
+        cache.set(f"metadata:catalog:{version}:anonymous", ([], []), 3600)
+        assert "survey.late" not in catalog_for(users.anonymous).table_names()
+    assert "survey.late" in catalog_for(users.anonymous).table_names()
