@@ -80,6 +80,26 @@ def samp(tmp_path: Path) -> Iterator[tuple[SAMPHubServer, Receiver, AutoConsent]
 
 
 def send_from_page(url: str, button_name: str) -> str:
+    """Click the button in headless Chromium; in a thread of its own, so a session browser of
+    another test module (Playwright's sync API, one per thread) cannot get in the way."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(_click(url, button_name))
+        except Exception as exc:  # handed to the test's thread below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert outcome, "the browser did not finish"
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return str(outcome[0])
+
+
+def _click(url: str, button_name: str) -> str:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
         try:
