@@ -17,7 +17,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.files.actions import readable_volumes, volume_actions
+from apps.files.actions import actions_by_volume, readable_volumes
 from apps.files.models import Volume
 from apps.files.paths import PathError
 from apps.uws import phases
@@ -58,7 +58,9 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "The job is queued.")
             return redirect("compute:job", job.pk)
-    volumes = [{"volume": v, "can_write": "write" in volume_actions(user, v), "target": mount_target(v)} for v in readable_volumes(user)]
+    readable = list(readable_volumes(user))
+    held = actions_by_volume(user, readable)
+    volumes = [{"volume": v, "can_write": "write" in held[v.pk], "target": mount_target(v)} for v in readable]
     context = {
         "images": actions.runnable_images(user), "domains": ComputeDomain.objects.filter(enabled=True), "volumes": volumes,
         "jobs": ComputeJob.objects.filter(owner=user).select_related("image", "domain")[:100], "form": request.POST,

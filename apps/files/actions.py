@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from apps.access.actions import builtin_group, do_create_resource, do_grant
 from apps.access.models import Group
 from apps.access.permissions import access_resource, actions_of, allowed_resources
+from apps.access.registry import GRANT
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
 
@@ -147,6 +148,21 @@ def volume_actions(user: AnyUser, volume: Volume) -> set[str]:
     if "write" in held:
         held.add("read")
     return held - {"write"} if volume.read_only else held
+
+
+def actions_by_volume(user: AnyUser, volumes: list[Volume]) -> dict[int, set[str]]:
+    """volume_actions for many volumes in three queries (list pages)."""
+    resource_ids = [v.resource_id for v in volumes]
+    held: dict[int, set[str]] = {v.pk: set() for v in volumes}
+    for action in ("read", "write", GRANT):
+        allowed = set(allowed_resources(user, action, "volume").filter(pk__in=resource_ids).values_list("pk", flat=True))
+        for volume in volumes:
+            if volume.resource_id in allowed and not (action == "write" and volume.read_only):
+                held[volume.pk].add(action)
+    for actions in held.values():
+        if "write" in actions:
+            actions.add("read")
+    return held
 
 
 # --- quota ---------------------------------------------------------------------

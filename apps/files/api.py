@@ -26,12 +26,12 @@ from .previews import make_preview
 UPLOAD_CHUNK = 1024 * 1024
 
 
-def volume_json(user: Any, volume: Volume, with_usage: bool = False) -> dict[str, Any]:
+def volume_json(user: Any, volume: Volume, with_usage: bool = False, held: set[str] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": volume.pk, "name": volume.name, "root": volume.root.name, "kind": volume.root.kind,
         "owner": volume.owner.username if volume.owner else None, "description": volume.description,
         "is_default": volume.is_default, "resource": volume.resource_id,
-        "actions": sorted(actions.volume_actions(user, volume)),
+        "actions": sorted(actions.volume_actions(user, volume) if held is None else held),
     }
     if with_usage and volume.owner_id is not None:
         data["used_bytes"] = actions.usage_bytes(volume.owner_id, volume.root)
@@ -88,7 +88,9 @@ def volumes(request: Request) -> Response:
         return Response(volume_json(user, volume), status=status.HTTP_201_CREATED)
     actions.do_sync_roots()
     actions.do_ensure_default_volumes(user)
-    return Response([volume_json(user, v) for v in actions.readable_volumes(user)])
+    volumes = list(actions.readable_volumes(user))
+    held = actions.actions_by_volume(user, volumes)
+    return Response([volume_json(user, v, held=held[v.pk]) for v in volumes])
 
 
 @api_view(["GET", "DELETE"])

@@ -77,3 +77,25 @@ def test_a_volume_is_shared_through_the_generic_sharing_page(users: Any, volume:
     client.post(f"/access/resources/{volume.resource_id}/share", {"action": "read", "group": users.group.pk})
     assert client_for(users.member).get(f"/files/v/{volume.pk}/").status_code == 200
     assert client_for(users.outsider).get(f"/files/v/{volume.pk}/").status_code == 404
+
+
+def test_list_pages_take_the_same_number_of_queries_for_many_volumes(
+    users: Any, roots: dict[str, RootVolume], django_assert_max_num_queries: Any
+) -> None:
+    from apps.access.actions import builtin_group, do_grant
+    from apps.access.models import Group
+    from apps.compute.actions import do_register_image
+    from apps.files.actions import do_create_volume, do_share_volume
+
+    image = do_register_image("busybox", "daiquiri/busybox:latest")
+    do_grant(None, image.resource, "run", group=builtin_group(Group.KIND_PUBLIC))
+    client = client_for(users.member)
+    client.get("/files/")  # default volumes made once
+    for i in range(8):
+        do_share_volume(users.owner, do_create_volume(users.owner, roots["Storage"], f"v{i}"), "write", group=users.group)
+    with django_assert_max_num_queries(30):
+        assert len(client.get("/files/api/volumes/").json()) == 11
+    with django_assert_max_num_queries(30):
+        client.get("/files/")
+    with django_assert_max_num_queries(30):
+        assert b"v7" in client.get("/compute/").content
