@@ -20,7 +20,6 @@ from pyvo.samp import SAMPHubServer, SAMPIntegratedClient
 from .conftest import LiveTap
 
 pytestmark = [pytest.mark.django_db, pytest.mark.browser]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop in this thread
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
