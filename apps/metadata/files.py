@@ -145,6 +145,8 @@ def _fits_column(col: Any, data: np.ndarray) -> pa.Array:
         return pa.FixedSizeListArray.from_arrays(pa.array(native.reshape(-1)), native.shape[1])
     null = getattr(col, "null", None)
     mask = native == null if null is not None and native.dtype.kind in "iu" else None
+    if native.dtype.kind == "f":
+        mask = np.isnan(native)  # NaN is FITS's null for floating-point columns
     return pa.array(native, mask=mask)
 
 

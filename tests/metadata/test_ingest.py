@@ -183,3 +183,14 @@ def test_deleting_a_table_removes_its_privileges(users: FourUsers, science: Path
     resource_id = table.resource_id
     do_delete_table(users.owner, table, drop_data=False)
     assert not Resource.objects.filter(pk=resource_id).exists()
+
+
+def test_nan_in_a_fits_float_column_becomes_null(users: FourUsers, science: Path, tmp_path: Path) -> None:
+    t = _astropy_table()
+    t["Vmag"][:10] = np.nan
+    path = tmp_path / "nan.fits"
+    t.write(path)
+    users.owner.is_staff = True
+    do_ingest_file(users.owner, path, schema="incoming", table="nans", engine="duckdb")
+    nulls = pq.read_table(parquet_path("incoming", "nans")).column("vmag").null_count
+    assert nulls == 10
