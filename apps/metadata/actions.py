@@ -303,8 +303,13 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
         raise ValidationError(f"Schema {schema} is held by {held_by}, not {engine}.")
     cat = open_catalogue(Path(path), fmt, chunk_rows)
     total = cat.total_rows
-    rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
-                       progress=(lambda done: progress(done, total)) if progress else None)
+    try:
+        rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
+                           progress=(lambda done: progress(done, total)) if progress else None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # the engine stored nothing
+        hint = " (CSV column types are guessed from the first rows: a larger --chunk-rows, or Parquet/FITS, avoids this)" \
+            if (fmt or Path(path).suffix.lower().lstrip(".")) == "csv" else ""
+        raise ValidationError(f"{Path(path).name} could not be read: {str(exc).splitlines()[0]}{hint}") from exc
     try:
         with transaction.atomic():
             columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
