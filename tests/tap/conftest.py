@@ -42,8 +42,9 @@ def _own_folders(settings: Any, tmp_path: pathlib.Path) -> Iterator[None]:
 @pytest.fixture
 def demo(db: None) -> list[Any]:
     """The demo Gaia-like and ZTF-like tables, public, in DuckDB (the embedded default)."""
-    from apps.metadata.actions import do_generate_catalogue
+    from apps.metadata.actions import GAIA_HEALPIX, do_generate_catalogue, do_save_function
 
+    do_save_function(None, **GAIA_HEALPIX)
     return [do_generate_catalogue(None, key, rows=DEMO_ROWS, engine="duckdb") for key in ("gaia.source", "ztf.lightcurves")]
 
 
@@ -108,7 +109,7 @@ def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: py
     from django.core.management import call_command
     from django.test import override_settings
 
-    from apps.metadata.actions import do_generate_catalogue
+    from apps.metadata.actions import GAIA_HEALPIX, do_generate_catalogue, do_save_function
     from tests.conftest import make_user
 
     root = tmp_path_factory.mktemp("live-tap")
@@ -121,6 +122,7 @@ def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: py
         from workers.engines import reset_engines
 
         reset_engines()
+        do_save_function(None, **GAIA_HEALPIX)  # a user-defined function, declared in the capabilities
         for key in ("gaia.source", "ztf.lightcurves"):
             do_generate_catalogue(None, key, rows=DEMO_ROWS, engine="duckdb")
         pg_table, pg_error = None, ""

@@ -62,6 +62,12 @@ def test_pyvo_runs_sync_queries_with_published_column_metadata(live_tap: LiveTap
     assert list(table["source_id"]) == sorted(table["source_id"])
 
 
+def test_pyvo_uses_a_declared_user_defined_function(live_tap: LiveTap) -> None:
+    table = pyvo.dal.TAPService(live_tap.url).run_sync(
+        "SELECT TOP 3 source_id, gaia_healpix_index(12, source_id) AS hpx FROM gaia.source").to_table()
+    assert list(table["hpx"]) == [int(s) >> 35 for s in table["source_id"]]
+
+
 def test_pyvo_runs_async_jobs_and_lists_them_with_basic_auth(live_tap: LiveTap) -> None:
     service = pyvo.dal.TAPService(live_tap.url, session=authed(live_tap))
     result = service.run_async("SELECT TOP 12 source_id FROM gaia.source", maxrec=10)

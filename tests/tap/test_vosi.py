@@ -11,6 +11,7 @@ from apps import formats
 from tests.uws.schemas import assert_valid
 
 TR = "{http://www.ivoa.net/xml/TAPRegExt/v1.0}"
+TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 
@@ -27,6 +28,8 @@ def test_it_declares_languages_formats_uploads_limits_and_security(client: Clien
     feature_types = {f.get("type").split("#")[1] for f in adql.findall("languageFeatures")}
     assert {"features-adqlgeo", "features-adql-string", "features-adql-offset"} <= feature_types
     assert "duckdb" in [lang.findtext("name") for lang in tap.findall("language")]
+    udfs = adql.find(f"languageFeatures[@type='{TAPREGEXT}#features-udf']")
+    assert udfs.findtext("feature/form") == "gaia_healpix_index(level INTEGER, source_id BIGINT) -> BIGINT"
     mimes = [f.findtext("mime") for f in tap.findall("outputFormat")]
     for mime in mimes:
         formats.resolve_format(mime)  # every declared format is accepted
