@@ -1,9 +1,10 @@
 """Celery tasks of compute jobs (and the clean-up of Temporary file roots).
 
-``dispatch_jobs`` fills a domain's free slots, fairest first; ``run_job`` runs
-one container to its end (late acks: a job whose worker died is picked up
-again and waits for the container it had started); ``reap_jobs`` ends jobs
-whose container disappeared.
+``dispatch_jobs`` fills a domain's free slots, fairest first; ``run_job``
+starts one container and ``watch_job`` waits for it in slices of a few
+seconds, re-queueing itself, so a long job never holds a worker that query
+jobs need (late acks: a watcher whose worker died is delivered again);
+``reap_jobs`` re-watches unwatched jobs and ends those whose container vanished.
 """
 
 from __future__ import annotations
@@ -20,14 +21,37 @@ def dispatch_jobs(domain_id: int) -> list[str]:
 
 @shared_task(name="workers.compute.run_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_job(job_id: str) -> str:
-    from apps.compute.actions import dispatch_later, execute_job
-    from apps.compute.models import ComputeJob
+    """Start the container; then watch it in short slices (a long job never holds a worker)."""
+    from apps.compute.actions import execute_job
+    from apps.uws import phases
 
     phase = execute_job(job_id)
+    if phase == phases.EXECUTING:
+        watch_job.delay(job_id)
+    else:
+        _slot_free(job_id)
+    return phase
+
+
+@shared_task(name="workers.compute.watch_job", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def watch_job(job_id: str) -> str | None:
+    from apps.compute import actions
+
+    phase = actions.watch_job(job_id)
+    if phase is None:
+        watch_job.delay(job_id)  # still running: look again (the wait itself paces this)
+    else:
+        _slot_free(job_id)
+    return phase
+
+
+def _slot_free(job_id: str) -> None:
+    from apps.compute.actions import dispatch_later
+    from apps.compute.models import ComputeJob
+
     domain_id = ComputeJob.objects.filter(pk=job_id).values_list("domain_id", flat=True).first()
     if domain_id is not None:
-        dispatch_later(domain_id)  # a slot is free again
-    return phase
+        dispatch_later(domain_id)
 
 
 @shared_task(name="workers.compute.reap_jobs", ignore_result=True)

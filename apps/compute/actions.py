@@ -42,6 +42,7 @@ AnyUser = User | AnonymousUser
 JOB_SUBMITTED = "compute.job_submitted"  # beside kinds.JOB_RUN (apps/activity/kinds.py is the activity app's)
 JOB_ABORTED = "compute.job_aborted"
 MAX_OUTPUTS = 500
+WATCH_SLICE_S = 5.0  # a worker waits this long for a container, then hands the job on
 
 
 # --- operators -------------------------------------------------------------------
@@ -250,6 +251,12 @@ def _send(job_id: str) -> None:
     run_job.delay(job_id)
 
 
+def _watch_later(job_id: str) -> None:
+    from workers.compute import watch_job as task
+
+    task.delay(job_id)
+
+
 def dispatch_later(domain_id: int) -> None:
     from workers.compute import dispatch_jobs
 
@@ -313,12 +320,11 @@ def _fail(job: ComputeJob, message: str) -> None:
 
 
 def execute_job(job_id: str) -> str:
-    """Run a claimed (EXECUTING) job to its end; returns the final phase."""
+    """Start the container of a claimed (EXECUTING) job; returns its phase (EXECUTING while it runs).
+    The worker then calls ``watch_job`` in short slices, so a long job never holds a worker."""
     job = ComputeJob.objects.select_related("image", "domain", "owner", "workdir_volume__root", "workdir_volume__owner").get(pk=job_id)
-    if job.phase != phases.EXECUTING:
-        return job.phase  # aborted meanwhile, or not claimed
-    if job.container_id:
-        return finish_job(job)  # redelivered after a worker died: wait for the container it started
+    if job.phase != phases.EXECUTING or job.container_id:
+        return job.phase  # aborted meanwhile, or started already (a redelivered message)
     try:
         workdir_volume = job.workdir_volume
         if job.mounts and any(m.get("volume") is None for m in job.mounts):
@@ -340,32 +346,55 @@ def execute_job(job_id: str) -> str:
         _revoke_token(job)
         engine.kill(job)
         return phases.ERROR
-    ComputeJob.objects.filter(pk=job.pk).update(container_id=container_id)
-    job.container_id = container_id
+    ComputeJob.objects.filter(pk=job.pk).update(container_id=container_id, workdir_before=before, watched=timezone.now())
     if not ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).exists():
+        job.container_id = container_id
         engine.kill(job)  # aborted (or deleted) while the container was being created
-    return finish_job(job, before)
+    return phases.EXECUTING
 
 
-def finish_job(job: ComputeJob, before: Snapshot | None = None) -> str:
-    """Wait for the container within the time limit, then record what came out."""
+def watch_job(job_id: str, slice_s: float = WATCH_SLICE_S) -> str | None:
+    """Wait at most ``slice_s`` for a started job's container. None: it still runs (watch again);
+    otherwise the job's final phase. Over the domain's time limit the container is killed."""
+    job = ComputeJob.objects.select_related("domain", "owner", "workdir_volume__root").filter(pk=job_id).first()
+    if job is None or not job.container_id or job.exit_code is not None:
+        return job.phase if job is not None else phases.ABORTED
+    if job.phase not in (phases.EXECUTING, phases.ABORTED):
+        return job.phase
     assert job.start_time is not None
-    elapsed = (timezone.now() - job.start_time).total_seconds()
+    ComputeJob.objects.filter(pk=job.pk).update(watched=timezone.now())
+    remaining = job.domain.max_runtime_s - (timezone.now() - job.start_time).total_seconds()
     try:
-        outcome = engine.wait_for(job, job.domain.max_runtime_s - elapsed)
+        exit_code = engine.wait(job, max(0.1, min(slice_s, remaining)))
     except Exception as exc:
         log.exception("compute job %s: lost its container", job.id)
         _fail(job, f"The container was lost: {exc}")
         _revoke_token(job)
         return phases.ERROR
-    now = timezone.now()
-    ComputeJob.objects.filter(pk=job.pk).update(stdout=outcome.stdout, stderr=outcome.stderr, exit_code=outcome.exit_code, outputs=_outputs(job, before))
-    if outcome.timed_out:
+    timed_out = exit_code is None and remaining <= slice_s
+    if exit_code is None and not timed_out:
+        return None
+    if timed_out:
+        engine.kill(job)
+    return _finish(job, exit_code, timed_out)
+
+
+def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool) -> str:
+    """Record what came out of an ended container, then its final phase."""
+    try:
+        stdout, stderr = engine.collect(job)
+    except Exception as exc:  # another watcher collected it first
+        log.warning("compute job %s: logs not collected: %s", job.id, exc)
+        stdout, stderr = job.stdout, job.stderr
+    before = {path: (int(size), float(modified)) for path, (size, modified) in (job.workdir_before or {}).items()}
+    outputs = _outputs(job, before)
+    ComputeJob.objects.filter(pk=job.pk).update(stdout=stdout, stderr=stderr, exit_code=exit_code if exit_code is not None else -9, outputs=outputs)
+    if timed_out:
         _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")
-    elif outcome.exit_code == 0:
-        ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.COMPLETED, end_time=now)
+    elif exit_code == 0:
+        ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.COMPLETED, end_time=timezone.now())
     else:
-        _fail(job, f"The command ended with exit code {outcome.exit_code}.")
+        _fail(job, f"The command ended with exit code {exit_code}.")
     _revoke_token(job)
     if not ComputeJob.objects.filter(pk=job.pk).exists():
         return phases.ABORTED  # deleted by its owner while it ran
@@ -378,6 +407,9 @@ def reap() -> int:
     """Jobs whose container vanished (engine restarted, worker killed hard) end in ERROR."""
     count = 0
     now = timezone.now()
+    unwatched = ComputeJob.objects.filter(phase=phases.EXECUTING, watched__lt=now - dt.timedelta(seconds=60)).exclude(container_id="")
+    for job_id in unwatched.values_list("pk", flat=True):
+        _watch_later(str(job_id))  # its watcher's message was lost; a second watcher is harmless
     for job in ComputeJob.objects.filter(phase=phases.EXECUTING, start_time__lt=now - dt.timedelta(seconds=120)).select_related("domain"):
         assert job.start_time is not None
         overdue = (now - job.start_time).total_seconds() > job.domain.max_runtime_s + 300

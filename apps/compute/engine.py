@@ -47,14 +47,6 @@ class MountSpec:
         return Mount(target=mount_target(self.volume), source=str(self.volume.directory), type="bind", read_only=not self.write)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    timed_out: bool
-
-
 def container_command(job: ComputeJob) -> list[str]:
     if job.kind == ComputeJob.KIND_NOTEBOOK:
         stem = job.notebook[:-6] if job.notebook.endswith(".ipynb") else job.notebook
@@ -103,23 +95,28 @@ def _tail(data: bytes) -> str:
     return text if len(data) <= limit else "[… earlier output cut]\n" + text
 
 
-def wait_for(job: ComputeJob, timeout_s: float) -> Outcome:
-    """Wait for the container to end (at most ``timeout_s``), kill it if it runs over, collect logs, remove it."""
+def wait(job: ComputeJob, timeout_s: float) -> int | None:
+    """The container's exit code once it ends within ``timeout_s``; None while it still runs."""
     client = client_for(job.domain, timeout=max(1, int(timeout_s) + 5))
     try:
         container = client.containers.get(job.container_id or job.container_name)
-        timed_out = False
-        exit_code: int | None = None
         try:
-            result = container.wait(timeout=max(0.1, timeout_s))
-            exit_code = int(result.get("StatusCode", -1))
+            return int(container.wait(timeout=max(0.1, timeout_s)).get("StatusCode", -1))
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            timed_out = True
-            kill(job)
+            return None
+    finally:
+        client.close()
+
+
+def collect(job: ComputeJob) -> tuple[str, str]:
+    """stdout and stderr (their tails) of an ended container, which is then removed."""
+    client = client_for(job.domain)
+    try:
+        container = client.containers.get(job.container_id or job.container_name)
         stdout = _tail(container.logs(stdout=True, stderr=False))
         stderr = _tail(container.logs(stdout=False, stderr=True))
         container.remove(force=True)
-        return Outcome(exit_code, stdout, stderr, timed_out)
+        return stdout, stderr
     finally:
         client.close()
 

@@ -76,6 +76,8 @@ class ComputeJob(models.Model):
     stderr = models.TextField(blank=True)
     error = models.TextField(blank=True)
     outputs = models.JSONField(default=list, blank=True, help_text="Files written in the working folder: [{path, size}].")
+    workdir_before = models.JSONField(default=dict, blank=True, help_text="(size, mtime) of the working folder's files at start.")
+    watched = models.DateTimeField(null=True, blank=True, help_text="Last time a worker looked at the running container.")
     token = models.ForeignKey("accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     created = models.DateTimeField(auto_now_add=True, db_index=True)

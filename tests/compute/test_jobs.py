@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import docker
-import pytest
-from django.db import connection
 
-from apps.compute.actions import JobSpec, dispatch, do_create_job, do_run_job, execute_job
+from apps.compute.actions import JobSpec, dispatch, do_create_job, do_run_job, execute_job, watch_job
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeJob
 from apps.files.actions import do_create_volume, do_share_volume, do_upload_file
 from apps.files.models import RootVolume, Volume
@@ -76,33 +73,25 @@ def test_a_job_that_runs_over_the_time_limit_is_stopped(
     assert not client.containers.list(all=True, filters={"label": f"org.daiquiri.job={job.pk}"})
 
 
-@pytest.mark.django_db(transaction=True)
 def test_abort_kills_a_running_container(
-    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, engine: str
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, engine: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     job = do_create_job(users.owner, JobSpec(busybox, domain, command="echo started; sleep 60"), start=False)
     ComputeJob.objects.filter(pk=job.pk).update(phase=phases.QUEUED)
     claimed: list[str] = []
     dispatch(domain.pk, send=claimed.append)
     assert claimed == [str(job.pk)]
-
-    def work() -> None:
-        try:
-            execute_job(claimed[0])
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=work)
-    worker.start()
+    assert execute_job(claimed[0]) == phases.EXECUTING  # the worker started the container and moved on
+    assert watch_job(claimed[0], slice_s=1) is None  # still running after a slice
     client = docker.DockerClient(base_url=engine, version="auto")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not client.containers.list(filters={"label": f"org.daiquiri.job={job.pk}", "status": "running"}):
-        time.sleep(0.1)
+    assert client.containers.list(filters={"label": f"org.daiquiri.job={job.pk}", "status": "running"})
+
     started = time.monotonic()
-    response = client_for(users.owner).post(f"/compute/api/jobs/{job.pk}/abort/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(users.owner).post(f"/compute/api/jobs/{job.pk}/abort/")
     assert response.status_code == 200 and response.json()["phase"] == phases.ABORTED
-    worker.join(timeout=30)
-    assert not worker.is_alive() and time.monotonic() - started < 15
+    assert watch_job(claimed[0]) == phases.ABORTED  # the next look finds it ended, collects its output
+    assert time.monotonic() - started < 10
     job.refresh_from_db()
     assert job.phase == phases.ABORTED and job.end_time is not None and job.stdout.strip() == "started"
     assert not client.containers.list(all=True, filters={"label": f"org.daiquiri.job={job.pk}"})
