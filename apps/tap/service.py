@@ -92,7 +92,8 @@ def format_of(job: QueryJob) -> formats.Format:
 
 def job_parameters(job: QueryJob) -> dict[str, str]:
     """The job's parameters as the client sent them, with the current values of the ones we use."""
-    shown = {k: str(v) for k, v in (job.parameters or {}).items() if k not in _JOB_FIELDS and k != "upload"}
+    shown = {k: str(v) for k, v in (job.parameters or {}).items()
+             if k not in _JOB_FIELDS and k != "upload" and not k.startswith("upload_uri_")}
     shown["query"] = job.query
     shown["lang"] = job.language
     if job.maxrec is not None:

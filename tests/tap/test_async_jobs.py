@@ -140,3 +140,17 @@ def test_it_refuses_bad_parameters_with_a_votable_error(client: Client, demo: An
         response = client.post("/tap/async", {"LANG": "ADQL", **params})
         assert response.status_code == 400
         assert etree.fromstring(response.content).find(".//v:INFO[@name='QUERY_STATUS']", NS).get("value") == "ERROR"
+
+
+def test_it_keeps_uploads_with_the_job_and_shows_them_as_one_parameter(client: Client, demo: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:tfile",
+                                          "tfile": SimpleUploadedFile("t.csv", b"a,b\n1,2\n")})
+    assert response.status_code == 303
+    doc = job_doc(client, response["Location"])
+    params = {p.get("id"): p for p in doc.findall("uws:parameters/uws:parameter", NS)}
+    assert params["upload"].text == "t,param:tfile" and params["upload"].get("byReference") == "true"
+    assert not [name for name in params if name.startswith("upload_uri")]
+    job = QueryJob.objects.get()
+    assert [u["name"] for u in job.uploads] == ["t"]
