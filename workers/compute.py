@@ -9,7 +9,17 @@ jobs need (late acks: a watcher whose worker died is delivered again);
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutting_down
+
+log = logging.getLogger(__name__)
+_stop = threading.Event()
+REAP_EVERY_S = 60.0
+CLEAN_EVERY_S = 3600.0
 
 
 @shared_task(name="workers.compute.dispatch_jobs", ignore_result=True)
@@ -66,3 +76,35 @@ def clean_temporary_files() -> int:
     from apps.files.actions import do_clean_temporary_roots, do_remove_stale_uploads
 
     return do_clean_temporary_roots() + do_remove_stale_uploads()
+
+
+def _housekeeping() -> None:
+    """In every worker (no separate beat process needed): reap jobs each minute, clean Temporary roots each hour."""
+    from django.db import connection
+
+    from apps.compute.actions import reap
+    from apps.files.actions import do_clean_temporary_roots, do_remove_stale_uploads
+
+    since_clean = CLEAN_EVERY_S
+    while not _stop.wait(REAP_EVERY_S):
+        try:
+            reap()
+            since_clean += REAP_EVERY_S
+            if since_clean >= CLEAN_EVERY_S:
+                since_clean = 0
+                do_clean_temporary_roots()
+                do_remove_stale_uploads()
+        except Exception:
+            log.exception("compute/files housekeeping failed")
+        finally:
+            connection.close()
+
+
+@worker_ready.connect
+def _start_housekeeping(sender: Any = None, **kwargs: Any) -> None:
+    threading.Thread(target=_housekeeping, name="compute-housekeeping", daemon=True).start()
+
+
+@worker_shutting_down.connect
+def _stop_housekeeping(**kwargs: Any) -> None:
+    _stop.set()

@@ -29,7 +29,7 @@ from apps.accounts.actions import do_create_token, do_revoke_token
 from apps.accounts.models import ApiToken
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
-from apps.files.actions import access_volume, volume_actions, volume_fs
+from apps.files.actions import access_volume, usage_bytes, volume_actions, volume_fs
 from apps.files.models import Volume
 from apps.files.paths import PathError, clean_path
 from apps.uws import phases
@@ -372,14 +372,29 @@ def watch_job(job_id: str, slice_s: float = WATCH_SLICE_S) -> str | None:
         _revoke_token(job)
         return phases.ERROR
     timed_out = exit_code is None and remaining <= slice_s
-    if exit_code is None and not timed_out:
+    over_quota = _over_quota(job)
+    if exit_code is None and not timed_out and not over_quota:
         return None
-    if timed_out:
+    if exit_code is None:
         engine.kill(job)
-    return _finish(job, exit_code, timed_out)
+    return _finish(job, exit_code, timed_out, over_quota)
 
 
-def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool) -> str:
+def _over_quota(job: ComputeJob) -> str:
+    """The root whose quota a writable mount's owner now exceeds ('' if none). Docker cannot
+    limit a bind mount, so a job is checked at each watch slice and stopped when over."""
+    for mount in job.mounts:
+        if not mount.get("write"):
+            continue
+        volume = Volume.objects.select_related("root").filter(pk=mount["volume"]).first()
+        if volume is None or volume.owner_id is None or volume.root.quota_bytes is None:
+            continue
+        if usage_bytes(volume.owner_id, volume.root) > volume.root.quota_bytes:
+            return volume.root.name
+    return ""
+
+
+def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota: str = "") -> str:
     """Record what came out of an ended container, then its final phase."""
     try:
         stdout, stderr = engine.collect(job)
@@ -389,7 +404,9 @@ def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool) -> str:
     before = {path: (int(size), float(modified)) for path, (size, modified) in (job.workdir_before or {}).items()}
     outputs = _outputs(job, before)
     ComputeJob.objects.filter(pk=job.pk).update(stdout=stdout, stderr=stderr, exit_code=exit_code if exit_code is not None else -9, outputs=outputs)
-    if timed_out:
+    if over_quota:
+        _fail(job, f"The job's files exceed the quota of {over_quota}: it was stopped (or failed). Remove files to free space.")
+    elif timed_out:
         _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")
     elif exit_code == 0:
         ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.COMPLETED, end_time=timezone.now())

@@ -119,3 +119,12 @@ def test_a_job_whose_container_vanished_is_reaped_into_error(
     assert reap() == 1
     job.refresh_from_db()
     assert job.phase == phases.ERROR and "disappeared" in job.error
+
+
+def test_a_job_that_fills_its_owners_quota_fails(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob]
+) -> None:
+    RootVolume.objects.filter(pk=roots["Storage"].pk).update(quota_bytes=10_000)
+    mine = do_create_volume(users.owner, roots["Storage"], "mine")
+    job = run(users.owner, image=busybox, domain=domain, command="head -c 20000 /dev/zero > big.bin", workdir_volume=mine)
+    assert job.phase == phases.ERROR and "quota of Storage" in job.error
