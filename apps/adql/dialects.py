@@ -22,6 +22,9 @@ class Dialect:
     def concat(self, left: str, right: str) -> str:
         return f"({left} || {right})"
 
+    def concat_all(self, parts: list[str]) -> str:
+        return "(" + " || ".join(parts) + ")"
+
     def double(self, value: float) -> str:
         """An approximate number literal typed DOUBLE (not DECIMAL) by the engine."""
         text = repr(float(value))
@@ -130,6 +133,9 @@ class MariaDB(Dialect):
 
     def concat(self, left: str, right: str) -> str:
         return f"CONCAT({left}, {right})"  # || is OR in MariaDB's default mode
+
+    def concat_all(self, parts: list[str]) -> str:
+        return "CONCAT(" + ", ".join(parts) + ")"
 
     def like(self, left: str, pattern: str, negated: bool, ilike: bool) -> str:
         neg = "NOT " if negated else ""

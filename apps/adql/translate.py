@@ -524,7 +524,7 @@ class Translator:
 
     def cond(self, c: A.Cond, scope: Scope) -> str:
         if isinstance(c, A.BoolOp):
-            return f"({self.cond(c.left, scope)} {c.op} {self.cond(c.right, scope)})"
+            return self.bool_chain(c, scope)
         if isinstance(c, A.Not):
             return f"(NOT {self.cond(c.operand, scope)})"
         if isinstance(c, A.Compare):
@@ -553,6 +553,36 @@ class Translator:
         with self.inner():
             sub, _ = self.query(c.query, scope, scope.ctes)
         return f"(EXISTS ({sub}))"
+
+    def bool_chain(self, c: A.BoolOp, scope: Scope) -> str:
+        """a OR b OR c ... parses left-deep: walk its spine instead of recursing,
+        so that generated queries with thousands of terms translate."""
+        rights: list[A.Cond] = []
+        node: A.Cond = c
+        while isinstance(node, A.BoolOp) and node.op == c.op:
+            rights.append(node.right)
+            node = node.left
+        parts = [self.cond(node, scope)] + [self.cond(r, scope) for r in reversed(rights)]
+        return "(" + f" {c.op} ".join(parts) + ")"
+
+    def binary_chain(self, e: A.Binary, scope: Scope) -> str:
+        spine: list[A.Binary] = []
+        node: A.Expr = e
+        while isinstance(node, A.Binary):
+            spine.append(node)
+            node = node.left
+        first = self.expr(node, scope)
+        steps = [(b.op, self.expr(b.right, scope)) for b in reversed(spine)]
+        ops = {op for op, _ in steps}
+        if ops <= {"+", "-"} or ops <= {"*", "/"}:
+            # One precedence level, left-associative everywhere: no nesting needed.
+            return "(" + first + "".join(f" {op} {r}" for op, r in steps) + ")"
+        if ops == {"||"}:
+            return self.d.concat_all([first] + [r for _, r in steps])
+        sql = first
+        for op, right in steps:
+            sql = self.d.concat(sql, right) if op == "||" else f"({sql} {op} {right})"
+        return sql
 
     def compare(self, c: A.Compare, scope: Scope) -> str:
         # 1 = CONTAINS(...) and friends become a bare predicate (index-friendly).
@@ -626,10 +656,7 @@ class Translator:
         if isinstance(e, A.Unary):
             return f"({e.op}{self.expr(e.operand, scope)})"
         if isinstance(e, A.Binary):
-            left, right = self.expr(e.left, scope), self.expr(e.right, scope)
-            if e.op == "||":
-                return self.d.concat(left, right)
-            return f"({left} {e.op} {right})"
+            return self.binary_chain(e, scope)
         if isinstance(e, A.Func):
             return self.func(e, scope)
         if isinstance(e, A.Cast):
@@ -870,16 +897,25 @@ class Translator:
         if isinstance(e, A.Func):
             return self.func_type(e, scope)
         if isinstance(e, A.Binary):
-            if e.op == "||":
-                return OutputColumn("", "VARCHAR", "*")
-            lt, rt = self.type_of(e.left, scope), self.type_of(e.right, scope)
-            ints = ("SMALLINT", "INTEGER", "BIGINT")
-            if lt.datatype in ints and rt.datatype in ints and e.op != "/":
-                return OutputColumn("", "BIGINT")
-            return OutputColumn("", "DOUBLE")
+            return self.binary_type(e, scope)
         if isinstance(e, A.Unary):
             return self.type_of(e.operand, scope)
         return OutputColumn("", "UNKNOWN")
+
+    def binary_type(self, e: A.Binary, scope: Scope) -> OutputColumn:
+        ops: set[str] = set()
+        leaves: list[A.Expr] = []
+        node: A.Expr = e
+        while isinstance(node, A.Binary):  # the left spine, without recursion
+            ops.add(node.op)
+            leaves.append(node.right)
+            node = node.left
+        if "||" in ops:
+            return OutputColumn("", "VARCHAR", "*")
+        ints = ("SMALLINT", "INTEGER", "BIGINT")
+        if "/" not in ops and all(self.type_of(x, scope).datatype in ints for x in [node, *leaves]):
+            return OutputColumn("", "BIGINT")
+        return OutputColumn("", "DOUBLE")
 
     def func_type(self, f: A.Func, scope: Scope) -> OutputColumn:
         if f.kind == "agg":

@@ -383,3 +383,10 @@ def test_it_tests_points_against_polygons_built_from_columns(engine: Engine) -> 
     inside = engine.ids(f"dec < 80 AND dec > -80 AND 1 = CONTAINS(POINT('ICRS', ra + 0.5, dec + 0.5), {poly})")
     outside = engine.ids(f"dec < 80 AND dec > -80 AND 1 = CONTAINS(POINT('ICRS', ra + 1.5, dec), {poly})")
     assert inside == {3, 4, 5, 6, 9, 10} and outside == set()
+
+
+def test_it_runs_long_or_chains_and_flat_arithmetic(engine: Engine) -> None:
+    ors = " OR ".join(f"id = {i}" for i in range(3, 300))
+    assert engine.ids(ors) == set(range(3, 11))
+    value = engine.scalar(f"SELECT 10 - 2 - 3 + 4 * 6 / 3 / 2, 'a' || 'b' || name FROM {T} WHERE id = 10")
+    assert float(value) == 9.0

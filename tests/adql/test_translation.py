@@ -95,3 +95,16 @@ def test_it_rejects_unknown_dialects() -> None:
 def test_it_refuses_full_joins_on_mariadb() -> None:
     with pytest.raises(AdqlError, match="FULL OUTER JOIN"):
         translate("SELECT x FROM a FULL OUTER JOIN b ON a.x = b.x", "mariadb")
+
+
+def test_it_translates_long_generated_conditions_without_deep_recursion() -> None:
+    ors = " OR ".join(f"id = {i}" for i in range(5000))
+    assert translate(f"SELECT id FROM t WHERE {ors}", "postgresql").sql.count(" OR ") == 4999
+    total = " + ".join(["x"] * 3000)
+    assert translate(f"SELECT {total} FROM t", "duckdb").sql.count("(") == 1
+
+
+def test_it_keeps_precedence_when_flattening_arithmetic() -> None:
+    sql = translate("SELECT a - b + c * d / e, (a + b) * c, a + b || 'x' FROM t", "postgresql").sql
+    assert '("a" - "b" + ("c" * "d" / "e"))' in sql and '((("a" + "b")) * "c")' in sql
+    assert '(("a" + "b") || \'x\')' in sql
