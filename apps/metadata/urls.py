@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<str:schema>/", views.schema_detail, name="schema"),
     path("<str:schema>/<str:table>/", views.table_detail, name="table"),
     path("<str:schema>/<str:table>/metadata.vot", views.table_votable, name="table_votable"),
+    path("<str:schema>/<str:table>/datacite.json", views.table_datacite, name="table_datacite"),
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from apps.access.permissions import access_resource, actions_of
 
@@ -128,6 +130,36 @@ def table_votable(request: HttpRequest, schema: str, table: str) -> HttpResponse
     response = HttpResponse(body, content_type="application/x-votable+xml")
     response["Content-Disposition"] = f'attachment; filename="{found.qualified_name}.vot"'
     return response
+
+
+def datacite(table: Table, columns: int, landing_url: str) -> dict[str, Any]:
+    """A DataCite 4 metadata record (JSON, ``attributes`` part) for minting or updating the table's DOI."""
+    year = table.published_on.year if table.published_on else timezone.now().year
+    record: dict[str, Any] = {
+        "types": {"resourceTypeGeneral": "Dataset", "resourceType": "Catalogue table"},
+        "titles": [{"title": table.title or table.qualified_name}],
+        "creators": [c for c in table.creators if isinstance(c, dict) and c.get("name")] or [{"name": settings.SITE_NAME}],
+        "publisher": {"name": settings.SITE_NAME},
+        "publicationYear": year,
+        "url": landing_url,
+        "descriptions": [{"description": table.description, "descriptionType": "Abstract"}] if table.description else [],
+        "sizes": [f"{table.row_count} rows", f"{columns} columns"] if table.row_count is not None else [f"{columns} columns"],
+        "formats": ["application/x-votable+xml", "text/csv", "application/vnd.apache.parquet"],
+        "dates": [{"date": str(d), "dateType": kind} for d, kind in ((table.published_on, "Issued"), (table.data_updated_on, "Updated")) if d],
+    }
+    if table.doi:
+        record["doi"] = table.doi
+    if table.licence:
+        record["rightsList"] = [{"rights": table.licence, "rightsIdentifier": table.licence.lower(), "rightsIdentifierScheme": "SPDX"}]
+    return record
+
+
+def table_datacite(request: HttpRequest, schema: str, table: str) -> JsonResponse:
+    user = _user(request)
+    found = access_table(user, schema, table)
+    landing = request.build_absolute_uri(reverse("metadata:table", args=[found.schema.name, found.name]))
+    record = datacite(found, visible_columns(user).filter(table=found).count(), landing)
+    return JsonResponse({"data": {"type": "dois", "attributes": record}}, json_dumps_params={"indent": 2})
 
 
 def search(request: HttpRequest) -> HttpResponse:

@@ -194,3 +194,15 @@ def test_staff_without_publishing_permissions_may_not_ingest(users: FourUsers, s
     client.force_login(users.outsider)
     assert client.get("/admin/metadata/schema/ingest/").status_code == 403
     assert client.get("/admin/metadata/schema/discover/").status_code == 403
+
+
+def test_a_datacite_record_describes_the_table(users: FourUsers, science: Path, client: Client) -> None:
+    table = make_table(users, "stars", PUBLIC)
+    table.doi, table.licence, table.title = "10.1234/x", "CC-BY-4.0", "Stars"
+    table.creators = [{"name": "Doe, Jane", "nameIdentifiers": [{"nameIdentifier": "0000-0002-1825-0097"}]}]
+    table.save()
+    record = client.get("/data/survey/stars/datacite.json").json()["data"]["attributes"]
+    assert record["doi"] == "10.1234/x" and record["titles"] == [{"title": "Stars"}]
+    assert record["creators"][0]["name"] == "Doe, Jane" and record["types"]["resourceTypeGeneral"] == "Dataset"
+    assert record["url"].endswith("/data/survey/stars/") and record["sizes"] == ["3 rows", "4 columns"]
+    assert client.get("/data/survey/closed/datacite.json").status_code == 404
