@@ -154,3 +154,17 @@ def test_it_keeps_uploads_with_the_job_and_shows_them_as_one_parameter(client: C
     assert not [name for name in params if name.startswith("upload_uri")]
     job = QueryJob.objects.get()
     assert [u["name"] for u in job.uploads] == ["t"]
+
+
+def test_it_removes_a_jobs_uploaded_tables_with_the_job(client: Client, demo: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from pathlib import Path
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT * FROM TAP_UPLOAD.t", "UPLOAD": "t,param:f",
+                                     "f": SimpleUploadedFile("t.csv", b"a\n1\n")})["Location"]
+    path = Path(QueryJob.objects.get().uploads[0]["path"])
+    assert path.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete(url).status_code == 303
+    assert not path.exists() and not path.parent.exists()
