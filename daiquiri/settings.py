@@ -285,6 +285,7 @@ QUERY_HEARTBEAT_SECONDS = env_int("QUERY_HEARTBEAT_SECONDS", 5, minimum=1)
 QUERY_STALE_AFTER_SECONDS = env_int("QUERY_STALE_AFTER_SECONDS", 60, minimum=2)  # no heartbeat for this long: worker died
 QUERY_REQUEUE_AFTER_SECONDS = env_int("QUERY_REQUEUE_AFTER_SECONDS", 120, minimum=1)  # QUEUED this long: send again
 QUERY_REAPER_SECONDS = env_int("QUERY_REAPER_SECONDS", 30, minimum=1)
+QUERY_REPLAN_AFTER_SECONDS = env_int("QUERY_REPLAN_AFTER_SECONDS", 30, minimum=0)  # older plans are made again at run time
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
 }

@@ -21,7 +21,7 @@ from apps.uws import phases
 
 from . import kinds, live
 from .models import QueryJob
-from .planning import QueryError, check_table_name, error_message, plan_query
+from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
 from .queues import QueueError, check_queue, get_queue
 from .uploads import Upload
 
@@ -90,7 +90,8 @@ def do_run_job(job: QueryJob) -> QueryJob:
     except (AdqlError, QueryError, QueueError) as exc:
         return _fail(job, error_message(exc))
     job.phase, job.engine, job.native_sql, job.queued, job.error = phases.QUEUED, plan.engine, plan.sql, timezone.now(), ""
-    job.save(update_fields=["phase", "engine", "native_sql", "queued", "error", "table_name"])
+    job.result_columns, job.plan = [asdict(c) for c in plan.columns], plan_record(plan)
+    job.save(update_fields=["phase", "engine", "native_sql", "queued", "error", "table_name", "result_columns", "plan"])
     job_id = str(job.id)
     transaction.on_commit(lambda: _enqueue(job_id))
     transaction.on_commit(lambda: live.notify(job))

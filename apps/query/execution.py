@@ -19,7 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import connection
+from django.db.models import Count, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
 from apps.activity.actions import do_record_event
@@ -28,7 +31,7 @@ from apps.uws import phases
 
 from . import kinds, live
 from .models import QueryJob
-from .planning import Plan, QueryError, default_table_name, error_message, mydb_schema, plan_query
+from .planning import Plan, QueryError, default_table_name, error_message, mydb_schema, plan_from_record, plan_query
 from .queues import Queue, get_queue
 from .quotas import human_bytes, quota_for, used_by
 from .uploads import Upload
@@ -40,21 +43,21 @@ CLAIMED, BUSY, GONE = "claimed", "busy", "gone"
 
 def claim(job_id: str, worker: str) -> str:
     """QUEUED -> EXECUTING for exactly one worker, within the owner's concurrency limit."""
-    with transaction.atomic():
-        job = QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).values("owner_id", "queue").first()
-        if job is None:
-            return GONE
-        if job["owner_id"] is not None:  # serialise this owner's claims so the limit holds
-            User.objects.select_for_update().filter(pk=job["owner_id"]).first()
-        limit = get_queue(job["queue"]).concurrency
-        running = QueryJob.objects.filter(owner_id=job["owner_id"], queue=job["queue"], phase=phases.EXECUTING).count()
-        if running >= limit:
-            return BUSY
-        now = timezone.now()
-        claimed = QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).update(
-            phase=phases.EXECUTING, start_time=now, heartbeat=now, worker=worker[:255]
-        )
-    return CLAIMED if claimed == 1 else GONE
+    job = QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).values("owner_id", "queue").first()
+    if job is None:
+        return GONE
+    # One conditional UPDATE: still QUEUED, and fewer of the owner's jobs EXECUTING in this queue than
+    # its limit. Two claims at the very same instant may both pass the count (no lock, to keep the
+    # claim one round trip); the limit is a fairness rule, so that rare overshoot is accepted.
+    running = (QueryJob.objects.filter(owner_id=job["owner_id"], queue=job["queue"], phase=phases.EXECUTING)
+               .order_by().values("queue").annotate(n=Count("pk")).values("n"))
+    now = timezone.now()
+    claimed = (QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED)
+               .filter(LessThan(Coalesce(Subquery(running), 0), get_queue(job["queue"]).concurrency))
+               .update(phase=phases.EXECUTING, start_time=now, heartbeat=now, worker=worker[:255]))
+    if claimed == 1:
+        return CLAIMED
+    return BUSY if QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).exists() else GONE
 
 
 class Heartbeat(threading.Thread):
@@ -207,9 +210,13 @@ def _plan(job: QueryJob, queue: Queue) -> tuple[Plan, int]:
     used, quota = used_by(job.owner), quota_for(job.owner)
     if used >= quota:
         raise QueryError(_quota_message(job.owner, used, quota))
-    limits = [n for n in (job.maxrec, queue.row_limit) if n is not None]
-    plan = plan_query(job.owner, query=job.query, language=job.language, maxrec=min(limits) if limits else None,
-                      uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
+    fresh = job.queued is not None and timezone.now() - job.queued < timedelta(seconds=settings.QUERY_REPLAN_AFTER_SECONDS)
+    if job.plan and job.native_sql and fresh:  # planned moments ago by do_run_job: catalogue and rights unchanged
+        plan = plan_from_record(job)
+    else:
+        limits = [n for n in (job.maxrec, queue.row_limit) if n is not None]
+        plan = plan_query(job.owner, query=job.query, language=job.language, maxrec=min(limits) if limits else None,
+                          uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
     job.engine, job.native_sql = plan.engine, plan.sql
     job.result_columns = [asdict(c) for c in plan.columns]
     # Anonymous results share one space: their names come from the (unguessable) job id only.

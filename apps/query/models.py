@@ -52,6 +52,7 @@ class QueryJob(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
+    plan = models.JSONField(default=dict, blank=True, help_text="The plan made when it was queued (reused by a worker that starts soon after).")
     queued = models.DateTimeField(null=True, blank=True, help_text="When it last went to the broker (the reaper re-sends lost ones).")
     heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
     worker = models.CharField(max_length=255, blank=True)

@@ -218,6 +218,19 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created, local=local)
 
 
+def plan_record(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON, kept on the job so a worker starting soon after need not translate again."""
+    return {"local": plan.local, "uploads": [[u.name, str(u.path), t.schema, t.name] for u, t in plan.uploads]}
+
+
+def plan_from_record(job: QueryJob) -> Plan:
+    from workers.engines.base import TableName
+
+    translation = Translation(job.native_sql, [OutputColumn(**c) for c in job.result_columns], [], [], None)
+    uploads = [(Upload(name, Path(path)), TableName(schema, table)) for name, path, schema, table in job.plan.get("uploads", [])]
+    return Plan(job.engine, translation, uploads, local=bool(job.plan.get("local")))
+
+
 def error_message(exc: BaseException) -> str:
     """What the user reads in the job's error (UWS <message>)."""
     if isinstance(exc, AdqlError):
