@@ -33,29 +33,31 @@ def preview_kind(name: str) -> str | None:
     return None
 
 
-def _rows(table: Any, limit: int = TABLE_ROWS) -> dict[str, Any]:
-    head = table[:limit]
+def _fits_rows(hdu: Any, limit: int = TABLE_ROWS) -> dict[str, Any]:
+    """The first rows of a FITS table; memory-mapped, so a huge table is not read."""
+    header = hdu.header
+    head = hdu.data[:limit]
+    names = list(head.dtype.names or ())
     return {
-        "columns": [{"name": name, "unit": str(head[name].unit or ""), "dtype": str(head[name].dtype)} for name in head.colnames],
-        "rows": [[str(value) for value in row] for row in head.iterrows()],
-        "total_rows": len(table),
+        "columns": [{"name": name, "unit": str(header.get(f"TUNIT{i}", "")), "dtype": str(head.dtype[name])} for i, name in enumerate(names, 1)],
+        "rows": [[str(value) for value in row] for row in head.tolist()],
+        "total_rows": int(header.get("NAXIS2", len(head))),
     }
 
 
 def fits_preview(fileobj: BinaryIO) -> dict[str, Any]:
     from astropy.io import fits
-    from astropy.table import Table
 
     hdus = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with fits.open(fileobj, memmap=False, lazy_load_hdus=True) as hdul:
+        with fits.open(fileobj, memmap=True, lazy_load_hdus=True) as hdul:
             for index, hdu in enumerate(hdul):
                 if index >= MAX_HDUS:
                     break
                 entry: dict[str, Any] = {"index": index, "name": hdu.name, "type": type(hdu).__name__, "header": repr(hdu.header)}
                 if isinstance(hdu, fits.BinTableHDU | fits.TableHDU):
-                    entry["table"] = _rows(Table.read(hdu))
+                    entry["table"] = _fits_rows(hdu)
                 elif hdu.header.get("NAXIS", 0):
                     entry["shape"] = [hdu.header.get(f"NAXIS{i}") for i in range(hdu.header["NAXIS"], 0, -1)]
                 hdus.append(entry)

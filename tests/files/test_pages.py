@@ -99,3 +99,30 @@ def test_list_pages_take_the_same_number_of_queries_for_many_volumes(
         client.get("/files/")
     with django_assert_max_num_queries(30):
         assert b"v7" in client.get("/compute/").content
+
+
+def test_a_large_fits_table_is_previewed_without_reading_it(users: Any, roots: dict[str, RootVolume]) -> None:
+    import io
+    import tracemalloc
+
+    import numpy as np
+    from astropy.io import fits
+
+    from apps.files.previews import make_preview
+
+    rows = 1_000_000
+    table = fits.BinTableHDU.from_columns([fits.Column(name="flux", format="D", unit="Jy", array=np.arange(rows, dtype=float))])
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
+    from apps.files.actions import do_create_volume
+
+    volume = do_create_volume(users.owner, roots["Temporary"], "big")  # no quota there
+    do_upload_file(users.owner, volume, "big.fits", [buffer.getvalue()])  # 8 MB
+    tracemalloc.start()
+    preview = make_preview("big.fits", volume_fs(volume).open_read("big.fits"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    table_preview = preview["hdus"][1]["table"]
+    assert table_preview["total_rows"] == rows and len(table_preview["rows"]) == 20
+    assert table_preview["columns"][0]["unit"] == "Jy"
+    assert peak < 2_000_000
