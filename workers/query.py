@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import shared_task
@@ -19,6 +20,7 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
+_BOOTED = datetime.now(UTC)  # imported when the worker boots, before it takes any task
 
 
 def worker_name() -> str:
@@ -50,7 +52,7 @@ def _reaper_loop(hostname: str) -> None:
     first = True
     while first or not _stop.wait(settings.QUERY_REAPER_SECONDS):
         try:
-            result = reap(worker=hostname if first else None)
+            result = reap(worker=hostname, booted=_BOOTED) if first else reap()
             if any(result.values()):
                 log.warning("query reaper: %s", result)
         except Exception:

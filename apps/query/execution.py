@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -289,19 +289,20 @@ def _dispatch_waiting(owner_id: int | None, queue: str) -> None:
 
 # ---- the reaper -----------------------------------------------------------------------
 
-def reap(*, worker: str | None = None) -> dict[str, int]:
+def reap(*, worker: str | None = None, booted: datetime | None = None) -> dict[str, int]:
     """EXECUTING jobs without a heartbeat turn ERROR; QUEUED ones the broker lost are sent again.
 
-    ``worker``: this worker just started, so its own EXECUTING jobs are from a
-    previous life and end at once, without waiting for the heartbeat to go stale.
+    ``worker``: this worker just started (at ``booted``), so its own EXECUTING jobs
+    claimed before then are from a previous life and end at once, without waiting
+    for the heartbeat to go stale.
     """
     from workers.query import run_query
 
     now = timezone.now()
     dead = QueryJob.objects.filter(phase=phases.EXECUTING).exclude(source=QueryJob.SOURCE_TAP_SYNC)
     stale = dead.filter(heartbeat__lt=now - timedelta(seconds=settings.QUERY_STALE_AFTER_SECONDS))
-    if worker:
-        stale = stale | dead.filter(worker=worker)
+    if worker and booted is not None:
+        stale = stale | dead.filter(worker=worker, start_time__lt=booted)
     reaped = 0
     for job in stale.distinct():
         done = QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(

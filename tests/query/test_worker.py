@@ -58,7 +58,8 @@ def test_the_reaper_ends_jobs_without_heartbeat_and_resends_lost_ones(users: Any
     monkeypatch.setattr(tasks.run_query, "delay", lambda job_id: sent.append(job_id))
     long_ago = timezone.now() - timedelta(hours=1)
     dead = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=long_ago, worker="gone@host")
-    alive = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=timezone.now(), worker="w@host")
+    alive = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.EXECUTING, heartbeat=timezone.now(), worker="w@host",
+                                    start_time=timezone.now() - timedelta(minutes=1))
     lost = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.QUEUED, queued=long_ago)
     fresh = _queued(users.owner)
     assert execution.reap() == {"reaped": 1, "requeued": 1, "destroyed": 0}
@@ -66,7 +67,8 @@ def test_the_reaper_ends_jobs_without_heartbeat_and_resends_lost_ones(users: Any
     assert dead.phase == phases.ERROR and "worker running this query stopped" in dead.error
     assert alive.phase == phases.EXECUTING
     assert sent == [str(lost.id)] and str(fresh.id) not in sent
-    assert execution.reap(worker="w@host")["reaped"] == 1  # a restarted worker ends its own old jobs at once
+    assert execution.reap(worker="w@host", booted=timezone.now() - timedelta(hours=2))["reaped"] == 0  # claimed since boot
+    assert execution.reap(worker="w@host", booted=timezone.now())["reaped"] == 1  # a restarted worker ends its old jobs
 
 
 def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
