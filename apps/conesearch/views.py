@@ -19,7 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps import formats
 from apps.adql import AdqlError
@@ -121,7 +121,7 @@ def _scs_columns(columns: list[actions.OutputColumn], table: Table) -> list[acti
     return [dataclasses.replace(c, ucd=ucds[c.name]) if c.name in ucds else c for c in columns]
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     services = [{"table": t, "url": request.build_absolute_uri(reverse("conesearch:search", args=[t.schema.name, t.name]))}
                 for t in cone_tables(request.user)]  # type: ignore[arg-type]
@@ -129,7 +129,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
     user: AnyUser = request.user  # type: ignore[assignment]
     found = next((t for t in cone_tables(user) if t.schema.name == schema and t.name == table), None)

@@ -24,7 +24,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_safe, require_http_methods
 
 from apps import formats
 from apps.adql import AdqlError
@@ -88,7 +88,7 @@ def _base_url(request: HttpRequest) -> str:
 
 # --- the service page --------------------------------------------------------------
 
-@require_GET
+@require_safe
 def root(request: HttpRequest) -> HttpResponse:
     user: AnyUser = request.user  # type: ignore[assignment]
     rows = tap_schema_rows(user)
@@ -101,7 +101,7 @@ def root(request: HttpRequest) -> HttpResponse:
 # --- VOSI ---------------------------------------------------------------------------
 
 @csrf_exempt
-@require_GET
+@require_safe
 def capabilities(request: HttpRequest) -> HttpResponse:
     body = vosi.capabilities_document(_base_url(request), languages=service.languages(), formats=service.output_formats(),
                                       limits=service.limits(), udfs=service.udf_forms())
@@ -109,7 +109,7 @@ def capabilities(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def availability(request: HttpRequest) -> HttpResponse:
     try:
         with connection.cursor() as cursor:
@@ -121,14 +121,14 @@ def availability(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def tables(request: HttpRequest) -> HttpResponse:
     detail = (p.tap_params(request).get("detail") or "max").lower() != "min"
     return _xml(vosi.tableset_document(tap_schema_rows(request.user), detail=detail))  # type: ignore[arg-type]
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def table(request: HttpRequest, name: str) -> HttpResponse:
     body = vosi.table_document(tap_schema_rows(request.user), name)  # type: ignore[arg-type]
     if body is None:
@@ -136,7 +136,7 @@ def table(request: HttpRequest, name: str) -> HttpResponse:
     return _xml(body)
 
 
-@require_GET
+@require_safe
 def examples(request: HttpRequest) -> HttpResponse:
     context = {"examples": examples_module.examples_for(request.user), "tap_url": _base_url(request)}  # type: ignore[arg-type]
     return render(request, "tap/examples.html", context, content_type="application/xhtml+xml; charset=utf-8")
@@ -296,7 +296,7 @@ def _job_result(found: QueryJob, fmt: formats.Format | None = None) -> HttpRespo
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def job_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
     try:
         found = access_job(tap_user(request), job_id)
@@ -308,7 +308,7 @@ def job_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
 # --- signed links for SAMP clients ---------------------------------------------------
 
 @csrf_exempt
-@require_GET
+@require_safe
 def signed_result(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         job_id = samp.job_id_of(token)
@@ -319,7 +319,7 @@ def signed_result(request: HttpRequest, token: str) -> HttpResponseBase:
 
 
 @csrf_exempt
-@require_GET
+@require_safe
 def signed_query(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         signed = samp.query_of(token)
@@ -336,7 +336,7 @@ def signed_query(request: HttpRequest, token: str) -> HttpResponseBase:
 
 # --- a browser page for a job (with the SAMP button) -------------------------------------
 
-@require_GET
+@require_safe
 def job_page(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     found = access_job(request.user, job_id)  # type: ignore[arg-type]
     context = {
