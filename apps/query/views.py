@@ -87,9 +87,29 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = access_job(request.user, job_id)
+    seconds = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
     context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": _is_owner(request, job),
-               "status": json.dumps(live.job_status(job))}
+               "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds}
     return render(request, "query/job.html", context)
+
+
+_NUMERIC = ("SMALLINT", "INTEGER", "BIGINT", "REAL", "DOUBLE", "FLOAT")
+
+
+def plot_defaults(columns: list[dict[str, Any]]) -> dict[str, str]:
+    """Sensible first axes: RA/Dec by UCD or name when present, else the first numeric columns."""
+    numeric = [c["name"] for c in columns if str(c.get("datatype", "")).upper() in _NUMERIC]
+
+    def find(ucd: str, names: tuple[str, ...]) -> str | None:
+        for c in columns:
+            if str(c.get("ucd", "")).lower().startswith(ucd) or c["name"].lower() in names:
+                return str(c["name"])
+        return None
+
+    x = find("pos.eq.ra", ("ra", "raj2000", "ra_deg")) or (numeric[0] if numeric else "")
+    y = find("pos.eq.dec", ("dec", "dej2000", "dec_deg")) or next((n for n in numeric if n != x), x)
+    c = next((n for n in numeric if n not in (x, y) and not n.lower().endswith("_id")), y)
+    return {"x": x, "y": y, "c": c}
 
 
 def _is_owner(request: HttpRequest, job: QueryJob) -> bool:

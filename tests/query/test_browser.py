@@ -16,6 +16,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = os.environ.get("QUERY_SCREENSHOTS", "")  # a folder: save what the user saw, for a look by eye
+
+
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,7 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
     assert "mydb.stars WHERE mag < 16" in editor.input_value()
     assert page.locator("#query-highlight .tok-kw", has_text="SELECT").count() == 1
     page.fill("#query-table-name", "bright")
+    _shot(page, "1-query-page")
 
     # Run, and watch it finish (the page follows the job's phase and reloads on completion).
     page.click("#run-query")
@@ -70,6 +77,7 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
     assert first_mags == sorted(first_mags)
     page.click("#page-next")
     page.locator("#page-info", has_text="Rows 101").wait_for()
+    _shot(page, "2-result")
 
     # Plot: a colour scatter and a sky plot are drawn on the canvas.
     for kind in ("colour", "sky", "histogram"):
@@ -79,6 +87,7 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
         inked = page.evaluate("""() => { const c = document.querySelector('#plot'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++; return n; }""")
         assert inked > 500, kind
+        _shot(page, f"3-plot-{kind}")
 
     # Download: CSV, streamed.
     with page.expect_download() as download_info:
