@@ -7,6 +7,7 @@
 - ``has_privilege(user, action, resource)``: a single yes/no.
 - ``access_resource(user, action, resource)``: the checked lookup for views:
   404 when the user may not even see it, 403 when they see it but may not act.
+- ``owns(user, owner_id)``: for private objects that are never shared (jobs).
 
 Who holds a privilege: the owner (all actions), a superuser (all actions), a
 user privilege, a privilege of an active group membership, the built-in
@@ -75,6 +76,13 @@ def actions_of(user: AnyUser, resource: Resource) -> set[str]:
 
 def can_grant(user: AnyUser, resource: Resource) -> bool:
     return has_privilege(user, GRANT, resource)
+
+
+def owns(user: AnyUser | None, owner_id: int | None) -> bool:
+    """Private objects that are never shared (query and compute jobs): their owner and superusers."""
+    if user is None or not user.is_authenticated:
+        return False
+    return owner_id == user.pk or bool(user.is_superuser)
 
 
 def access_resource(user: AnyUser, action: str, resource: Resource) -> Resource:

@@ -24,7 +24,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.access.actions import do_create_resource
-from apps.access.permissions import access_resource, filter_allowed
+from apps.access.permissions import access_resource, filter_allowed, owns
 from apps.accounts.actions import do_create_token, do_revoke_token
 from apps.accounts.models import ApiToken
 from apps.activity import kinds
@@ -72,7 +72,7 @@ def access_job(user: AnyUser, job_id: str | uuid.UUID) -> ComputeJob:
         job = ComputeJob.objects.select_related("image", "domain", "owner", "workdir_volume__root").get(pk=job_id)
     except (ComputeJob.DoesNotExist, ValidationError, ValueError):
         raise Http404("No such job.") from None
-    if not user.is_authenticated or (job.owner_id != user.pk and not user.is_superuser):
+    if not owns(user, job.owner_id):
         raise Http404("No such job.")
     return job
 

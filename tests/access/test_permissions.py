@@ -109,3 +109,12 @@ def test_the_checked_lookup_hides_what_one_may_not_see(users: FourUsers) -> None
         access_resource(users.outsider, "read", resource)
     with pytest.raises(Http404):
         access_resource(users.anonymous, "read", resource)
+
+
+def test_private_objects_belong_to_their_owner_and_superusers_only(users: FourUsers) -> None:
+    from apps.access.permissions import owns
+
+    root = make_user("root", is_superuser=True)
+    assert owns(users.owner, users.owner.pk) and owns(root, users.owner.pk)
+    assert not owns(users.member, users.owner.pk)
+    assert not owns(users.anonymous, users.owner.pk) and not owns(None, users.owner.pk)
