@@ -1,4 +1,4 @@
-"""``python manage.py bench [--quick] [--only latency,download,memory,manga,others]``: the project's benchmarks."""
+"""``python manage.py bench [--quick] [--only latency,download,memory,manga,viewer,others]``: the project's benchmarks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from apps.query import bench
 
-SCENARIOS = ("latency", "download", "memory", "manga", "others")
+SCENARIOS = ("latency", "download", "memory", "manga", "viewer", "others")
 
 
 class Command(BaseCommand):
@@ -32,6 +32,7 @@ class Command(BaseCommand):
             "download": 100_000 if quick else 1_000_000,
             "memory": 1_000_000 if quick else 10_000_000,
             "manga": 200_000 if quick else 2_000_000,
+            "viewer": 100_000 if quick else 1_000_000,
         }
         emit = self.stdout.write
         emit(f"  {'scenario':<44} {'ours':>22}   {'raw engine':>26}   ratio / note")
