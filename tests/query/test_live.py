@@ -56,3 +56,27 @@ def test_anonymous_visitors_only_watch_a_job_by_id(users: Any) -> None:
 
     refused, status = asyncio.run(scenario())
     assert not refused and status is not None and status["phase"] == phases.EXECUTING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_workers_push_to_the_owners_pages(users: Any, settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:6379/11"], "prefix": "query-test"}}}
+    from apps.query import live
+
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT 1", phase=phases.EXECUTING)
+
+    async def scenario() -> dict[str, Any]:
+        communicator = WebsocketCommunicator(JobStatusConsumer.as_asgi(), "/ws/query/jobs/")
+        communicator.scope["user"] = users.owner
+        assert (await communicator.connect())[0]
+        await communicator.receive_json_from(timeout=5)  # the first look
+        job.phase, job.row_count = phases.COMPLETED, 42
+        await sync_to_async(live.notify)(job)  # what a worker does after finishing (no database change needed)
+        pushed = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return pushed
+
+    assert live.cross_process()
+    pushed = asyncio.run(scenario())
+    assert pushed["phase"] == phases.COMPLETED and pushed["row_count"] == 42
