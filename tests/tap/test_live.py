@@ -177,3 +177,9 @@ def test_uws_by_raw_http_wait_execution_duration_and_delete(live_tap: LiveTap) -
 def test_it_rejects_wrong_credentials_with_a_challenge(live_tap: LiveTap) -> None:
     response = requests.get(f"{live_tap.url}/async", auth=(live_tap.user.username, "wrong"), timeout=30)
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_it_takes_the_older_format_parameter_too(live_tap: LiveTap) -> None:
+    response = requests.post(f"{live_tap.url}/sync", data={"REQUEST": "doQuery", "LANG": "ADQL", "FORMAT": "text/csv",
+                                                            "QUERY": "SELECT TOP 2 source_id FROM gaia.source"}, timeout=60)
+    assert response.headers["Content-Type"].startswith("text/csv") and response.text.count("\n") == 3
