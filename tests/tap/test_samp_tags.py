@@ -35,3 +35,16 @@ def test_it_renders_signed_links_for_a_finished_result_and_a_table(users: Any) -
 def test_it_renders_no_button_for_a_job_without_a_result(users: Any) -> None:
     job = QueryJob.objects.create(owner=users.owner, query="SELECT 1", phase=phases.EXECUTING)
     assert "data-samp-url" not in render(job, users).split("|")[0]
+
+
+def test_signed_links_expire(client: Any, users: Any, settings: Any) -> None:
+    import pytest
+    from django.core import signing
+
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT 1", phase=phases.COMPLETED)
+    token = render(job, users).split("/tap/results/")[1].split('"')[0]
+    assert samp.job_id_of(token) == str(job.id)
+    settings.TAP_RESULT_LINK_SECONDS = -1  # every link is now too old
+    with pytest.raises(signing.SignatureExpired):
+        samp.job_id_of(token)
+    assert client.get(f"/tap/results/{token}").status_code == 404
