@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from django.http import StreamingHttpResponse
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, StreamingHttpResponse
 
 from . import actions
 from .models import QueryJob
@@ -58,9 +60,35 @@ def _csv(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
         yield sink.getvalue()
 
 
-def download_response(job: QueryJob, fmt: str, url: str = "") -> StreamingHttpResponse:
+def streaming_response(request: HttpRequest, chunks: Iterator[bytes], content_type: str) -> StreamingHttpResponse:
+    """A response that streams ``chunks`` under both servers.
+
+    Django buffers a whole sync iterator when served by ASGI (and a whole async one under WSGI),
+    so each server gets the kind it streams: under ASGI each chunk is pulled in a worker thread.
+    """
+    if isinstance(request, ASGIRequest):
+        return StreamingHttpResponse(_async_chunks(chunks), content_type=content_type)
+    return StreamingHttpResponse(chunks, content_type=content_type)
+
+
+async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    it = iter(chunks)
+    pull = sync_to_async(lambda: next(it, None), thread_sensitive=True)
+    try:
+        while True:
+            chunk = await pull()
+            if chunk is None:
+                return
+            yield chunk
+    finally:  # the client went away or we are done: release the engine's cursor
+        close = getattr(it, "close", None)
+        if close is not None:
+            await sync_to_async(close, thread_sensitive=True)()
+
+
+def download_response(request: HttpRequest, job: QueryJob, fmt: str, url: str = "") -> StreamingHttpResponse:
     chunks, content_type = stream_result(job, fmt, url)
-    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response = streaming_response(request, chunks, content_type)
     name = job.table_name or f"job_{job.id.hex}"
     response["Content-Disposition"] = f'attachment; filename="{name}.{FORMATS[fmt][2]}"'
     return response

@@ -246,4 +246,4 @@ def job_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse | H
     fmt = request.GET.get("format", "csv")
     if fmt not in FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt}; use one of {', '.join(FORMATS)}.")
-    return download_response(job, fmt, request.build_absolute_uri(reverse("query:job", args=[job.id])))
+    return download_response(request, job, fmt, request.build_absolute_uri(reverse("query:job", args=[job.id])))

@@ -107,3 +107,27 @@ def test_downloads_stream_every_format(users: Any, stars: Any, run_job: Any, cli
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(body.decode())))
         assert len(rows) == 1001 and rows[0] == ["source_id", "ra", "dec"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_downloads_stream_under_asgi_without_buffering(users: Any, stars: Any, run_job: Any) -> None:
+    """Django buffers a sync iterator served over ASGI; the download view hands ASGI an async one."""
+    import asyncio
+    import warnings
+
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    job = run_job(users.owner, "SELECT source_id, ra FROM TAP_UPLOAD.stars", uploads=[stars], table_name="asgi")
+
+    async def fetch() -> tuple[bool, bytes]:
+        client = AsyncClient()
+        await sync_to_async(client.force_login)(users.owner)
+        response = await client.get(f"/query/jobs/{job.id}/download?format=csv")
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        return response.is_async, body
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="StreamingHttpResponse must consume")
+        is_async, body = asyncio.run(fetch())
+    assert is_async and body.count(b"\n") == 1001
