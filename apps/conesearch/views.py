@@ -28,6 +28,7 @@ from apps.metadata.models import Table
 from apps.query import actions
 from apps.query.planning import error_message
 from apps.query.queues import QueueError
+from workers.engines.base import EngineError
 
 AnyUser = User | AnonymousUser
 MAX_SR = 10.0  # degrees: larger cones belong in a TAP query
@@ -142,7 +143,7 @@ def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
     query = cone_query(found, ra, dec, sr, verb)
     try:
         result = actions.run_sync(user, query=query, language="ADQL", maxrec=maxrec, response_format="votable")
-    except (AdqlError, actions.QueryError, QueueError) as exc:
+    except (AdqlError, actions.QueryError, QueueError, EngineError) as exc:
         return scs_error(error_message(exc))
     info = formats.ResultInfo(query=query, table_name=found.name, description=found.description)
 

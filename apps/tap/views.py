@@ -37,6 +37,7 @@ from apps.query.queues import QueueError
 from apps.uws import handlers, phases
 from apps.uws.documents import CONTENT_TYPE as UWS_TYPE
 from apps.uws.documents import JobRef, job_list_document, parse_timestamp
+from workers.engines.base import EngineError
 
 from . import examples as examples_module
 from . import params as p
@@ -46,7 +47,7 @@ from .uploads import discard_uploads, parse_upload_param, store_uploads
 log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 STARTED = timezone.now()
-_QUERY_ERRORS = (AdqlError, actions.QueryError, QueueError)
+_QUERY_ERRORS = (AdqlError, actions.QueryError, QueueError, EngineError)
 
 
 def _no_view(request: HttpRequest) -> HttpResponse:
@@ -212,6 +213,15 @@ def async_jobs(request: HttpRequest) -> HttpResponse:
     return _xml(job_list_document(refs), UWS_TYPE)
 
 
+def _destruction(value: str | None) -> dt.datetime | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise p.ParameterError(f"DESTRUCTION must be an ISO 8601 time, not {value!r}.") from None
+
+
 def create_job(request: HttpRequest) -> HttpResponse:
     """POST /async: a PENDING job (or run at once with PHASE=RUN), answered by 303 to the job."""
     params = p.tap_params(request)
@@ -224,6 +234,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
         duration = params.get("executionduration") or "0"
         if not duration.strip().isdigit():
             raise p.ParameterError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
+        destruction = _destruction(params.get("destruction"))
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=params.get("query"))
@@ -245,11 +256,8 @@ def create_job(request: HttpRequest) -> HttpResponse:
     store = service.TapJobStore(request)
     if params.get("executionduration"):
         store.set_execution_duration(job, int(duration))
-    if params.get("destruction"):
-        try:
-            store.set_destruction(job, parse_timestamp(params.get("destruction") or ""))
-        except ValueError:
-            return vo_error(f"DESTRUCTION must be an ISO 8601 time, not {params.get('destruction')!r}.")
+    if destruction is not None:
+        store.set_destruction(job, destruction)
     if (params.get("phase") or "").strip().upper() == phases.RUN:
         actions.do_run_job(job)
     return _see_other(store.job_url(job))

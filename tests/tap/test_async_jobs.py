@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.test import Client
 from lxml import etree
 
@@ -64,8 +66,9 @@ def test_it_keeps_execution_duration_within_the_queue_and_sets_destruction(clien
     client.post(url + "/executionduration", {"EXECUTIONDURATION": "99999"})
     assert client.get(url + "/executionduration").content == b"60"
     assert QueryJob.objects.get().execution_duration == 60  # what the engine will enforce
-    assert client.post(url + "/destruction", {"DESTRUCTION": "2030-01-01T00:00:00Z"}).status_code == 303
-    assert client.get(url + "/destruction").content.startswith(b"20")
+    assert client.post(url + "/destruction", {"DESTRUCTION": "2099-01-01T00:00:00Z"}).status_code == 303
+    kept = QueryJob.objects.get()
+    assert kept.destruction == kept.created + timedelta(days=settings.QUERY_DESTRUCTION_DAYS)  # no longer than the service keeps jobs
     assert client.post(url + "/executionduration", {"EXECUTIONDURATION": "soon"}).status_code == 400
 
 
@@ -168,3 +171,13 @@ def test_it_removes_a_jobs_uploaded_tables_with_the_job(client: Client, demo: An
     with django_capture_on_commit_callbacks(execute=True):
         assert client.delete(url).status_code == 303
     assert not path.exists() and not path.parent.exists()
+
+
+def test_it_refuses_a_bad_destruction_before_making_a_job(client: Client, demo: Any) -> None:
+    response = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT 1", "DESTRUCTION": "someday"})
+    assert response.status_code == 400 and not QueryJob.objects.exists()
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0)
+    url = create(client, QUERY="SELECT 1 AS x", DESTRUCTION=soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert client.get(url + "/destruction").content.decode() == soon.strftime("%Y-%m-%dT%H:%M:%SZ")
