@@ -295,7 +295,76 @@ def bench_memory(emit: Emit, rows: int) -> dict[str, float]:
             f"{ours['bytes'] / 1e9:.2f} GB in {ours['seconds']:.0f} s; before streaming {ours['baseline_mb']:.0f} MB")
         out[fmt] = ours["peak_mb"]
     out["raw"] = raw["peak_mb"]
+    out.update({f"http_{k}": v for k, v in bench_http_memory(emit, rows).items()})
     return out
+
+
+def bench_http_memory(emit: Emit, rows: int) -> dict[str, float]:
+    """The whole path: a stored 10-column result downloaded as CSV from uvicorn, the server's RSS sampled."""
+    import socket
+    import urllib.request
+
+    import duckdb
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.query.models import QueryJob
+    from apps.uws import phases
+    from workers.engines.base import TableName
+
+    user, _ = User.objects.get_or_create(username="bench-download")
+    engine = _engine("duckdb")
+    table = TableName(f"mydb_{user.pk}", f"download_{rows}")
+    if not engine.store.exists(table):
+        tmp = engine.store.temp_path(table)
+        source = DOWNLOAD_SELECT.format(rows=rows)
+        duckdb.execute(f"COPY (SELECT source_id, ra::DOUBLE AS ra, dec::DOUBLE AS dec, mag_g::REAL AS mag_g, mag_r::REAL AS mag_r, "
+                       f"parallax::DOUBLE AS parallax, n_obs, flags, variable, designation FROM ({source})) "
+                       f"TO '{tmp}' (FORMAT parquet)")
+        engine.store.publish(tmp, table)
+    columns = [{"name": c.name, "datatype": c.datatype, "unit": c.unit, "ucd": c.ucd} for c in DOWNLOAD_COLUMNS]
+    QueryJob.objects.filter(owner=user).delete()
+    job = QueryJob.objects.create(owner=user, query="bench", phase=phases.COMPLETED, engine="duckdb", result_schema=table.schema,
+                                  result_table=table.name, table_name=table.name, row_count=rows, result_columns=columns)
+    session = SessionStore()
+    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                    HASH_SESSION_KEY: user.get_session_auth_hash()})
+    session.create()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "daiquiri.asgi:application", "--host", "127.0.0.1",  # noqa: S603
+                               "--port", str(port), "--log-level", "warning"], cwd=ROOT, env={**os.environ},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        statm = Path(f"/proc/{server.pid}/statm")
+
+        def rss() -> float:
+            return int(statm.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+        base, peak, size = rss(), 0.0, 0
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/query/jobs/{job.id}/download?format=csv",
+                                         headers={"Cookie": f"sessionid={session.session_key}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            while block := response.read(1 << 20):
+                size += len(block)
+                peak = max(peak, rss())
+        seconds = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(20)
+        job.delete()
+    row(emit, f"HTTP download (uvicorn) of a stored {rows:,}-row result as CSV", f"server peak {peak:.0f} MB (+{peak - base:.0f})",
+        f"{rows / seconds:,.0f} rows/s", f"{size / 1e9:.2f} GB in {seconds:.0f} s; server at start {base:.0f} MB")
+    return {"peak_mb": peak, "baseline_mb": base, "rows_per_s": rows / seconds}
 
 
 # ---- MaNGA seed case: PostgreSQL vs Spark ---------------------------------------------------
