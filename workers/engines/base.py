@@ -13,7 +13,28 @@ Where data lives:
 - ``postgresql`` and ``mariadb`` hold published tables in their own schemas.
 - A user's results (MyDB) live in the engine that ran the query: a schema
   ``mydb_<user id>`` in PostgreSQL/MariaDB, Parquet files under
-  ``<VAR_DIR>/mydb/<user id>/`` for DuckDB/Spark.
+  ``<MYDB_DIR>/<user id>/`` for DuckDB/Spark (``TableName('mydb_<user id>', t)``
+  is ``<MYDB_DIR>/<user id>/<t>.parquet``; any other schema is under SCIENCE_DIR).
+  ``workers.engines.mydb_table(user_id, name)`` builds that TableName.
+
+Contract details (refined compatibly; read before relying on them):
+- Table and schema names we create must match ``[A-Za-z_][A-Za-z0-9_]{0,62}``
+  (EngineError otherwise); job ids ``[A-Za-z0-9_.:-]{1,64}``.
+- ``execute`` refuses an existing ``into`` (EngineError "already exists").
+- ``stream`` yields at least one batch (empty when there are no rows).
+- Result columns carry the same ADQL types on every engine: use
+  ``workers.engines.types.columns_from_schema(batch.schema)``; geometries are
+  DALI lists of degrees (MariaDB: DALI text), marked ``xtype`` in field metadata.
+- ``introspect`` returns ``IntrospectedTable`` (a TableInfo with ``rows``);
+  on DuckDB/Spark its ``sql_from`` is the trusted Parquet FROM fragment, also
+  available as ``engine.sql_from(TableName)``.
+- ``abort`` works from any process: PostgreSQL through ``application_name``,
+  MariaDB through PROCESSLIST, DuckDB/Spark through a flag in Django's cache
+  (so that cache must be shared between processes: Redis in production).
+- PostgreSQL also has ``setup()`` (idempotent: extensions, the
+  ``daiquiri_reader`` role, grants; run by ``manage.py engines setup`` and
+  lazily on first use) and ``ensure_schema(schema)``; call ``setup()`` again
+  after creating science schemas outside ``ingest``.
 """
 
 from __future__ import annotations
