@@ -181,8 +181,6 @@ def _translate(query: str, language: str, dialect: str, catalog: Catalog, maxrec
 def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str = "ADQL", maxrec: int | None = None,
                uploads: Sequence[Upload] = (), job_id: str = "") -> Plan:
     """Translate for the engine that holds the tables. Raises AdqlError or QueryError."""
-    from workers.engines.base import TableName
-
     real_owner = owner if owner is not None and owner.is_authenticated else None
     if not query.strip():
         raise QueryError("The query is empty.")
@@ -194,16 +192,25 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     mydb = [mydb_table(j) for j in mydb_by_name.values()]
 
     first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)
-    catalog = science_catalog(owner, [*mydb, *(upload_table(u, None) for u in uploads)])
-    first = _translate(query, lang, first_dialect, catalog, maxrec)
+    owner_id = real_owner.pk if real_owner else None
+    guess = _uploads_for(uploads, first_dialect, False, owner_id, job_id)  # most queries stay on this engine
+    first = _translate(query, lang, first_dialect, science_catalog(owner, [*mydb, *guess[1]]), maxrec)
     local = any(schema.upper() == TAP_SCHEMA for schema, _ in first.tables)
     # TAP_SCHEMA is made per user in a private DuckDB connection; its results are stored by DuckDB.
     engine = "duckdb" if local else (native_dialect or engine_for_tables(first.tables, mydb_by_name))
-    if not uploads and engine == first_dialect:
-        return Plan(engine, first, local=local)
-    # Uploads are copied into the engine's MyDB space for the job's lifetime (DuckDB and Spark may
-    # only read their own folders); a TAP_SCHEMA query reads the file directly.
-    owner_id = real_owner.pk if real_owner else None
+    if engine == first_dialect and not (local and uploads):
+        return Plan(engine, first, guess[0], local=local)
+    created, tables = _uploads_for(uploads, engine, local, owner_id, job_id)
+    catalog = science_catalog(owner, [*mydb, *tables])
+    return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created, local=local)
+
+
+def _uploads_for(uploads: Sequence[Upload], engine: str, local: bool, owner_id: int | None,
+                 job_id: str) -> tuple[list[tuple[Upload, Any]], list[TableInfo]]:
+    """Upload tables for ``engine``: copied into its MyDB space for the job's lifetime (DuckDB and Spark
+    may only read their own folders); a TAP_SCHEMA query (``local``) reads the file directly."""
+    from workers.engines.base import TableName
+
     created: list[tuple[Upload, Any]] = []
     tables: list[TableInfo] = []
     for upload in uploads:
@@ -214,8 +221,7 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
             created.append((upload, table))
             sql_from = physical_from(engine, table.schema, table.name, owner_id)
         tables.append(upload_table(upload, sql_from))
-    catalog = science_catalog(owner, [*mydb, *tables])
-    return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created, local=local)
+    return created, tables
 
 
 def plan_record(plan: Plan) -> dict[str, Any]:

@@ -32,6 +32,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars: Any, run_job: Any, live_server: Any,
                                                               browser: Any, tmp_path: Any) -> None:

@@ -121,7 +121,7 @@ def test_the_queue_time_limit_is_enforced_by_the_engine(engine: str, users: Any,
     started = time.monotonic()
     job = run_job(users.owner, SLOW, uploads=[big], execution_duration=2, table_name=_name("slow"))
     assert job.phase == phases.ERROR, job.error
-    assert "time limit" in job.error and time.monotonic() - started < 30
+    assert "time limit" in job.error and time.monotonic() - started < 60  # the query alone runs for many minutes
     assert run_job(users.owner, f"SELECT * FROM mydb.{_name('slow')}").phase == phases.ERROR
 
 
@@ -142,6 +142,6 @@ def test_abort_cancels_the_running_statement(engine: str, users: Any, big: Uploa
     actions.do_abort_job(job)
     worker.join(30)
     assert not worker.is_alive()
-    assert time.monotonic() - aborted_at < 15
+    assert time.monotonic() - aborted_at < 30
     job.refresh_from_db()
     assert job.phase == phases.ABORTED and job.result_table == ""
