@@ -287,6 +287,7 @@ def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxre
         owner=real, query=query, language=language or "ADQL", queue=queue.name, maxrec=maxrec,
         response_format=response_format, uploads=[u.as_json() for u in uploads], source=QueryJob.SOURCE_TAP_SYNC,
         phase=phases.EXECUTING, start_time=timezone.now(), heartbeat=timezone.now(),
+        destruction=timezone.now() + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
     )
     try:
         plan = plan_query(owner, query=query, language=language, maxrec=limit, uploads=uploads, job_id=str(job.id))
