@@ -10,11 +10,10 @@ Spark runs as a local session (master local[1]) for the whole test session.
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
-import tempfile
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,17 +149,18 @@ def duck_conn() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
+    """A session on the Spark Connect server of scripts/services.d/20-spark, as the
+    portal's workers use. (A local JVM session cannot coexist in one process with
+    the Connect sessions of the engine tests: pyspark then insists on Connect.)"""
     from pyspark.sql import SparkSession
 
-    # py4j logs at INFO from __del__ at exit, after pytest closed the streams.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    warehouse = tempfile.mkdtemp(prefix="adql-spark-")
-    session = (SparkSession.builder.master("local[1]").appName("adql-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.sql.warehouse.dir", warehouse)
-               .config("spark.driver.bindAddress", "127.0.0.1")
-               .getOrCreate())
+    remote = os.environ.get("ENGINES_TEST_SPARK", "sc://127.0.0.1:15002")
+    if remote.startswith("sc://127.0.0.1:"):
+        hook = Path(__file__).resolve().parents[2] / "scripts" / "services.d" / "20-spark"
+        env = {**os.environ, "SPARK_CONNECT_PORT": remote.rsplit(":", 1)[1]}
+        done = subprocess.run([str(hook)], env=env, capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stderr
+    session = SparkSession.builder.remote(remote).create()
     session.sql(f"CREATE DATABASE IF NOT EXISTS {SCHEMA}")
     df = session.createDataFrame(POINTS, "id BIGINT, ra DOUBLE, dec DOUBLE, name STRING, mag DOUBLE")
     df.write.mode("overwrite").saveAsTable(f"{SCHEMA}.points")
@@ -168,8 +168,8 @@ def spark() -> Iterator[Any]:
     session.sql(f"CREATE TABLE {SCHEMA}.regions USING parquet AS SELECT CAST(1 AS BIGINT) AS id, "
                 "ARRAY(10.0D, 20.0D) AS pos, ARRAY(10.0D, 20.0D, 1.0D) AS reg")
     yield session
+    session.sql(f"DROP DATABASE IF EXISTS {SCHEMA} CASCADE")
     session.stop()
-    shutil.rmtree(warehouse, ignore_errors=True)
 
 
 def _runner(request: pytest.FixtureRequest, dialect: str) -> Runner:
