@@ -165,3 +165,17 @@ def test_introspect_maps_types_indexes_and_estimates(pg: Any) -> None:
                                                             ("POLYGON", "polygon")]
     with pytest.raises(EngineError):
         pg.introspect("cat", "missing")
+
+
+def test_a_stream_closed_early_ends_its_query(pg: Any, job_id: str) -> None:
+    stream = pg.stream("SELECT i FROM generate_series(1, 5000000) i", timeout_s=60, job_id=job_id)
+    assert next(stream).num_rows > 0
+    stream.close()
+    with psycopg.connect(pg.url) as conn:
+        for _ in range(50):
+            left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                                [f"daiquiri:{job_id}"]).fetchone()
+            if left == (0,):
+                break
+            time.sleep(0.1)
+    assert left == (0,)

@@ -300,9 +300,12 @@ class PostgreSQLEngine:
                     column_types={n: c.arrow for n, c in zip(names, cols, strict=True)},
                     strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""],
                     true_values=["t"], false_values=["f"]))
-                for batch in csv_reader:
-                    yielded = True
-                    yield _finish(batch, cols, final)
+                try:
+                    for batch in csv_reader:
+                        yielded = True
+                        yield _finish(batch, cols, final)
+                finally:
+                    csv_reader.close()  # stop its read-ahead thread before the pipe goes
         except (pa.ArrowInvalid, OSError) as e:
             if "Empty CSV" not in str(e):
                 source.raise_error(timeout_s, e)
