@@ -145,7 +145,8 @@ def job_rename(request: HttpRequest, job_id: str) -> HttpResponse:
         messages.info(request, f"The table is now mydb.{request.POST.get('table_name', '').strip()}.")
     except QueryError as exc:
         messages.error(request, exc.message)
-    return redirect("query:job", job_id=job.id)
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/query/") else reverse("query:job", args=[job.id]))
 
 
 @require_POST

@@ -131,3 +131,15 @@ def test_downloads_stream_under_asgi_without_buffering(users: Any, stars: Any, r
         warnings.filterwarnings("error", message="StreamingHttpResponse must consume")
         is_async, body = asyncio.run(fetch())
     assert is_async and body.count(b"\n") == 1001
+
+
+def test_results_can_be_renamed_from_the_job_list(users: Any, stars: Any, run_job: Any, client_of: Any) -> None:
+    job = run_job(users.owner, "SELECT TOP 2 ra FROM TAP_UPLOAD.stars", uploads=[stars], table_name="old_name")
+    client = client_of(users.owner)
+    assert f'action="/query/jobs/{job.id}/rename"' in client.get("/query/jobs/").content.decode()
+    response = client.post(f"/query/jobs/{job.id}/rename", {"table_name": "new_name", "next": "/query/jobs/?q=new"})
+    assert response.status_code == 302 and response["Location"] == "/query/jobs/?q=new"
+    job.refresh_from_db()
+    assert job.table_name == job.result_table == "new_name"
+    elsewhere = client.post(f"/query/jobs/{job.id}/rename", {"table_name": "third", "next": "https://evil.example/"})
+    assert elsewhere["Location"] == f"/query/jobs/{job.id}/"
