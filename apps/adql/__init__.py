@@ -7,11 +7,23 @@ from .ast import Query
 from .catalog import Catalog, ColumnInfo, FunctionInfo, TableInfo
 from .dialects import DIALECTS
 from .errors import AdqlError
+from .lexer import adql_name
 from .native import translate_native
 from .parser import parse
 from .translate import OutputColumn, Translation, translate
 
 __all__ = [
-    "DIALECTS", "AdqlError", "Catalog", "ColumnInfo", "FunctionInfo", "OutputColumn", "Query",
-    "TableInfo", "Translation", "parse", "translate", "translate_native",
+    "DIALECTS",
+    "AdqlError",
+    "Catalog",
+    "ColumnInfo",
+    "FunctionInfo",
+    "OutputColumn",
+    "Query",
+    "TableInfo",
+    "Translation",
+    "adql_name",
+    "parse",
+    "translate",
+    "translate_native",
 ]

@@ -134,3 +134,14 @@ def _merge_strings(tokens: list[Token]) -> list[Token]:
         else:
             out.append(t)
     return out
+
+
+_REGULAR = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def adql_name(name: str) -> str:
+    """A name as an ADQL query must write it: reserved words and irregular names
+    delimited (TAP 1.1 wants TAP_SCHEMA to list e.g. its own column as "size")."""
+    if name.startswith('"') or (_REGULAR.match(name) and name.upper() not in RESERVED):
+        return name
+    return '"' + name.replace('"', '""') + '"'

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from django.core.cache import cache
 
-from apps.adql import ColumnInfo, TableInfo
+from apps.adql import ColumnInfo, TableInfo, adql_name
 
 from .catalog import TAP_SCHEMA, AnyUser, metadata_version, tables_with_columns, visible_schemas
 from .datatypes import votable_type
@@ -106,7 +106,7 @@ def _own_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[s
                        "description": description, "table_index": 100000 + t_index})
         for c_index, (col, dtype, desc) in enumerate(specs):
             vo, size, xtype = votable_type(dtype)
-            columns.append({"table_name": qualified, "column_name": col, "datatype": vo, "arraysize": size, "xtype": xtype,
+            columns.append({"table_name": qualified, "column_name": adql_name(col), "datatype": vo, "arraysize": size, "xtype": xtype,
                             "size": None, "description": desc, "utype": None, "unit": None, "ucd": None, "indexed": 0,
                             "principal": int(col in _PRINCIPAL), "std": 1, "column_index": c_index})
     schema = {"schema_name": TAP_SCHEMA, "utype": None, "description": "Metadata of the tables of this TAP service (TAP 1.1)",
@@ -140,7 +140,7 @@ def _tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
         for c_index, c in enumerate(t.visible_columns):  # type: ignore[attr-defined]
             vo, size, xtype = votable_type(c.datatype, c.arraysize, c.xtype)
             columns.append({
-                "table_name": qualified, "column_name": c.name, "datatype": vo, "arraysize": size, "xtype": xtype,
+                "table_name": qualified, "column_name": adql_name(c.name), "datatype": vo, "arraysize": size, "xtype": xtype,
                 "size": int(size) if size and size.isdigit() else None, "description": _none(c.description), "utype": _none(c.utype),
                 "unit": _none(c.unit), "ucd": _none(c.ucd), "indexed": int(c.indexed), "principal": int(c.principal),
                 "std": int(c.std), "column_index": c_index,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from apps.adql.lexer import RESERVED
+from apps.adql import adql_name
 
 VR = "http://www.ivoa.net/xml/VOResource/v1.0"
 VS = "http://www.ivoa.net/xml/VODataService/v1.1"
@@ -188,16 +188,9 @@ def availability_document(available: bool, up_since: dt.datetime | None, note: s
 
 # --- tables ----------------------------------------------------------------------
 
-def column_name(name: str) -> str:
-    """A column name as ADQL needs it: reserved words and odd names delimited (TAP_SCHEMA's "size")."""
-    if name.startswith('"') or (name.isidentifier() and name.upper() not in RESERVED):
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _column(parent: ET.Element, row: Mapping[str, Any]) -> None:
     column = _sub(parent, "column")
-    _sub(column, "name", column_name(row["column_name"]))
+    _sub(column, "name", adql_name(row["column_name"]))
     for field in ("description", "unit", "ucd", "utype"):
         if row.get(field):
             _sub(column, field, str(row[field]))
