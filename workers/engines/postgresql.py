@@ -306,6 +306,10 @@ class PostgreSQLEngine:
                         yield _finish(batch, cols, final)
                 finally:
                     csv_reader.close()  # stop its read-ahead thread before the pipe goes
+        except GeneratorExit:  # the reader stopped early: psql is gone, end the statement too
+            if job_id:
+                self.cancel(job_id)
+            raise
         except (pa.ArrowInvalid, OSError) as e:
             if "Empty CSV" not in str(e):
                 source.raise_error(timeout_s, e)
