@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 from django.contrib.auth.models import AnonymousUser, User
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 
 from apps import formats
 from apps.adql import AdqlError
+from apps.core.streaming import streaming_response
 from apps.metadata.catalog import tables_with_columns
 from apps.metadata.models import Table
 from apps.query import actions
@@ -152,4 +153,4 @@ def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
         info.overflow = result.overflow
 
     chunks = formats.write(formats.FORMATS["votable-b2"], batches(), _scs_columns(result.columns, found), info)
-    return StreamingHttpResponse(chunks, content_type="text/xml; charset=utf-8")
+    return streaming_response(request, chunks, "text/xml; charset=utf-8")

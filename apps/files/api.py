@@ -121,7 +121,7 @@ def download(request: Request, volume_id: int) -> HttpResponse | StreamingHttpRe
     fs = actions.volume_fs(vol)
     fileobj = fs.open_read(path)
     size = fs.stat(path).st_size
-    return file_response(fileobj, size, path.rsplit("/", 1)[-1], request.headers.get("Range", ""), inline=request.query_params.get("inline") == "1")
+    return file_response(request, fileobj, size, path.rsplit("/", 1)[-1], request.headers.get("Range", ""), inline=request.query_params.get("inline") == "1")
 
 
 def request_chunks(request: HttpRequest, size: int | None) -> Iterator[bytes]:

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import quote
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from apps.core.streaming import streaming_response
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -52,7 +54,8 @@ def _stream(fileobj: BinaryIO, first: int, length: int) -> Iterator[bytes]:
         fileobj.close()
 
 
-def file_response(fileobj: BinaryIO, size: int, name: str, range_header: str = "", inline: bool = False) -> HttpResponse | StreamingHttpResponse:
+def file_response(request: HttpRequest, fileobj: BinaryIO, size: int, name: str, range_header: str = "",
+                  inline: bool = False) -> HttpResponse | StreamingHttpResponse:
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     try:
         span = parse_range(range_header, size)
@@ -62,7 +65,7 @@ def file_response(fileobj: BinaryIO, size: int, name: str, range_header: str = "
         response["Content-Range"] = f"bytes */{size}"
         return response
     first, last = span if span else (0, size - 1)
-    streaming = StreamingHttpResponse(_stream(fileobj, first, last - first + 1), status=206 if span else 200)
+    streaming = streaming_response(request, _stream(fileobj, first, last - first + 1), content_type, status=206 if span else 200)
     if span:
         streaming["Content-Range"] = f"bytes {first}-{last}/{size}"
     return _headers(streaming, size, first, last, name, content_type, inline)

@@ -159,7 +159,7 @@ def download(request: HttpRequest, volume_id: int) -> HttpResponse | StreamingHt
         fileobj = fs.open_read(path)
     except PathError as exc:
         return HttpResponse(str(exc), status=404, content_type="text/plain")
-    return file_response(fileobj, size, path.rsplit("/", 1)[-1], request.headers.get("Range", ""), inline=request.GET.get("inline") == "1")
+    return file_response(request, fileobj, size, path.rsplit("/", 1)[-1], request.headers.get("Range", ""), inline=request.GET.get("inline") == "1")
 
 
 @login_required

@@ -2,8 +2,8 @@
 
 Entry points for other apps (the TAP service): ``actions`` (do_create_job, do_run_job,
 do_abort_job, do_delete_job, do_update_job, do_rename_result, do_drop_result, run_sync,
-result_batches), ``permissions`` (access_job, jobs_for), ``uploads.Upload``, and
-``downloads.streaming_response`` (Django buffers a sync iterator under ASGI; this does not).
+result_batches), ``permissions`` (access_job, jobs_for), ``uploads.Upload``; responses are
+streamed with apps.core.streaming.streaming_response.
 
 A job's life: do_create_job (PENDING) -> do_run_job plans it (planning.py: catalogue of the
 user + MyDB + uploads, engine choice, translation; a bad query ends in ERROR here) -> QUEUED and

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from apps import formats
 from apps.adql import AdqlError
+from apps.core.streaming import streaming_response
 from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
@@ -145,9 +146,9 @@ def examples(request: HttpRequest) -> HttpResponse:
 
 # --- sync ---------------------------------------------------------------------------
 
-def _result_response(fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
+def _result_response(request: HttpRequest, fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
                      info: formats.ResultInfo) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(formats.write(fmt, batches, columns, info), content_type=fmt.mime_type)
+    response = streaming_response(request, formats.write(fmt, batches, columns, info), fmt.mime_type)
     if fmt.key in ("fits", "parquet", "csv", "tsv"):
         response["Content-Disposition"] = f'inline; filename="{info.table_name}.{fmt.extension}"'
     return response
@@ -166,10 +167,10 @@ def sync(request: HttpRequest) -> HttpResponseBase:
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=query)
-    return run_sync_response(tap_user(request), query, language, maxrec, fmt, uploads)
+    return run_sync_response(request, tap_user(request), query, language, maxrec, fmt, uploads)
 
 
-def run_sync_response(user: AnyUser, query: str, language: str, maxrec: int | None, fmt: formats.Format,
+def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language: str, maxrec: int | None, fmt: formats.Format,
                       uploads: list[Any]) -> HttpResponseBase:
     try:
         result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
@@ -186,7 +187,7 @@ def run_sync_response(user: AnyUser, query: str, language: str, maxrec: int | No
         finally:
             discard_uploads(uploads)
 
-    return _result_response(fmt, batches(), result.columns, info)
+    return _result_response(request, fmt, batches(), result.columns, info)
 
 
 # --- async: the job list ---------------------------------------------------------------
@@ -291,7 +292,7 @@ def job(request: HttpRequest, job_id: uuid.UUID, resource: str = "") -> HttpResp
     return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
 
-def _job_result(found: QueryJob, fmt: formats.Format | None = None) -> HttpResponseBase:
+def _job_result(request: HttpRequest, found: QueryJob, fmt: formats.Format | None = None) -> HttpResponseBase:
     if found.phase != phases.COMPLETED:
         return _text(f"The job is {found.phase}: it has no result.", 404)
     fmt = fmt or service.format_of(found)
@@ -300,7 +301,7 @@ def _job_result(found: QueryJob, fmt: formats.Format | None = None) -> HttpRespo
         batches = actions.result_batches(found)
     except actions.QueryError as exc:
         return _text(exc.message, 404)
-    return _result_response(fmt, batches, actions.result_columns(found), info)
+    return _result_response(request, fmt, batches, actions.result_columns(found), info)
 
 
 @csrf_exempt
@@ -310,7 +311,7 @@ def job_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponseBase:
         found = access_job(tap_user(request), job_id)
     except Http404:
         return _text(f"No job {job_id}.", 404)
-    return _job_result(found)
+    return _job_result(request, found)
 
 
 # --- signed links for SAMP clients ---------------------------------------------------
@@ -323,7 +324,7 @@ def signed_result(request: HttpRequest, token: str) -> HttpResponseBase:
         found = QueryJob.objects.get(pk=job_id)
     except (signing.BadSignature, QueryJob.DoesNotExist, ValueError):
         return _text("This link is not valid or has expired.", 404)
-    return _job_result(found, formats.FORMATS["votable"])
+    return _job_result(request, found, formats.FORMATS["votable"])
 
 
 @csrf_exempt
@@ -339,7 +340,7 @@ def signed_query(request: HttpRequest, token: str) -> HttpResponseBase:
         if owner is None:
             return _text("This link is not valid any more.", 404)
         user = owner
-    return run_sync_response(user, signed.query, p.ADQL, signed.maxrec, formats.FORMATS["votable"], [])
+    return run_sync_response(request, user, signed.query, p.ADQL, signed.maxrec, formats.FORMATS["votable"], [])
 
 
 # --- a browser page for a job (with the SAMP button) -------------------------------------
