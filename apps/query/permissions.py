@@ -10,6 +10,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
+from apps.access.permissions import owns
+
 from .models import QueryJob
 
 AnyUser = User | AnonymousUser
@@ -27,9 +29,7 @@ def access_job(user: AnyUser | None, job_id: str | uuid.UUID) -> QueryJob:
     job = QueryJob.objects.select_related("owner").filter(pk=key).first()
     if job is None:
         raise Http404("No such job.")
-    if job.owner_id is None:
-        return job
-    if user is not None and user.is_authenticated and (job.owner_id == user.pk or user.is_superuser):
+    if job.owner_id is None or owns(user, job.owner_id):
         return job
     raise Http404("No such job.")
 
