@@ -171,11 +171,11 @@ def test_a_stream_closed_early_ends_its_query(pg: Any, job_id: str) -> None:
     stream = pg.stream("SELECT i FROM generate_series(1, 5000000) i", timeout_s=60, job_id=job_id)
     assert next(stream).num_rows > 0
     stream.close()
-    with psycopg.connect(pg.url) as conn:
-        for _ in range(50):
-            left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                                [f"daiquiri:{job_id}"]).fetchone()
-            if left == (0,):
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        for _ in range(100):
+            left = conn.execute("SELECT state, wait_event, backend_start FROM pg_stat_activity "
+                                "WHERE application_name = %s", [f"daiquiri:{job_id}"]).fetchall()
+            if not left:
                 break
             time.sleep(0.1)
-    assert left == (0,)
+    assert left == []
