@@ -23,6 +23,7 @@ from . import kinds, live
 from .models import QueryJob
 from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
 from .queues import QueueError, check_queue, get_queue
+from .sharing import drop_resource, rename_resource
 from .uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ def do_rename_result(job: QueryJob, new_name: str) -> QueryJob:
     old = job.table_name
     job.table_name = job.result_table = new_name
     job.save(update_fields=["table_name", "result_table"])
+    rename_resource(job)
     do_record_event(kinds.QUERY_RENAMED, user=job.owner, summary=f"renamed table {old} to {new_name}", job=str(job.id))
     return job
 
@@ -204,8 +206,9 @@ def do_drop_result(job: QueryJob) -> QueryJob:
     job = QueryJob.objects.select_for_update().get(pk=job.pk)
     if job.result_table:
         _engine(job.engine).drop(_table(job))
+    drop_resource(job)  # the table is gone, and so are its privileges
     job.result_table, job.size_bytes = "", 0
-    job.save(update_fields=["result_table", "size_bytes"])
+    job.save(update_fields=["result_table", "size_bytes", "resource"])
     do_record_event(kinds.QUERY_DELETED, user=job.owner, summary=f"deleted table {job.table_name}", job=str(job.id))
     return job
 

@@ -15,3 +15,8 @@ class QueryConfig(AppConfig):
 
         register_resource_type("queue", "Query queue", ("submit",))
         register(check_queues)
+        # A stored result (a MyDB table): "read" shows the job page and downloads, "query" reads it in ADQL.
+        register_resource_type("result", "Query result", ("read", "query"))
+        from . import sharing
+
+        sharing.connect_signals()

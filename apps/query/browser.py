@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from apps.adql import TableInfo
 
-from .planning import mydb_jobs, mydb_table, science_catalog
+from .planning import mydb_jobs, mydb_table, science_catalog, shared_tables
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,12 @@ def schema_browser(user: User | AnonymousUser) -> list[BrowserSchema]:
     """Every table the user may query, grouped by schema; MyDB last."""
     owner = user if user.is_authenticated else None
     mydb = [mydb_table(j) for j in mydb_jobs(owner)]  # type: ignore[arg-type]
+    mydb += [info for _, info in shared_tables(user).values()]  # others' results shared with this user
     catalog = science_catalog(user, mydb)
     schemas: dict[str, list[TableInfo]] = {}
     for table in catalog.tables:
         schemas.setdefault(table.schema, []).append(table)
-    order = sorted(schemas, key=lambda s: (s.lower() == "mydb", s.upper() == "TAP_SCHEMA", s.lower()))
+    order = sorted(schemas, key=lambda s: (s.lower() == "mydb", s.lower().startswith("mydb_"), s.upper() == "TAP_SCHEMA", s.lower()))
     return [BrowserSchema(s, sorted(schemas[s], key=lambda t: t.name.lower())) for s in order]
 
 
@@ -39,7 +40,7 @@ def _column(table: TableInfo, *ucds: str, names: tuple[str, ...] = ()) -> str | 
 
 def examples_for(browser: list[BrowserSchema]) -> list[dict[str, Any]]:
     """A few ADQL examples built from the tables this user can see."""
-    science = [t for s in browser if s.name.upper() != "TAP_SCHEMA" and s.name.lower() != "mydb" for t in s.tables]
+    science = [t for s in browser if s.name.upper() != "TAP_SCHEMA" and not s.name.lower().startswith("mydb") for t in s.tables]
     examples: list[dict[str, Any]] = []
     if science:
         t = science[0]

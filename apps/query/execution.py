@@ -275,6 +275,10 @@ def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any, roo
                    result_schema=into.schema, result_table=into.name, table_name=into.name)
     if not done:  # aborted or reaped while the engine was writing: keep nothing
         engine.drop(into)
+        return
+    from .sharing import ensure_resource
+
+    ensure_resource(QueryJob.objects.select_related("owner").get(pk=job_id))  # so its owner can share it
 
 
 def _dispatch_waiting(owner_id: int | None, queue: str) -> None:

@@ -47,6 +47,10 @@ class QueryJob(models.Model):
     size_bytes = models.BigIntegerField(null=True, blank=True)
     overflow = models.BooleanField(default=False, help_text="More rows than MAXREC existed.")
     error = models.TextField(blank=True)
+    resource = models.OneToOneField(
+        "access.Resource", null=True, blank=True, on_delete=models.SET_NULL, related_name="query_job",
+        help_text="Made when the result is stored, so its owner can share it (apps/query/sharing.py).",
+    )
 
     # When
     created = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -48,3 +48,28 @@ def jobs_for(user: AnyUser | None, *, phases: Iterable[str] | None = None, after
     if last is not None:
         jobs = jobs[: max(last, 0)]
     return jobs
+
+
+def access_readable_job(user: AnyUser | None, job_id: str | uuid.UUID) -> QueryJob:
+    """A job to look at: the owner's own, or another user's stored result shared with "read".
+
+    Everyone else gets 404, as in access_job. Changing a job still needs access_job and ownership.
+    """
+    from .sharing import may
+
+    try:
+        return access_job(user, job_id)
+    except Http404:
+        key = str(job_id)
+    job = QueryJob.objects.select_related("owner", "resource").filter(pk=key).first() if _is_uuid(key) else None
+    if job is not None and may(user, "read", job):
+        return job
+    raise Http404("No such job.")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

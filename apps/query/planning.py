@@ -128,14 +128,26 @@ def mydb_jobs(owner: User | None) -> list[QueryJob]:
     return list(QueryJob.objects.filter(owner=owner).exclude(result_table="").exclude(table_name="").order_by("table_name"))
 
 
-def mydb_table(job: QueryJob) -> TableInfo:
+def mydb_table(job: QueryJob, schema: str = MYDB_SCHEMA) -> TableInfo:
+    """A stored result as a table: ``mydb.<name>`` for its owner, ``mydb_<owner>.<name>`` when shared."""
     columns = tuple(
         ColumnInfo(c["name"], c.get("datatype", "VARCHAR"), c.get("arraysize"), c.get("xtype"), c.get("unit", ""),
                    c.get("ucd", ""), c.get("description", ""), c.get("utype", ""))
         for c in job.result_columns
     )
     sql_from = physical_from(job.engine, job.result_schema, job.result_table, job.owner_id)
-    return TableInfo(MYDB_SCHEMA, job.table_name, columns, f"Result of job {job.id}", sql_from=sql_from)
+    return TableInfo(schema, job.table_name, columns, f"Result of job {job.id}", sql_from=sql_from)
+
+
+def shared_tables(user: User | AnonymousUser | None) -> dict[tuple[str, str], tuple[QueryJob, TableInfo]]:
+    """Other users' results this user may query, by (schema, table) as the catalogue names them."""
+    from .sharing import shared_schema, shared_with
+
+    found: dict[tuple[str, str], tuple[QueryJob, TableInfo]] = {}
+    for job in shared_with(user, "query"):
+        info = mydb_table(job, shared_schema(job.owner))  # type: ignore[arg-type]
+        found[(info.schema, info.name)] = (job, info)
+    return found
 
 
 def science_catalog(user: User | AnonymousUser | None, extra: Sequence[TableInfo]) -> Catalog:
@@ -148,12 +160,15 @@ def science_catalog(user: User | AnonymousUser | None, extra: Sequence[TableInfo
     return result
 
 
-def engine_for_tables(tables: Sequence[tuple[str, str]], mydb: dict[str, QueryJob]) -> str:
+def engine_for_tables(tables: Sequence[tuple[str, str]], mydb: dict[str, QueryJob],
+                      shared: dict[tuple[str, str], tuple[QueryJob, TableInfo]] | None = None) -> str:
     """Which engine holds every table the query reads; refuse a query that spans two."""
     engines: set[str] = set()
     science: list[tuple[str, str]] = []
     for schema, name in tables:
-        if schema.lower() == MYDB_SCHEMA:
+        if shared and (schema, name) in shared:
+            engines.add(shared[(schema, name)][0].engine)
+        elif schema.lower() == MYDB_SCHEMA:
             engines.add(mydb[name].engine if name in mydb else settings.DEFAULT_ENGINE)
         elif schema.upper() != UPLOAD_SCHEMA:
             science.append((schema, name))
@@ -189,7 +204,8 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
         raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
     mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
-    mydb = [mydb_table(j) for j in mydb_by_name.values()]
+    shared = shared_tables(owner)
+    mydb = [mydb_table(j) for j in mydb_by_name.values()] + [info for _, info in shared.values()]
 
     first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)
     owner_id = real_owner.pk if real_owner else None
@@ -197,7 +213,7 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     first = _translate(query, lang, first_dialect, science_catalog(owner, [*mydb, *guess[1]]), maxrec)
     local = any(schema.upper() == TAP_SCHEMA for schema, _ in first.tables)
     # TAP_SCHEMA is made per user in a private DuckDB connection; its results are stored by DuckDB.
-    engine = "duckdb" if local else (native_dialect or engine_for_tables(first.tables, mydb_by_name))
+    engine = "duckdb" if local else (native_dialect or engine_for_tables(first.tables, mydb_by_name, shared))
     if engine == first_dialect and not (local and uploads):
         return Plan(engine, first, guess[0], local=local)
     created, tables = _uploads_for(uploads, engine, local, owner_id, job_id)

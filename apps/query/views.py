@@ -27,10 +27,11 @@ from . import actions, live
 from .browser import examples_for, schema_browser
 from .downloads import FORMATS, download_response
 from .models import QueryJob
-from .permissions import access_job, jobs_for
+from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name
 from .queues import QueueError, check_queue, get_queue, queues_for
 from .quotas import human_bytes, quota_for, used_by
+from .sharing import may, shared_schema
 
 PAGE_ROWS_MAX = 1000
 PLOT_POINTS_MAX = 20000
@@ -86,10 +87,15 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = access_job(request.user, job_id)
+    job = access_readable_job(request.user, job_id)
     seconds = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
-    context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": _is_owner(request, job),
-               "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds}
+    is_owner = _is_owner(request, job)
+    shared_name = ""  # what a reader writes in ADQL, when they may query it
+    if not is_owner and job.owner is not None and may(request.user, "query", job):
+        shared_name = f"{shared_schema(job.owner)}.{job.table_name}"
+    context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": is_owner,
+               "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds,
+               "shared_name": shared_name, "shared_count": job.resource.privileges.count() if is_owner and job.resource else 0}
     return render(request, "query/job.html", context)
 
 
@@ -158,11 +164,11 @@ def job_drop(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_GET
 def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
-    return JsonResponse(live.job_status(access_job(request.user, job_id)))
+    return JsonResponse(live.job_status(access_readable_job(request.user, job_id)))
 
 
 def _stored(request: HttpRequest, job_id: str) -> QueryJob:
-    job = access_job(request.user, job_id)
+    job = access_readable_job(request.user, job_id)
     if job.phase != phases.COMPLETED or not job.result_table:
         raise Http404("This job has no stored result.")
     return job
