@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -112,6 +113,11 @@ def local_stream(plan: Plan, owner: User | None, timeout_s: float) -> Iterator[p
     timer = threading.Timer(timeout_s, conn.interrupt)
     try:
         register_tap_schema(conn, owner or AnonymousUser())
+        # Native SQL runs here too: like the engine's connection, this one reads no file but TAP uploads.
+        uploads = "'" + str(Path(settings.VAR_DIR).resolve() / "uploads").replace("'", "''") + "/'"
+        conn.execute(f"SET allowed_directories = [{uploads}]")
+        conn.execute("SET enable_external_access = false")
+        conn.execute("SET lock_configuration = true")
         timer.start()
         try:
             reader = conn.sql(plan.sql).to_arrow_reader(65536)

@@ -1,0 +1,94 @@
+"""Native SQL (and ADQL) cannot read files outside the science and MyDB folders, nor other users' MyDB.
+
+Queries run on DuckDB by default; a TAP_SCHEMA query runs in a private DuckDB connection.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apps.adql import AdqlError
+from apps.adql.catalog import Catalog, ColumnInfo, TableInfo
+from apps.adql.native import translate_native
+from apps.query import actions
+from apps.query.planning import QueryError, mydb_dir
+from tests.conftest import FourUsers
+
+from .conftest import SECRET, run_owner_job
+
+CATALOG = Catalog([TableInfo("gaia", "source", (ColumnInfo("ra", "DOUBLE"),))])
+ERRORS = (AdqlError, QueryError)
+
+
+def rows_of(user: Any, query: str, language: str) -> list[dict[str, Any]]:
+    result = actions.run_sync(user, query=query, language=language)
+    return [row for batch in result.batches for row in batch.to_pylist()]
+
+
+@pytest.mark.parametrize(("dialect", "query"), [
+    ("duckdb", "SELECT * FROM gaia.source, LATERAL read_ndjson_objects('/etc/passwd')"),
+    ("duckdb", "SELECT * FROM gaia.source, LATERAL read_json_objects_auto('/etc/passwd')"),
+    ("duckdb", "SELECT * FROM gaia.source, LATERAL parquet_metadata('/mydb/2/t.parquet')"),
+    ("duckdb", "SELECT * FROM gaia.source, LATERAL duckdb_settings()"),
+    ("duckdb", "SELECT * FROM gaia.source, LATERAL query_table('x')"),
+    ("postgresql", "SELECT table_to_xml('mydb_2.secret', true, true, '')"),
+    ("postgresql", "SELECT cursor_to_xml('c', 1, true, true, '')"),
+    ("postgresql", "SELECT * FROM gaia.source, LATERAL pg_ls_dir('/')"),
+    ("spark", "SELECT try_reflect('java.lang.System', 'getenv', 'SECRET_KEY')"),
+])
+def test_it_refuses_native_functions_that_read_past_the_catalog(dialect: str, query: str) -> None:
+    with pytest.raises(AdqlError, match="not allowed"):
+        translate_native(query, dialect, catalog=CATALOG)
+
+
+def test_it_drops_comments_mariadb_would_execute() -> None:
+    sql = translate_native("SELECT ra FROM gaia.source WHERE 1=1 /*! UNION SELECT LOAD_FILE('/etc/passwd') */ "
+                           "/*M! UNION SELECT 1 */", "mariadb", catalog=CATALOG).sql
+    assert "LOAD_FILE" not in sql.upper() and "/*" not in sql
+
+
+def test_it_keeps_the_tap_schema_connection_away_from_files(users: FourUsers, tmp_path: Path) -> None:
+    """A native query naming TAP_SCHEMA runs in its own DuckDB connection: that one is locked down too."""
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"secret": SECRET}) + "\n")
+    from apps.adql.translate import Translation
+    from apps.query.execution import local_stream
+    from apps.query.planning import Plan
+
+    plan = Plan("duckdb", Translation(f"SELECT * FROM read_json_objects('{outside}')", [], [], [], None), local=True)
+    with pytest.raises(QueryError, match=r"(?i)permission|disabled|access"):
+        list(local_stream(plan, users.outsider, 10.0))
+    with pytest.raises(ERRORS):
+        rows_of(users.outsider, f"SELECT * FROM TAP_SCHEMA.tables, LATERAL read_ndjson_objects('{outside}')", "duckdb")
+
+
+def test_it_still_answers_tap_schema_queries(users: FourUsers) -> None:
+    assert rows_of(users.outsider, "SELECT COUNT(*) AS n FROM TAP_SCHEMA.tables", "ADQL")[0]["n"] > 0
+
+
+def test_it_keeps_other_users_mydb_private(users: FourUsers, tmp_path: Path, django_capture_on_commit_callbacks: Any) -> None:
+    job = run_owner_job(users, tmp_path, django_capture_on_commit_callbacks)
+    files = [str(p) for p in mydb_dir(job.owner_id).rglob("*.parquet")]
+    assert files, "the owner's result is stored as Parquet"
+    for language, query in [
+        ("duckdb", f"SELECT * FROM read_parquet('{files[0]}')"),
+        ("duckdb", f"SELECT * FROM '{files[0]}'"),
+        ("duckdb", f'SELECT * FROM "{files[0]}"'),
+        ("duckdb", f"SELECT * FROM TAP_SCHEMA.schemas, LATERAL parquet_metadata('{files[0]}')"),
+        ("duckdb", f"SELECT * FROM TAP_SCHEMA.schemas, LATERAL read_ndjson_objects('{files[0]}')"),
+        ("duckdb", f"SELECT * FROM mydb.{SECRET}_result"),
+        ("duckdb", f"SELECT * FROM mydb_{users.owner.pk}.{SECRET}_result"),
+        ("ADQL", f"SELECT * FROM mydb.{SECRET}_result"),
+        ("ADQL", f"SELECT * FROM mydb_{users.owner.pk}.{SECRET}_result"),
+        ("ADQL", f"SELECT * FROM \"{files[0]}\""),
+    ]:
+        try:
+            rows = rows_of(users.outsider, query, language)
+        except ERRORS:
+            continue
+        assert SECRET not in str(rows), query
+    assert SECRET in str(rows_of(users.owner, f"SELECT * FROM mydb.{SECRET}_result", "ADQL"))
