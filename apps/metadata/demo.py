@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fixtures.generator import TABLES
+from workers.engines import available_engines
 
 from .actions import GAIA_HEALPIX, do_generate_catalogue, do_save_function
 from .progress import ProgressBar
-from .storage import configured_engines
 
 ROWS = {"small": 20_000, "medium": 1_000_000, "large": 10_000_000}
 
@@ -16,7 +16,7 @@ ROWS = {"small": 20_000, "medium": 1_000_000, "large": 10_000_000}
 def load_demo(stdout: Any, size: str = "small") -> None:
     rows = ROWS.get(size, ROWS["small"])
     do_save_function(None, **GAIA_HEALPIX)
-    for engine in configured_engines():
+    for engine in available_engines():
         if engine == "spark":
             continue  # Spark reads the same Parquet files as DuckDB
         for key in TABLES:

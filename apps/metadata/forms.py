@@ -5,14 +5,15 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
+from workers.engines import available_engines
+
 from .files import FORMATS
 from .models import ACCESS_LEVELS
-from .storage import configured_engines
 from .validators import validate_identifier
 
 
 def _engines() -> list[tuple[str, str]]:
-    return [(e, e) for e in configured_engines()]
+    return [(e, e) for e in available_engines()]
 
 
 class IngestForm(forms.Form):

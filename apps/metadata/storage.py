@@ -17,10 +17,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.adql import TableInfo
+from workers.engines import available_engines
+from workers.engines import get_engine as engine_factory
 
 from .catalog import PARQUET_ENGINES, parquet_path
 
@@ -31,23 +32,9 @@ class EngineNotConfigured(ValidationError):
     """Shown to publishers like any other refusal."""
 
 
-def configured_engines() -> list[str]:
-    """The engines this portal can use now: DuckDB always, the others when their settings are given."""
-    found = ["duckdb"]
-    if settings.SCIENCE_POSTGRESQL_URL:
-        found.append("postgresql")
-    if settings.SCIENCE_MARIADB_URL:
-        found.append("mariadb")
-    if settings.SPARK_REMOTE:
-        found.append("spark")
-    return found
-
-
 def get_engine(name: str) -> Any:
-    if name not in configured_engines():
+    if name not in available_engines():
         raise EngineNotConfigured(f"The {name} engine is not configured on this portal.")
-    from workers.engines import get_engine as engine_factory  # type: ignore[attr-defined]
-
     return engine_factory(name)
 
 

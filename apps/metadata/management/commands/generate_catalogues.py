@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.metadata.actions import do_generate_catalogue
 from apps.metadata.progress import ProgressBar
-from apps.metadata.storage import configured_engines
 from fixtures.generator import TABLES
+from workers.engines import available_engines
 
 
 class Command(BaseCommand):
@@ -20,8 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--table", action="append", choices=TABLES, help="Only these tables (repeatable).")
 
     def handle(self, *args: Any, size: int, seed: int, engine: str, table: list[str] | None, **options: Any) -> None:
-        if engine not in configured_engines():
-            raise CommandError(f"The {engine} engine is not configured (configured: {', '.join(configured_engines())}).")
+        if engine not in available_engines():
+            raise CommandError(f"The {engine} engine is not configured (configured: {', '.join(available_engines())}).")
         if size < 1:
             raise CommandError("--size must be at least 1.")
         for key in table or TABLES:
