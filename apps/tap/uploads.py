@@ -8,6 +8,7 @@ upload becomes ``<VAR_DIR>/uploads/<random>/<name>.parquet``, private to its job
 
 from __future__ import annotations
 
+import http.client
 import io
 import ipaddress
 import pathlib
@@ -84,18 +85,62 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or (443 if parts.scheme.lower() == "https" else 80)
 
 
+def _trusted(host: str, port: int | None) -> bool:
+    site = _origin(settings.SITE_URL)
+    return bool(getattr(settings, "TAP_UPLOAD_PRIVATE_HOSTS", False)) or (host.lower(), port) == site[1:]
+
+
+def _public_addresses(host: str, port: int | None) -> list[str]:
+    try:
+        addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+    except (OSError, UnicodeError) as exc:
+        raise ParameterError(f"The host {host} cannot be found: {exc}") from None
+    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise ParameterError(f"UPLOAD URLs must point to public hosts, not {host}.")
+    return addresses
+
+
 def check_host(url: str) -> None:
     """The server fetches the URL, so it must not become a way into our own network: only public
     addresses, or this portal itself (SITE_URL), unless TAP_UPLOAD_PRIVATE_HOSTS allows more."""
-    if getattr(settings, "TAP_UPLOAD_PRIVATE_HOSTS", False) or _origin(url) == _origin(settings.SITE_URL):
-        return
     _, host, port = _origin(url)
+    if not _trusted(host, port):
+        _public_addresses(host, port)
+
+
+def _checked_connection(address: tuple[str, int], timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                        source_address: Any = None, **kwargs: Any) -> socket.socket:
+    """Connect to an address checked in the same lookup: a name that resolves to a public address for
+    check_host and to a private one a moment later (DNS rebinding) must not reach inside."""
+    host, port = address
+    if _trusted(host, port):
+        return socket.create_connection(address, timeout, source_address)
     try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError) as exc:
-        raise ParameterError(f"The host of {url} cannot be found: {exc}") from None
-    if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
-        raise ParameterError(f"UPLOAD URLs must point to public hosts, not {host}.")
+        return socket.create_connection((_public_addresses(host, port)[0], port), timeout, source_address)
+    except ParameterError as exc:
+        raise OSError(str(exc)) from None
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _checked_connection
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _checked_connection  # TLS still verifies the name, not the address
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_CheckedHTTPConnection, req)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_CheckedHTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -113,7 +158,7 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.OpenerDirector()
-for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _CheckedRedirects(),
+for _handler in (_CheckedHTTPHandler(), _CheckedHTTPSHandler(), _CheckedRedirects(),
                  urllib.request.HTTPErrorProcessor(), urllib.request.HTTPDefaultErrorHandler()):
     _OPENER.add_handler(_handler)
 
