@@ -35,3 +35,14 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def usage(user: User) -> dict[str, object]:
+    """What the quota bar shows: used, quota, percent, level, and the biggest tables (what to delete first)."""
+    used, quota = used_by(user), quota_for(user)
+    percent = min(100.0, 100.0 * used / quota) if quota > 0 else 100.0
+    level = "full" if used >= quota else "warn" if percent >= 80 else "ok"
+    stored = QueryJob.objects.filter(owner=user).exclude(result_table="")
+    biggest = list(stored.order_by("-size_bytes").only("id", "table_name", "size_bytes")[:5])
+    return {"used": human_bytes(used), "quota": human_bytes(quota), "free": human_bytes(max(quota - used, 0)),
+            "percent": round(percent, 1), "level": level, "tables": stored.count(), "biggest": biggest}

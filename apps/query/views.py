@@ -30,7 +30,7 @@ from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name
 from .queues import QueueError, check_queue, get_queue, queues_for
-from .quotas import human_bytes, quota_for, used_by
+from .quotas import usage
 from .sharing import may, shared_schema
 
 PAGE_ROWS_MAX = 1000
@@ -78,11 +78,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
         found = found.filter(phase=phase)
     page = Paginator(found.only("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes",
                                 "created", "end_time", "start_time", "source", "result_table"), 50).get_page(request.GET.get("page"))
-    owner = request.user
-    context = {
-        "page": page, "q": search, "phase": phase, "phases": phases.ALL,
-        "used": human_bytes(used_by(owner)), "quota": human_bytes(quota_for(owner)),  # type: ignore[arg-type]
-    }
+    context = {"page": page, "q": search, "phase": phase, "phases": phases.ALL, "space": usage(request.user)}  # type: ignore[arg-type]
     return render(request, "query/jobs.html", context)
 
 

@@ -37,3 +37,22 @@ def test_a_full_space_refuses_new_jobs_with_a_clear_message(users: Any, stars: A
     QueryQuota.objects.create(user=users.owner, bytes=10_000)
     job = run_job(users.owner, "SELECT TOP 1 ra FROM TAP_UPLOAD.stars", uploads=[stars])
     assert job.phase == phases.ERROR and "Your space for results is full" in job.error
+
+
+def test_the_job_list_shows_the_space_used_against_the_quota_with_a_bar(users: Any, client: Any) -> None:
+    QueryQuota.objects.create(user=users.owner, bytes=10_000)
+    QueryJob.objects.create(owner=users.owner, query="x", phase=phases.COMPLETED, result_table="big_one", table_name="big_one",
+                            size_bytes=8_500, engine="duckdb", result_schema="mydb_x")
+    client.force_login(users.owner)
+    page = client.get("/query/jobs/").content.decode()
+    assert 'role="meter"' in page and 'aria-valuenow="85"' in page and "level-warn" in page
+    assert "8.3 KB</strong> of 9.8 KB used" in page and "big_one" in page and "/files/" in page
+    client.force_login(users.member)
+    page = client.get("/query/jobs/").content.decode()
+    assert 'aria-valuenow="0"' in page and "level-ok" in page and "big_one" not in page
+
+
+def test_the_profile_links_both_spaces(users: Any, client: Any) -> None:
+    client.force_login(users.owner)
+    page = client.get("/accounts/profile/").content.decode()
+    assert "Your space" in page and "/query/jobs/#space" in page and 'href="/files/"' in page
