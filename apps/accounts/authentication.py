@@ -78,6 +78,15 @@ def user_from_header(request: HttpRequest) -> User | None:
     return user
 
 
+def from_another_site(request: HttpRequest) -> bool:
+    """Sent by a browser on behalf of another site's page (Fetch Metadata, or an Origin not ours)."""
+    fetch_site = request.META.get("HTTP_SEC_FETCH_SITE")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.META.get("HTTP_ORIGIN")
+    return origin is not None and origin != f"{request.scheme}://{request.get_host()}"
+
+
 class HeaderAuthentication(authentication.BaseAuthentication):
     """The same rules for Django REST framework views."""
 
@@ -86,6 +95,8 @@ class HeaderAuthentication(authentication.BaseAuthentication):
             user = user_from_header(request._request)
         except AuthenticationFailed as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if user is not None and from_another_site(request._request):
+            authentication.SessionAuthentication().enforce_csrf(request)  # see HeaderAuthenticationMiddleware
         return None if user is None else (user, None)
 
     def authenticate_header(self, request: Request) -> str:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from .authentication import REALM, AuthenticationFailed, user_from_header
+from .authentication import REALM, AuthenticationFailed, from_another_site, user_from_header
 
 
 class HeaderAuthenticationMiddleware:
@@ -27,5 +27,7 @@ class HeaderAuthenticationMiddleware:
                 return response
             if user is not None:
                 request.user = user
-                request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]  # no cookie, no CSRF risk
+                # Scripts and VO clients need no CSRF token. A browser, though, re-sends Basic credentials it
+                # once typed with any form another site makes it post: such requests keep the check.
+                request._dont_enforce_csrf_checks = not from_another_site(request)  # type: ignore[attr-defined]
         return self.get_response(request)
