@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.adql import AdqlError
 from apps.uws import phases
 
 from . import actions, live
@@ -28,19 +30,37 @@ from .browser import examples_for, schema_browser
 from .downloads import FORMATS, download_response
 from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
-from .planning import QueryError, check_table_name
+from .planning import QueryError, check_table_name, error_message, plan_query
 from .queues import QueueError, check_queue, get_queue, queues_for
 from .quotas import usage
 from .sharing import may, shared_schema
 
 PAGE_ROWS_MAX = 1000
 PLOT_POINTS_MAX = 20000
+_JS_SAFE_INT = 2**53 - 1
+
+
+_WHERE = re.compile(r"^(?P<message>.*?)\s*\(line (?P<line>\d+), column (?P<column>\d+)\)\s*$", re.S)
+
+
+def query_error(text: str) -> dict[str, Any]:
+    """A job's error split into message and place, so pages can point at the line and column."""
+    found = _WHERE.match(text)
+    if found is None:
+        return {"message": text, "line": None, "column": None}
+    return {"message": found["message"], "line": int(found["line"]), "column": int(found["column"])}
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    """The query page: editor, schema browser, examples, queue and result name."""
+    """The query page: editor, schema browser, examples, queue and result name.
+
+    A query is translated before a job is made, so a mistake is shown beside the editor
+    (with its line and column) instead of as a failed job; "Check" stops there.
+    """
     form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": ""}
     errors: list[str] = []
+    problem: dict[str, Any] | None = None
+    checked = ""
     if request.method == "POST":
         form.update({k: request.POST.get(k, "").strip() for k in form})
         try:
@@ -48,21 +68,29 @@ def index(request: HttpRequest) -> HttpResponse:
             check_queue(request.user, form["queue"])
             if form["table_name"]:
                 check_table_name(owner, form["table_name"])  # type: ignore[arg-type]
-            job = actions.do_create_job(request.user, query=form["query"], language=form["language"] or "ADQL",
-                                        queue=form["queue"], table_name=form["table_name"])
-            job = actions.do_run_job(job)
-            return redirect("query:job", job_id=job.id)
+            plan = plan_query(request.user, query=form["query"], language=form["language"] or "ADQL")  # type: ignore[arg-type]
+            if request.POST.get("action") == "check":
+                checked = f"The query is valid: {len(plan.columns)} column{'s' if len(plan.columns) != 1 else ''}, run on {plan.engine}."
+            else:
+                job = actions.do_create_job(request.user, query=form["query"], language=form["language"] or "ADQL",
+                                            queue=form["queue"], table_name=form["table_name"])
+                job = actions.do_run_job(job)
+                return redirect("query:job", job_id=job.id)
+        except AdqlError as exc:
+            problem = query_error(error_message(exc))
         except (QueryError, QueueError) as exc:
             errors.append(str(exc))
     elif "rerun" in request.GET:
         old = access_job(request.user, request.GET["rerun"])
         form.update(query=old.query, language=old.language, queue=old.queue)
+        if old.phase == phases.ERROR and old.error:
+            problem = query_error(old.error)  # fix it where it is
     elif "query" in request.GET:
         form["query"] = request.GET["query"]
     browser = schema_browser(request.user)
     context = {
-        "form": form, "errors": errors, "queues": queues_for(request.user), "browser": browser,
-        "examples": examples_for(browser), "languages": ["ADQL", "postgresql", "mariadb", "duckdb", "spark"],
+        "form": form, "errors": errors, "problem": problem, "checked": checked, "queues": queues_for(request.user),
+        "browser": browser, "examples": examples_for(browser), "languages": ["ADQL", "postgresql", "mariadb", "duckdb", "spark"],
     }
     return render(request, "query/index.html", context)
 
@@ -91,7 +119,8 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         shared_name = f"{shared_schema(job.owner)}.{job.table_name}"
     context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": is_owner,
                "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds,
-               "shared_name": shared_name, "shared_count": job.resource.privileges.count() if is_owner and job.resource else 0}
+               "shared_name": shared_name, "problem": query_error(job.error) if job.error else None,
+               "query_lines": job.query.splitlines() or [""], "shared_count": job.resource.privileges.count() if is_owner and job.resource else 0}
     return render(request, "query/job.html", context)
 
 
@@ -175,6 +204,8 @@ def _json_value(value: Any) -> Any:
         return None if math.isnan(value) else str(value)
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _JS_SAFE_INT:
+        return str(value)  # JSON numbers are doubles in the browser: Gaia source_ids would lose digits
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

@@ -29,8 +29,49 @@
       else html += esc(t);
     }
     out.innerHTML = html + "\n";  // a trailing newline keeps the last line's height
-    out.parentNode.scrollTop = input.scrollTop;
+    numberLines();
+    sync();
   }
+
+  // Line numbers, and the place of the last error (line, column) marked on its line.
+  var gutter = document.getElementById("query-gutter"), mark = document.getElementById("editor-mark");
+  var editor = document.getElementById("editor"), lines = 0;
+  var errLine = +(editor.dataset.errorLine || 0), errCol = +(editor.dataset.errorColumn || 0);
+  function numberLines() {
+    var n = input.value.split("\n").length;
+    if (n === lines || !gutter) return;
+    lines = n;
+    var html = "";
+    for (var i = 1; i <= n; i++) html += (i === errLine ? '<span class="err">' + i + "</span>" : i) + "\n";
+    gutter.innerHTML = html;
+  }
+  function sync() {
+    out.parentNode.scrollTop = input.scrollTop;
+    out.parentNode.scrollLeft = input.scrollLeft;
+    if (gutter) gutter.scrollTop = input.scrollTop;
+  }
+  function offsetOf(line, col) {  // 1-based line and column -> index into the text
+    var parts = input.value.split("\n"), at = 0;
+    for (var i = 0; i < line - 1 && i < parts.length; i++) at += parts[i].length + 1;
+    return Math.min(at + Math.max(col - 1, 0), input.value.length);
+  }
+  function showError(focus) {
+    if (!errLine || !mark) return;
+    var style = getComputedStyle(input), lh = parseFloat(style.lineHeight), pad = parseFloat(style.paddingTop);
+    mark.style.top = pad + (errLine - 1) * lh + "px";
+    mark.style.setProperty("--col", "calc(" + style.paddingLeft + " + " + Math.max(errCol - 1, 0) + "ch)");
+    mark.hidden = false;
+    if (focus) {
+      var at = offsetOf(errLine, errCol);
+      input.focus();
+      input.setSelectionRange(at, at);
+      input.scrollTop = Math.max(0, (errLine - 3) * lh);
+      sync();
+    }
+  }
+  var goto = document.getElementById("goto-error");
+  if (goto) goto.addEventListener("click", function () { showError(true); });
+  input.addEventListener("input", function () { if (mark) mark.classList.add("stale"); }, { once: true });
 
   function insert(text) {
     var start = input.selectionStart, end = input.selectionEnd, v = input.value;
@@ -43,7 +84,7 @@
   }
 
   input.addEventListener("input", highlight);
-  input.addEventListener("scroll", function () { out.parentNode.scrollTop = input.scrollTop; });
+  input.addEventListener("scroll", sync);
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); document.getElementById("query-form").requestSubmit(); }
     if (e.key === "Tab" && !e.shiftKey && !e.ctrlKey) { e.preventDefault(); insert("    "); }
@@ -64,4 +105,5 @@
     });
   });
   highlight();
+  showError(errLine > 0 && !input.hasAttribute("data-no-focus"));
 })();

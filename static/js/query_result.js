@@ -6,6 +6,7 @@
   if (!job || !tbody) return;
   var offset = 0, sort = null, desc = false, total = 0;
   var sizeEl = document.getElementById("page-size"), info = document.getElementById("page-info");
+  var NUMERIC = /^(SMALLINT|INTEGER|BIGINT|REAL|DOUBLE|FLOAT|NUMERIC|DECIMAL)/i;
 
   function fmt(v) {
     if (v === null || v === undefined) return "";
@@ -19,11 +20,13 @@
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
       total = d.total || 0;
       var frag = document.createDocumentFragment();
+      var numeric = (d.columns || []).map(function (c) { return NUMERIC.test(c.datatype || ""); });
       d.rows.forEach(function (row) {
         var tr = document.createElement("tr");
-        row.forEach(function (v) {
+        row.forEach(function (v, i) {
           var td = document.createElement("td");
-          if (typeof v === "number") td.className = "num";
+          if (typeof v === "number" || numeric[i]) td.className = "num";  // big integers come as strings
+          if (v === null) td.className += " null";
           td.textContent = fmt(v);
           tr.appendChild(td);
         });
@@ -133,8 +136,18 @@
     if (cs) colourbar(cr, label(C, d.units));
     ctx.fillStyle = "#333"; ctx.fillText(X + " / " + Y + " (Aitoff, ICRS)", cx, canvas.height - 12);
   }
-  document.getElementById("plot-form").addEventListener("submit", function (e) {
+  var form = document.getElementById("plot-form"), drawing = 0;
+  function kindChanged() {  // only the axes a kind uses are shown
+    var kind = document.getElementById("plot-kind").value;
+    document.getElementById("plot-y-field").hidden = kind === "histogram";
+    document.getElementById("plot-c-field").hidden = kind !== "colour";
+    document.querySelector("label[for=plot-x]").textContent = kind === "sky" ? "RA" : "X";
+    document.querySelector("label[for=plot-y]").textContent = kind === "sky" ? "Dec" : "Y";
+  }
+  form.addEventListener("change", function (e) { if (e.target.id === "plot-kind") kindChanged(); form.requestSubmit(); });
+  form.addEventListener("submit", function (e) {
     e.preventDefault();
+    var ticket = ++drawing;  // a slower, older answer must not overwrite a newer plot
     var kind = document.getElementById("plot-kind").value, X = document.getElementById("plot-x").value,
       Y = document.getElementById("plot-y").value, C = document.getElementById("plot-c").value;
     var q = "?x=" + encodeURIComponent(X);
@@ -142,6 +155,7 @@
     else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); }
     note.textContent = "Drawing…";
     fetch(job.dataset.plotUrl + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      if (ticket !== drawing) return;
       clear();
       if (d.error) { note.textContent = d.error; return; }
       if (kind === "histogram") histogram(d);
@@ -152,4 +166,6 @@
       canvas.dataset.drawn = kind;
     }).catch(function () { note.textContent = "The plot could not be drawn."; });
   });
+  kindChanged();
+  form.requestSubmit();  // a first plot without asking: RA/Dec or the first numeric columns
 })();

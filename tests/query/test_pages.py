@@ -143,3 +143,30 @@ def test_results_can_be_renamed_from_the_job_list(users: Any, stars: Any, run_jo
     assert job.table_name == job.result_table == "new_name"
     elsewhere = client.post(f"/query/jobs/{job.id}/rename", {"table_name": "third", "next": "https://evil.example/"})
     assert elsewhere["Location"] == f"/query/jobs/{job.id}/"
+
+
+def test_a_bad_query_is_shown_beside_the_editor_with_its_line_and_column(users: Any, client_of: Any) -> None:
+    client = client_of(users.owner)
+    response = client.post("/query/", {"query": "SELECT ra\nFROM TAP_SCHEMA.tables\nWHERE", "queue": "quick", "language": "ADQL"})
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="query-problem"' in page
+    assert 'data-error-line="3"' in page and "Line 3, column" in page
+    assert not QueryJob.objects.filter(owner=users.owner).exists()  # nothing queued for a typo
+    checked = client.post("/query/", {"query": "SELECT table_name FROM TAP_SCHEMA.tables", "queue": "quick", "action": "check"})
+    assert "The query is valid: 1 column" in checked.content.decode() and not QueryJob.objects.exists()
+
+
+def test_rerunning_a_failed_job_points_at_its_error(users: Any, client_of: Any) -> None:
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT\n  nope", phase=phases.ERROR,
+                                  error="Query error: no column nope (line 2, column 3)")
+    page = client_of(users.owner).get(f"/query/?rerun={job.id}").content.decode()
+    assert 'data-error-line="2" data-error-column="3"' in page and "no column nope" in page
+    detail = client_of(users.owner).get(f"/query/jobs/{job.id}/").content.decode()
+    assert 'class="error-line"' in detail and "Line 2, column 3:" in detail
+
+
+def test_big_integers_reach_the_viewer_without_losing_digits(users: Any, client_of: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT 5517996151535277057 AS source_id, 1 AS n FROM TAP_SCHEMA.schemas")
+    assert job.phase == phases.COMPLETED, job.error
+    rows = client_of(users.owner).get(f"/query/jobs/{job.id}/rows").json()["rows"]
+    assert rows[0] == ["5517996151535277057", 1]
