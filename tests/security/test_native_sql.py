@@ -92,3 +92,30 @@ def test_it_keeps_other_users_mydb_private(users: FourUsers, tmp_path: Path, dja
             continue
         assert SECRET not in str(rows), query
     assert SECRET in str(rows_of(users.owner, f"SELECT * FROM mydb.{SECRET}_result", "ADQL"))
+
+
+@pytest.mark.parametrize(("dialect", "query"), [
+    ("duckdb", "COPY (SELECT ra FROM gaia.source) TO '/tmp/out.csv'"),
+    ("duckdb", "ATTACH '/tmp/other.duckdb' AS other"),
+    ("duckdb", "INSERT INTO gaia.source VALUES (1)"),
+    ("duckdb", "CREATE TABLE x AS SELECT * FROM gaia.source"),
+    ("duckdb", "SET enable_external_access = true"),
+    ("duckdb", "INSTALL httpfs"),
+    ("duckdb", "LOAD httpfs"),
+    ("duckdb", "PRAGMA version"),
+    ("duckdb", "CALL duckdb_settings()"),
+    ("duckdb", "EXPORT DATABASE '/tmp/x'"),
+    ("duckdb", "SELECT ra FROM gaia.source; DROP VIEW gaia.source"),
+    ("postgresql", "SELECT * INTO stolen FROM gaia.source"),
+    ("postgresql", "WITH d AS (DELETE FROM gaia.source RETURNING *) SELECT * FROM d"),
+    ("postgresql", "COPY gaia.source TO PROGRAM 'id'"),
+    ("postgresql", "SELECT set_config('role', 'postgres', false)"),
+    ("mariadb", "SELECT ra FROM gaia.source INTO OUTFILE '/tmp/x'"),
+    ("mariadb", "SELECT LOAD_FILE('/etc/passwd')"),
+    ("spark", "INSERT OVERWRITE DIRECTORY '/tmp/x' SELECT * FROM gaia.source"),
+    ("spark", "SELECT * FROM parquet.`/etc`"),
+    ("spark", "SELECT * FROM text.`/etc/passwd`"),
+])
+def test_it_refuses_native_sql_that_writes_or_reads_files(dialect: str, query: str) -> None:
+    with pytest.raises(AdqlError):
+        translate_native(query, dialect, catalog=CATALOG)
