@@ -29,10 +29,11 @@ read_csv read_csv_auto read_parquet read_json read_json_auto read_text read_blob
 parquet_scan sniff_csv getenv current_setting
 reflect java_method try_reflect input_file_name
 query query_table which_secret table_to_xml table_to_xmlschema table_to_xml_and_xmlschema
-cursor_to_xml cursor_to_xmlschema schema_to_xml database_to_xml
+cursor_to_xml cursor_to_xmlschema schema_to_xml database_to_xml ts_stat ts_rewrite
 """.split())
 # Whole families: DuckDB's file readers and catalog functions (read_ndjson_objects, parquet_metadata,
-# duckdb_settings ...) and PostgreSQL's *_to_xml*, which read a table named by a string, past the catalog check.
+# duckdb_settings ...) and PostgreSQL's *_to_xml* (and ts_stat/ts_rewrite above), which read a table named by
+# a string or run SQL text, past the catalog check.
 FORBIDDEN_PREFIXES = ("read_", "parquet_", "duckdb_", "pg_read", "pg_ls", "lo_", "dblink")
 FORBIDDEN_PARTS = ("_to_xml",)
 

@@ -37,6 +37,8 @@ def rows_of(user: Any, query: str, language: str) -> list[dict[str, Any]]:
     ("duckdb", "SELECT * FROM gaia.source, LATERAL query_table('x')"),
     ("postgresql", "SELECT table_to_xml('mydb_2.secret', true, true, '')"),
     ("postgresql", "SELECT cursor_to_xml('c', 1, true, true, '')"),
+    ("postgresql", "SELECT * FROM gaia.source, LATERAL ts_stat('SELECT to_tsvector(note) FROM mydb_2.secret')"),
+    ("postgresql", "SELECT ts_rewrite('a'::tsquery, 'SELECT note::tsquery, note::tsquery FROM mydb_2.secret')"),
     ("postgresql", "SELECT * FROM gaia.source, LATERAL pg_ls_dir('/')"),
     ("spark", "SELECT try_reflect('java.lang.System', 'getenv', 'SECRET_KEY')"),
 ])
