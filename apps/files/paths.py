@@ -165,7 +165,8 @@ class VolumeFS:
         folder, name = self._split(path)
         with self.directory(folder) as fd:
             try:
-                file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                # O_NONBLOCK: a FIFO made by a job must not hang the reader before the S_ISREG check.
+                file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=fd)
             except FileNotFoundError:
                 raise PathError(f"{path!r} does not exist.") from None
             except OSError as exc:
