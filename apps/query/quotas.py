@@ -45,4 +45,4 @@ def usage(user: User) -> dict[str, object]:
     stored = QueryJob.objects.filter(owner=user).exclude(result_table="")
     biggest = list(stored.order_by("-size_bytes").only("id", "table_name", "size_bytes")[:5])
     return {"used": human_bytes(used), "quota": human_bytes(quota), "free": human_bytes(max(quota - used, 0)),
-            "percent": round(percent, 1), "level": level, "tables": stored.count(), "biggest": biggest}
+            "percent": round(percent, 1), "shown": "<1" if 0 < percent < 1 else f"{percent:.0f}", "level": level, "tables": stored.count(), "biggest": biggest}

@@ -33,7 +33,7 @@ from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name, error_message, plan_query
 from .queues import QueueError, check_queue, get_queue, queues_for
 from .quotas import usage
-from .sharing import may, shared_schema
+from .sharing import may, shared_schema, shared_with
 
 PAGE_ROWS_MAX = 1000
 PLOT_POINTS_MAX = 20000
@@ -45,6 +45,7 @@ _WHERE = re.compile(r"^(?P<message>.*?)\s*\(line (?P<line>\d+), column (?P<colum
 
 def query_error(text: str) -> dict[str, Any]:
     """A job's error split into message and place, so pages can point at the line and column."""
+    text = text.removeprefix("Query error: ")  # the box beside the query says that already
     found = _WHERE.match(text)
     if found is None:
         return {"message": text, "line": None, "column": None}
@@ -106,7 +107,9 @@ def jobs(request: HttpRequest) -> HttpResponse:
         found = found.filter(phase=phase)
     page = Paginator(found.only("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes",
                                 "created", "end_time", "start_time", "source", "result_table"), 50).get_page(request.GET.get("page"))
-    context = {"page": page, "q": search, "phase": phase, "phases": phases.ALL, "space": usage(request.user)}  # type: ignore[arg-type]
+    shared = shared_with(request.user, "read").only("id", "table_name", "row_count", "size_bytes", "owner__username")[:50]
+    context = {"page": page, "q": search, "phase": phase, "phases": phases.ALL, "space": usage(request.user),  # type: ignore[arg-type]
+               "shared": shared}
     return render(request, "query/jobs.html", context)
 
 

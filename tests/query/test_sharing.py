@@ -129,3 +129,12 @@ def test_anonymous_results_get_no_resource(stars: Upload, run_job: Any) -> None:
 
     job = run_job(AnonymousUser(), QUERY, uploads=[stars])
     assert job.phase == phases.COMPLETED and job.resource is None
+
+
+@pytest.mark.django_db
+def test_the_job_list_lists_results_shared_with_the_reader(users: Any, stars: Upload, run_job: Any) -> None:
+    result = run_job(users.owner, QUERY, uploads=[stars], table_name="bright")
+    _share(users, result, "read")
+    assert "mydb_owner.bright" in _client(users.member).get("/query/jobs/").content.decode()
+    assert "Results shared with you" not in _client(users.outsider).get("/query/jobs/").content.decode()
+    assert "Results shared with you" not in _client(users.owner).get("/query/jobs/").content.decode()
