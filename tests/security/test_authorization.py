@@ -108,4 +108,26 @@ def test_it_serves_the_owner(users: FourUsers, things: OwnersThings) -> None:
         response = client.get(url)
         assert response.status_code == 200, url
         assert SECRET.encode() in body(response), url
+    from apps.query import actions
 
+    result = actions.run_sync(users.owner, query="SELECT table_name FROM TAP_SCHEMA.tables", language="ADQL")
+    assert SECRET in str([b.to_pylist() for b in result.batches])
+
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider", "member"])
+def test_it_hides_private_tables_from_queries_and_tap_schema(who: str, users: FourUsers, things: OwnersThings) -> None:
+    from apps.adql import AdqlError
+    from apps.query import actions
+    from apps.query.planning import QueryError
+
+    visitor = getattr(users, who)
+    for language, query in [("ADQL", f"SELECT * FROM survey.{SECRET}"), ("duckdb", f"SELECT * FROM survey.{SECRET}"),
+                            ("ADQL", f"SELECT * FROM survey.stars AS s WHERE EXISTS (SELECT 1 FROM survey.{SECRET})"),
+                            ("postgresql", f'SELECT * FROM "survey"."{SECRET}"')]:
+        with pytest.raises((AdqlError, QueryError)):
+            actions.run_sync(visitor, query=query, language=language)
+    result = actions.run_sync(visitor, query="SELECT table_name, description FROM TAP_SCHEMA.tables", language="ADQL")
+    assert SECRET not in str([b.to_pylist() for b in result.batches])
+    result = actions.run_sync(visitor, query="SELECT table_name FROM TAP_SCHEMA.columns", language="ADQL")
+    assert SECRET not in str([b.to_pylist() for b in result.batches])
