@@ -53,6 +53,7 @@ class OwnersThings:
     table: Table
     resource: Resource
     membership: Membership
+    token_id: int
 
 
 def run_owner_job(users: FourUsers, tmp_path: Path, django_capture_on_commit_callbacks: Any) -> QueryJob:
@@ -88,5 +89,8 @@ def things(users: FourUsers, settings: Any, tmp_path: Path, django_capture_on_co
                                             stdout=SECRET, run_id=SECRET)
     table = make_table(users, SECRET)  # private: survey.ownersecret
     membership = Membership.objects.get(group=users.group, user=users.member)
+    from apps.accounts.actions import do_create_token
+
+    token, _key = do_create_token(users.owner, f"{SECRET}-token")
     return OwnersThings(run_owner_job(users, tmp_path, django_capture_on_commit_callbacks), compute_job, volume, table,
-                        volume.resource, membership)
+                        volume.resource, membership, token.pk)

@@ -56,7 +56,7 @@ def values(name: str, things: OwnersThings, users: FourUsers) -> dict[str, Any]:
     job = things.compute_job.id if name.startswith("compute:") else things.query_job.id
     return {
         "job_id": job, "volume_id": things.volume.pk, "group_id": users.group.pk, "membership_id": things.membership.pk,
-        "resource_id": things.resource.pk, "table_id": things.table.pk, "token_id": 1, "user_id": users.owner.pk, "step": "activate",
+        "resource_id": things.resource.pk, "table_id": things.table.pk, "token_id": things.token_id, "user_id": users.owner.pk, "step": "activate",
         "schema": "survey", "table": SECRET, "name": f"survey.{SECRET}", "token": "x", "stream": "stdout",
         "resource": "results" if name.startswith("tap:") else "stdout",
     }
