@@ -36,6 +36,15 @@ cursor_to_xml cursor_to_xmlschema schema_to_xml database_to_xml ts_stat ts_rewri
 # a string or run SQL text, past the catalog check.
 FORBIDDEN_PREFIXES = ("read_", "parquet_", "duckdb_", "pg_read", "pg_ls", "lo_", "dblink")
 FORBIDDEN_PARTS = ("_to_xml",)
+# Functions allowed as a LATERAL row source: they only make rows from values. Others there are table
+# functions that read by name or path (DuckDB: histogram('schema.table', ...), summary, pragma_table_info,
+# json_execute_serialized_sql, arrow_scan of a memory address ...).
+LATERAL_FUNCTIONS = frozenset("""
+unnest generate_series exploding_generate_series range explode explode_outer posexplode posexplode_outer
+inline inline_outer stack json_tuple json_each json_tree jsonb_each json_each_text jsonb_each_text
+json_array_elements jsonb_array_elements json_array_elements_text jsonb_array_elements_text
+generate_subscripts regexp_split_to_table string_to_table
+""".split())
 
 
 def _parse(sql: str, dialect: str) -> exp.Expr:
@@ -61,6 +70,11 @@ def _check_read_only(tree: exp.Expr) -> None:
         if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop,
                              exp.Command, exp.Into, exp.Lock, exp.Merge, exp.Alter)):
             raise AdqlError("the query must only read data")
+        if isinstance(node, exp.Lateral) and isinstance(node.this, exp.Func):
+            source = node.this
+            name = (source.name if isinstance(source, exp.Anonymous) else source.sql_name()).lower()
+            if name not in LATERAL_FUNCTIONS:
+                raise AdqlError(f"the table function {name} is not allowed")
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES) or any(p in name for p in FORBIDDEN_PARTS):

@@ -121,3 +121,37 @@ def test_it_keeps_other_users_mydb_private(users: FourUsers, tmp_path: Path, dja
 def test_it_refuses_native_sql_that_writes_or_reads_files(dialect: str, query: str) -> None:
     with pytest.raises(AdqlError):
         translate_native(query, dialect, catalog=CATALOG)
+
+
+@pytest.mark.parametrize("function", ["histogram('survey.{t}', mag)", "summary('survey.{t}')", "pragma_table_info('survey.{t}')",
+                                      "json_execute_serialized_sql('{{}}')", "arrow_scan(1, 2, 3)"])
+def test_it_refuses_lateral_table_functions_that_read_by_name(function: str) -> None:
+    query = f"SELECT * FROM gaia.source, LATERAL {function.format(t=SECRET)}"
+    with pytest.raises(AdqlError, match="not allowed"):
+        translate_native(query, "duckdb", catalog=CATALOG)
+
+
+def test_it_keeps_private_science_tables_private_on_duckdb(users: FourUsers, settings: Any) -> None:
+    """The engine has a view of every published Parquet table, private ones too: native SQL must not reach them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from apps.metadata.models import PUBLIC
+    from tests.metadata.conftest import make_table
+
+    folder = Path(settings.SCIENCE_DIR) / "survey"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = pa.table({"source_id": [1, 2], "ra": [1.0, 2.0], "dec": [3.0, 4.0], "mag": [float(len(SECRET)), 77.25]})
+    pq.write_table(rows, folder / "public.parquet")
+    pq.write_table(rows, folder / f"{SECRET}.parquet")
+    make_table(users, "public", PUBLIC)
+    make_table(users, SECRET)  # private
+    assert rows_of(users.owner, f"SELECT mag FROM survey.{SECRET}", "ADQL")[1]["mag"] == 77.25
+    for query in [f"SELECT * FROM survey.public, LATERAL histogram('survey.{SECRET}', mag)",
+                  f"SELECT * FROM survey.public, LATERAL summary('survey.{SECRET}')",
+                  f"SELECT * FROM survey.public AS p JOIN LATERAL histogram('survey.{SECRET}', mag) AS h ON true"]:
+        try:
+            found = rows_of(users.outsider, query, "duckdb")
+        except ERRORS:
+            continue
+        assert "77.25" not in str(found), query
