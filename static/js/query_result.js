@@ -112,18 +112,30 @@
     d.counts.forEach(function (c, i) { var x0 = a.x(e[i]), x1 = a.x(e[i + 1]), y = a.y(c); ctx.fillRect(x0, y, Math.max(1, x1 - x0), a.y(0) - y); ctx.strokeRect(x0, y, Math.max(1, x1 - x0), a.y(0) - y); });
   }
   function aitoff(lon, lat) {  // degrees -> unit plane; RA increases to the left as on the sky
-    var l = -((lon + 180) % 360 + 360) % 360 + 180, L = l * Math.PI / 180, B = lat * Math.PI / 180;
+    return aitoffL(-((lon + 180) % 360 + 360) % 360 + 180, lat);
+  }
+  function aitoffL(l, lat) {  // l: degrees from the centre, in [-180, 180], negative to the left
+    var L = l * Math.PI / 180, B = lat * Math.PI / 180;
     var alpha = Math.acos(Math.cos(B) * Math.cos(L / 2)), s = alpha === 0 ? 1 : Math.sin(alpha) / alpha;
     return [2 * Math.cos(B) * Math.sin(L / 2) / s, Math.sin(B) / s];
   }
   function sky(d, X, Y, C) {
     var cx = (canvas.width - M.r + M.l) / 2, cy = canvas.height / 2, sx = (canvas.width - M.l - M.r) / (2 * Math.PI), sy = sx;
     function p(lon, lat) { var q = aitoff(lon, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
-    ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1;
-    for (var lat = -60; lat <= 60; lat += 30) { ctx.beginPath(); for (var lo = -180; lo <= 180; lo += 5) { var q = p(lo + 180, lat); if (lo === -180) ctx.moveTo(q[0], q[1]); else ctx.lineTo(q[0], q[1]); } ctx.stroke(); }
-    for (var lon = 0; lon <= 360; lon += 30) { ctx.beginPath(); for (var la = -90; la <= 90; la += 5) { var r = p(lon === 360 ? 359.999 : lon, la); if (la === -90) ctx.moveTo(r[0], r[1]); else ctx.lineTo(r[0], r[1]); } ctx.stroke(); }
+    function pl(l, lat) { var q = aitoffL(l, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
+    function curve(points) { ctx.beginPath(); points.forEach(function (q, i) { if (i) ctx.lineTo(q[0], q[1]); else ctx.moveTo(q[0], q[1]); }); ctx.stroke(); }
+    var steps = []; for (var k = -180; k <= 180; k += 3) steps.push(k);
+    var lats = []; for (var b = -90; b <= 90; b += 3) lats.push(b);
+    ctx.strokeStyle = "#d5d9de"; ctx.lineWidth = 1;
+    [-60, -30, 0, 30, 60].forEach(function (lat) { curve(steps.map(function (l) { return pl(l, lat); })); });  // parallels, no wrap
+    for (var l = -150; l <= 150; l += 30) curve(lats.map(function (b) { return pl(l, b); }));  // meridians
+    ctx.strokeStyle = "#9aa3ad";
+    [-180, 180].forEach(function (l) { curve(lats.map(function (b) { return pl(l, b); })); });  // the boundary
     ctx.fillStyle = "#666"; ctx.textAlign = "center";
     [0, 60, 120, 240, 300].forEach(function (lon) { var q = p(lon, 0); ctx.fillText(lon + "°", q[0], q[1] - 4); });
+    ctx.textAlign = "right";
+    [-60, -30, 30, 60].forEach(function (lat) { var q = pl(-180, lat); ctx.fillText((lat > 0 ? "+" : "") + lat + "°", q[0] - 4, q[1] + 4); });
+    ctx.textAlign = "center";
     var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null, cr = cs ? range(cs) : null;
     ctx.globalAlpha = 0.7;
     for (var i = 0; i < xs.length; i++) {

@@ -3,8 +3,10 @@ as mydb_<owner>.<table>; over the matrix owner / group member / outsider / anony
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.test import Client
 
@@ -15,17 +17,28 @@ from apps.query.models import QueryJob
 from apps.query.uploads import Upload
 from apps.uws import phases
 
-from .test_engines import _pg_url, pg_science  # noqa: F401  (session fixture: a scratch PostgreSQL database)
+from .test_engines import PG_ADMIN, SUFFIX, _pg_url
 
 QUERY = "SELECT source_id, ra, dec, mag FROM TAP_UPLOAD.stars WHERE mag < 15"
 
 
+@pytest.fixture(scope="module")
+def share_pg() -> Iterator[str]:
+    """A scratch science database for this module (test_engines has its own)."""
+    name = f"query_share_{SUFFIX}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield psycopg.conninfo.make_conninfo(PG_ADMIN, dbname=name)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["duckdb", "postgresql"])
-def engine(request: Any, settings: Any, pg_science: str) -> str:  # noqa: F811
+def engine(request: Any, settings: Any, share_pg: str) -> str:
     from workers.engines import reset_engines
 
     settings.DEFAULT_ENGINE = request.param
-    settings.SCIENCE_POSTGRESQL_URL = _pg_url(pg_science)
+    settings.SCIENCE_POSTGRESQL_URL = _pg_url(share_pg)
     reset_engines()
     return str(request.param)
 
