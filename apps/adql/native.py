@@ -32,9 +32,10 @@ query query_table which_secret table_to_xml table_to_xmlschema table_to_xml_and_
 cursor_to_xml cursor_to_xmlschema schema_to_xml database_to_xml ts_stat ts_rewrite
 """.split())
 # Whole families: DuckDB's file readers and catalog functions (read_ndjson_objects, parquet_metadata,
-# duckdb_settings ...) and PostgreSQL's *_to_xml* (and ts_stat/ts_rewrite above), which read a table named by
+# duckdb_settings ...), PostgreSQL's pg_* (pg_stat_get_activity shows the queries of every user, who share
+# one database role) and *_to_xml* (and ts_stat/ts_rewrite above), which read a table named by
 # a string or run SQL text, past the catalog check.
-FORBIDDEN_PREFIXES = ("read_", "parquet_", "duckdb_", "pg_read", "pg_ls", "lo_", "dblink")
+FORBIDDEN_PREFIXES = ("read_", "parquet_", "duckdb_", "pragma_", "pg_", "lo_", "dblink")
 FORBIDDEN_PARTS = ("_to_xml",)
 # Functions allowed as a LATERAL row source: they only make rows from values. Others there are table
 # functions that read by name or path (DuckDB: histogram('schema.table', ...), summary, pragma_table_info,

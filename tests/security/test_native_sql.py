@@ -40,6 +40,8 @@ def rows_of(user: Any, query: str, language: str) -> list[dict[str, Any]]:
     ("postgresql", "SELECT * FROM gaia.source, LATERAL ts_stat('SELECT to_tsvector(note) FROM mydb_2.secret')"),
     ("postgresql", "SELECT ts_rewrite('a'::tsquery, 'SELECT note::tsquery, note::tsquery FROM mydb_2.secret')"),
     ("postgresql", "SELECT * FROM gaia.source, LATERAL pg_ls_dir('/')"),
+    ("postgresql", "SELECT (pg_stat_get_activity(NULL)).query FROM gaia.source"),
+    ("postgresql", "SELECT pg_get_viewdef('gaia.source') FROM gaia.source"),
     ("spark", "SELECT try_reflect('java.lang.System', 'getenv', 'SECRET_KEY')"),
 ])
 def test_it_refuses_native_functions_that_read_past_the_catalog(dialect: str, query: str) -> None:
