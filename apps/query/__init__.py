@@ -11,4 +11,12 @@ sent to Celery on commit -> workers/query.py claims it with one conditional UPDA
 (execution.py: heartbeat, engine-enforced time limit, quota, result stored in the owner's MyDB)
 -> COMPLETED/ERROR/ABORTED, pushed to open pages (live.py, consumers.py). A reaper in every
 worker ends jobs whose worker died and re-sends queued jobs the broker lost.
+
+Sharing (sharing.py): a stored result of a user has an access.Resource of type "result" (made
+in execution._store, renamed and deleted with the table; migration 0005 for older rows). Its
+owner shares it in /access/resources/<id>/share: "read" opens the job page, viewer, plots and
+downloads (permissions.access_readable_job); "query" puts it in the catalogue of the grantee
+as ``mydb_<owner username>.<table>`` (planning.shared_tables), on the engine that stores it.
+Quotas (quotas.py): per user, else the largest of their groups', else the default; the job
+list shows usage against it (quotas.usage).
 """

@@ -123,8 +123,19 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": is_owner,
                "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds,
                "shared_name": shared_name, "problem": query_error(job.error) if job.error else None,
-               "query_lines": job.query.splitlines() or [""], "shared_count": job.resource.privileges.count() if is_owner and job.resource else 0}
+               "shared_summary": _shared_summary(job) if is_owner else "",
+               "query_lines": job.query.splitlines() or [""]}
     return render(request, "query/job.html", context)
+
+
+def _shared_summary(job: QueryJob) -> str:
+    """Who holds what on the result, for its owner: "Team (read, query), bob (read)"."""
+    if job.resource is None:
+        return ""
+    held: dict[str, list[str]] = {}
+    for privilege in job.resource.privileges.select_related("user", "group").order_by("action"):
+        held.setdefault(str(privilege.holder), []).append(privilege.action)
+    return ", ".join(f"{who} ({', '.join(actions)})" for who, actions in sorted(held.items()))
 
 
 _NUMERIC = ("SMALLINT", "INTEGER", "BIGINT", "REAL", "DOUBLE", "FLOAT")

@@ -83,6 +83,7 @@ def test_it_shows_a_shared_result_to_readers_only(engine: str, users: Any, resul
     assert len(rows["rows"]) == 5 and rows["total"] == result.row_count
     page = _client(users.member).get(f"/query/jobs/{result.id}/").content.decode()
     assert "Shared with you by" in page and "Share…" not in page and "Delete table" not in page
+    assert "Shared with Team (read)" in _client(users.owner).get(f"/query/jobs/{result.id}/").content.decode()
 
 
 @pytest.mark.django_db
