@@ -104,10 +104,10 @@ def table_in(schema: str, name: str = "result") -> TableName:
     return TableName(schema, name)
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
+def run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (another process, as a web worker would be)."""
     return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 # ---- MariaDB ------------------------------------------------------------------

@@ -14,6 +14,8 @@ from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableN
 from workers.engines.duckdb import DuckDBEngine
 from workers.engines.spark import SparkEngine
 
+from .conftest import run_python
+
 # 100 ms per row over a Parquet scan: interruptible. (A CPU-bound loop over
 # range() is not: Spark's generated code never checks for the kill, so an
 # "interrupted" range() query would keep burning the server's cores.)
@@ -72,3 +74,35 @@ def test_abort_from_another_thread_and_failures_leave_nothing(spark: SparkEngine
         spark.execute("DROP TABLE IF EXISTS whatever", into=into, timeout_s=60, job_id=job_id + "c")
     folder = spark.store.path(into).parent
     assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_a_local_session_runs_times_out_and_aborts(science: tuple[Path, Path]) -> None:
+    """SPARK_REMOTE=local, in its own process (its JVM goes with it)."""
+    code = f"""
+import threading, time, django
+from django.conf import settings
+settings.configure(CACHES={{"default": {{"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}}})
+django.setup()
+from pathlib import Path
+from workers.engines.base import QueryAborted, QueryTimeout, TableName
+from workers.engines.spark import SparkEngine
+engine = SparkEngine("local", Path({str(science[0])!r}), Path({str(science[1])!r}))
+stars = engine.sql_from(TableName("cat", "stars"))
+print("rows", engine.execute(f"SELECT id FROM {{stars}} WHERE id < 10", into=TableName("mydb_1", "ten"),
+                             timeout_s=300, job_id="local-1").rows)
+slow = {SLOW!r}.format(stars=stars)
+try:
+    engine.execute(slow, into=TableName("mydb_1", "slow"), timeout_s=2, job_id="local-2")
+except QueryTimeout:
+    print("timeout")
+threading.Timer(2, engine.abort, ["local-3"]).start()
+started = time.monotonic()
+try:
+    engine.execute(slow, into=TableName("mydb_1", "slow"), timeout_s=300, job_id="local-3")
+except QueryAborted:
+    print("aborted", time.monotonic() - started < 60)
+"""
+    done = run_python(code, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["rows", "10", "timeout", "aborted", "True"]
+    assert not (science[1] / "1" / "slow.parquet").exists()

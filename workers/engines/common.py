@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from .base import EngineError, QueryAborted, QueryTimeout, TableName
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ABORT_KEY = "daiquiri:engines:abort:{}"
+log = logging.getLogger(__name__)
 POLL_S = 0.1
 
 
@@ -54,11 +56,14 @@ class Watch:
     """
 
     def __init__(self, job_id: str, timeout_s: float, interrupt: Callable[[], None],
-                 *, enforce_timeout: bool = True) -> None:
+                 *, enforce_timeout: bool = True, repeat_s: float | None = None) -> None:
         self.job_id = check_job_id(job_id)
         self.timeout_s = timeout_s
         self.interrupt = interrupt
         self.enforce_timeout = enforce_timeout
+        # Interrupt again every repeat_s seconds until the statement ends: for
+        # engines (Spark) where an interrupt only reaches work already started.
+        self.repeat_s = repeat_s
         self.reason: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"watch-{job_id}", daemon=True)
@@ -83,10 +88,14 @@ class Watch:
                 self.reason = "abort"
             else:
                 continue
+            break
+        while self.reason is not None:
             try:
                 self.interrupt()
-            finally:
-                self._stop.set()
+            except Exception:
+                log.warning("interrupting job %s failed", self.job_id, exc_info=True)
+            if self.repeat_s is None or self._stop.wait(self.repeat_s):
+                return
 
     def raise_if_stopped(self) -> None:
         if self.reason == "timeout":

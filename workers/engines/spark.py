@@ -14,6 +14,7 @@ Spark: it is the shared Parquet store.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -61,6 +62,9 @@ class SparkEngine:
 
         try:
             if self.remote == "local":
+                # A Connect client (here or in a parent process) leaves this set, and
+                # the builder would then make a Connect session instead of a classic one.
+                os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
                 builder = SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
                 for key, value in SESSION_CONF.items():
                     builder = builder.config(key, value)
@@ -143,8 +147,16 @@ class SparkEngine:
         tag = f"daiquiri-{check_job_id(job_id).replace(',', '_')}"
         spark = self.spark
         spark.addTag(tag)  # tags are per thread: concurrent jobs in one process stay apart
+        if self.remote == "local":  # a classic session cancels by job group (also per thread)
+            spark.sparkContext.setJobGroup(tag, f"daiquiri job {job_id}", interruptOnCancel=True)
+
+        def interrupt() -> None:
+            spark.interruptTag(tag)
+            if self.remote == "local":
+                spark.sparkContext.cancelJobGroup(tag)
+
         try:
-            with Watch(job_id, timeout_s, lambda: spark.interruptTag(tag)) as watch:
+            with Watch(job_id, timeout_s, interrupt, repeat_s=1.0) as watch:
                 try:
                     # Wrapped as a subquery: a command (DROP, INSERT ...) cannot parse there.
                     spark.sql(f"SELECT * FROM (\n{sql}\n) AS q").write.parquet(str(path), mode="error")
@@ -157,6 +169,8 @@ class SparkEngine:
             watch.raise_if_stopped()
         finally:
             spark.removeTag(tag)
+            if self.remote == "local":
+                spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
 
 
 def _error(e: Exception, watch: Watch) -> Exception:
