@@ -139,12 +139,22 @@ def mydb_table(job: QueryJob, schema: str = MYDB_SCHEMA) -> TableInfo:
     return TableInfo(schema, job.table_name, columns, f"Result of job {job.id}", sql_from=sql_from)
 
 
-def shared_tables(user: User | AnonymousUser | None) -> dict[tuple[str, str], tuple[QueryJob, TableInfo]]:
-    """Other users' results this user may query, by (schema, table) as the catalogue names them."""
+def shared_tables(user: User | AnonymousUser | None, *, own: bool = False) -> dict[tuple[str, str], tuple[QueryJob, TableInfo]]:
+    """Other users' results this user may query, by (schema, table) as the catalogue names them.
+
+    ``own`` adds the user's own results under their shared name too, so a query written by or for
+    collaborators (``mydb_alice.t``) also runs for alice.
+    """
     from .sharing import shared_schema, shared_with
 
     found: dict[tuple[str, str], tuple[QueryJob, TableInfo]] = {}
-    for job in shared_with(user, "query"):
+    jobs = list(shared_with(user, "query"))
+    if own and user is not None and user.is_authenticated:
+        mine = mydb_jobs(user)  # type: ignore[arg-type]
+        for job in mine:
+            job.owner = user  # type: ignore[assignment]  # known: no query per table
+        jobs += mine
+    for job in jobs:
         info = mydb_table(job, shared_schema(job.owner))  # type: ignore[arg-type]
         found[(info.schema, info.name)] = (job, info)
     return found
@@ -204,7 +214,7 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
         raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
     mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
-    shared = shared_tables(owner)
+    shared = shared_tables(owner, own=True)
     mydb = [mydb_table(j) for j in mydb_by_name.values()] + [info for _, info in shared.values()]
 
     first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)

@@ -152,3 +152,23 @@ def test_the_job_list_lists_results_shared_with_the_reader(users: Any, stars: Up
     assert "mydb_owner.bright" in _client(users.member).get("/query/jobs/").content.decode()
     assert "Results shared with you" not in _client(users.outsider).get("/query/jobs/").content.decode()
     assert "Results shared with you" not in _client(users.owner).get("/query/jobs/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_owner_may_use_the_shared_name_too(engine: str, users: Any, result: QueryJob, run_job: Any) -> None:
+    same = run_job(users.owner, "SELECT COUNT(*) AS n FROM mydb_owner.bright")
+    assert same.phase == phases.COMPLETED, same.error
+    assert next(actions.result_batches(same)).column(0)[0].as_py() == result.row_count
+
+
+@pytest.mark.django_db
+def test_the_data_migration_gives_older_results_a_resource(users: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    old = QueryJob.objects.create(owner=users.owner, query="x", phase=phases.COMPLETED, result_table="old", table_name="old",
+                                  engine="duckdb", result_schema="mydb_x")
+    importlib.import_module("apps.query.migrations.0005_result_resources").create_resources(apps, None)
+    old.refresh_from_db()
+    assert old.resource is not None and old.resource.owner == users.owner and old.resource.name == "mydb_owner.old"
