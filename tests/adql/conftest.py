@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from apps.adql import Catalog, ColumnInfo, FunctionInfo, TableInfo, translate
-from apps.adql.pgsetup import ensure_extensions
+from workers.engines.postgresql import ensure_extensions
 
 # One schema per test run, so that runs by several people at once do not collide.
 SCHEMA = f"adql_test_{os.getpid()}"
