@@ -90,7 +90,8 @@
     var x = canvas.width - M.r + 20, H = canvas.height - M.t - M.b;
     for (var i = 0; i < H; i++) { ctx.fillStyle = colour(1 - i / H); ctx.fillRect(x, M.t + i, 16, 1); }
     ctx.fillStyle = "#333"; ctx.textAlign = "left"; ctx.fillText(fmt(+cr[1].toPrecision(4)), x + 20, M.t + 8); ctx.fillText(fmt(+cr[0].toPrecision(4)), x + 20, M.t + H);
-    ctx.save(); ctx.translate(x + 8, M.t + H + 30); ctx.textAlign = "center"; ctx.fillText(name, 0, 0); ctx.restore();
+    // the label runs up beside the bar, so a long name with its unit is never cut at the canvas edge
+    ctx.save(); ctx.translate(x - 5, M.t + H / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center"; ctx.fillText(name, 0, 0); ctx.restore();
   }
   function scatter(d, X, Y, C) {
     var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null;
