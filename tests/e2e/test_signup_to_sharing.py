@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import mail
 from playwright.sync_api import Page, expect
 
-from apps.access.actions import do_create_resource
 from apps.access.permissions import has_privilege
-from apps.access.registry import register_resource_type
+from apps.files.actions import do_sync_roots
+from apps.files.models import Volume
 from tests.conftest import make_user
-
-register_resource_type("e2e_notebook", "Notebook", ("read", "write"))
+from tests.files.conftest import configure_roots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,8 +48,10 @@ def log_in(page: Page, base: str, login: str, password: str) -> None:
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
-def test_a_new_user_signs_up_creates_a_group_invites_and_shares(page: Page, live_server: Any, settings: Any) -> None:
+def test_a_new_user_signs_up_creates_a_group_invites_and_shares(page: Page, live_server: Any, settings: Any, tmp_path: Path) -> None:
     settings.SITE_URL = live_server.url
+    configure_roots(settings, tmp_path / "files")
+    do_sync_roots()
     base = live_server.url
     bob = make_user("bob")
 
@@ -73,13 +75,16 @@ def test_a_new_user_signs_up_creates_a_group_invites_and_shares(page: Page, live
     expect(bob_page.get_by_role("heading", name="Dark matter")).to_be_visible()
     expect(bob_page.get_by_role("cell", name="Vera Rubin (vera)")).to_be_visible()
 
-    from django.contrib.auth.models import User
-
-    notebook = do_create_resource("e2e_notebook", "rotation-curves.ipynb", owner=User.objects.get(username="vera"))
-    page.goto(f"{base}/access/resources/{notebook.pk}/share")
+    # Vera shares her storage volume with the group, read-only; Bob finds it.
+    page.get_by_role("link", name="Files").click()
+    page.get_by_role("row", name="Storage").get_by_role("link", name="Share…").click()
     page.get_by_label("Action").select_option("read")
     page.get_by_label("Group").select_option(label="Dark matter")
     page.get_by_role("button", name="Share").click()
     expect(page.get_by_role("cell", name="group Dark matter")).to_be_visible()
-    assert has_privilege(bob, "read", notebook)
-    assert not has_privilege(bob, "write", notebook)
+    volume = Volume.objects.get(owner__username="vera", root__name="Storage")
+    assert has_privilege(bob, "read", volume.resource) and not has_privilege(bob, "write", volume.resource)
+    bob_page.get_by_role("link", name="Files").click()
+    shared = bob_page.get_by_role("region", name="Shared with you")
+    expect(shared.get_by_role("link", name=volume.name)).to_be_visible()
+    expect(shared).to_contain_text("from vera")
