@@ -102,17 +102,21 @@ def _tables(tree: exp.Expr, catalog: Catalog, read: str) -> list[TableInfo]:
                             f"table name {written} is ambiguous; add the schema")
         if matches[0] not in found:
             found.append(matches[0])
-        if matches[0].sql_from:
-            _substitute(t, matches[0], read)
+        _substitute(t, matches[0], read)
     return found
 
 
 def _substitute(t: exp.Table, info: TableInfo, read: str) -> None:
-    """Read a table with a trusted FROM fragment (a Parquet file, a MyDB schema)."""
-    fragment = sqlglot.parse_one(f"SELECT * FROM {info.sql_from}", read=read)
-    source = fragment.args["from_" if "from_" in fragment.args else "from"].this
-    alias = t.alias or t.name
-    t.replace(exp.alias_(source, alias, table=True, quoted=True) if not source.alias else source)
+    """Read a table through its trusted FROM fragment (a Parquet file, a MyDB schema) or its published
+    name, and only the columns the catalog shows this user: a column can be narrower than its table
+    (e.g. internal only), and native SQL names columns the catalog never checks."""
+    if not info.columns:
+        raise AdqlError(f"no column of {info.schema}.{info.name} may be read")
+    quoted = [exp.to_identifier(c.name, quoted=True).sql(dialect=read) for c in info.columns]
+    source = info.sql_from or ".".join(exp.to_identifier(n, quoted=True).sql(dialect=read) for n in (info.schema, info.name))
+    select = sqlglot.parse_one(f"SELECT {', '.join(quoted)} FROM {source}", read=read)
+    alias = t.args.get("alias") or exp.TableAlias(this=t.this.copy())
+    t.replace(exp.Subquery(this=select, alias=alias, sample=t.args.get("sample"), pivots=t.args.get("pivots")))
 
 
 def _apply_limit(tree: exp.Query, maxrec: int | None) -> tuple[exp.Query, int | None]:

@@ -10,7 +10,7 @@ from apps.adql import AdqlError, Catalog, translate_native
 def test_it_bounds_a_native_query_by_maxrec(catalog: Catalog) -> None:
     t = translate_native("SELECT ra FROM gaia.source ORDER BY ra LIMIT 50", "postgresql",
                          catalog=catalog, maxrec=10)
-    assert t.sql == "SELECT ra FROM gaia.source ORDER BY ra LIMIT 11"
+    assert t.sql.startswith("SELECT ra FROM (SELECT ") and t.sql.endswith(' FROM "gaia"."source") AS source ORDER BY ra LIMIT 11')
     assert t.limit == 11 and t.tables == [("gaia", "source")]
     assert t.columns[0].unit == "deg"
 
@@ -47,4 +47,4 @@ def test_it_allows_with_queries_over_catalog_tables(catalog: Catalog) -> None:
 
 def test_it_reads_tables_through_their_trusted_from_fragment(catalog: Catalog) -> None:
     t = translate_native("SELECT m.label FROM TAP_UPLOAD.mine AS m", "postgresql", catalog=catalog)
-    assert '"tap_upload_42"."mine" AS m' in t.sql or '"tap_upload_42"."mine" AS "m"' in t.sql
+    assert '(SELECT "ra", "dec", "label" FROM "tap_upload_42"."mine") AS m' in t.sql  # only the catalog's columns

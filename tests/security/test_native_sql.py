@@ -17,11 +17,12 @@ from apps.adql.native import translate_native
 from apps.query import actions
 from apps.query.planning import QueryError, mydb_dir
 from tests.conftest import FourUsers
+from workers.engines.base import EngineError
 
 from .conftest import SECRET, run_owner_job
 
 CATALOG = Catalog([TableInfo("gaia", "source", (ColumnInfo("ra", "DOUBLE"),))])
-ERRORS = (AdqlError, QueryError)
+ERRORS = (AdqlError, QueryError, EngineError)
 
 
 def rows_of(user: Any, query: str, language: str) -> list[dict[str, Any]]:
@@ -157,3 +158,27 @@ def test_it_keeps_private_science_tables_private_on_duckdb(users: FourUsers, set
         except ERRORS:
             continue
         assert "77.25" not in str(found), query
+
+
+def test_it_keeps_private_columns_private_in_native_sql(users: FourUsers, settings: Any) -> None:
+    """A column can be narrower than its table (e.g. internal only): ADQL checks columns, native SQL must too."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from apps.metadata.models import PUBLIC
+    from tests.metadata.conftest import COLUMNS, make_table
+
+    folder = Path(settings.SCIENCE_DIR) / "survey"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"source_id": [1], "ra": [1.0], "dec": [2.0], "mag": [3.0], "hidden": [77.25]}), folder / "open.parquet")
+    make_table(users, "open", PUBLIC, columns=[*COLUMNS, {"name": "hidden", "datatype": "DOUBLE", "access_level": "private"}])
+    assert rows_of(users.owner, "SELECT hidden FROM survey.open", "duckdb") == [{"hidden": 77.25}]
+    for language, query in [("ADQL", "SELECT hidden FROM survey.open"), ("ADQL", "SELECT * FROM survey.open"),
+                            ("duckdb", "SELECT hidden FROM survey.open"), ("duckdb", "SELECT * FROM survey.open"),
+                            ("duckdb", "SELECT o.* FROM survey.open AS o"), ("duckdb", "SELECT COLUMNS('.*') FROM survey.open"),
+                            ("duckdb", "SELECT o FROM survey.open AS o"), ("duckdb", "WITH w AS (FROM survey.open) SELECT * FROM w")]:
+        try:
+            found = rows_of(users.outsider, query, language)
+        except ERRORS:
+            continue
+        assert "77.25" not in str(found), (language, query)
