@@ -170,11 +170,11 @@ def test_it_keeps_private_columns_private_in_native_sql(users: FourUsers, settin
 
     folder = Path(settings.SCIENCE_DIR) / "survey"
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"source_id": [1], "ra": [1.0], "dec": [2.0], "mag": [3.0], "hidden": [77.25]}), folder / "open.parquet")
-    make_table(users, "open", PUBLIC, columns=[*COLUMNS, {"name": "hidden", "datatype": "DOUBLE", "access_level": "private"}])
-    assert rows_of(users.owner, "SELECT hidden FROM survey.open", "duckdb") == [{"hidden": 77.25}]
-    for language, query in [("ADQL", "SELECT hidden FROM survey.open"), ("ADQL", "SELECT * FROM survey.open"),
-                            ("duckdb", "SELECT hidden FROM survey.open"), ("duckdb", "SELECT * FROM survey.open"),
+    pq.write_table(pa.table({"source_id": [1], "ra": [1.0], "dec": [2.0], "mag": [3.0], "innerflux": [77.25]}), folder / "open.parquet")
+    make_table(users, "open", PUBLIC, columns=[*COLUMNS, {"name": "innerflux", "datatype": "DOUBLE", "access_level": "private"}])
+    assert rows_of(users.owner, "SELECT innerflux FROM survey.open", "duckdb") == [{"innerflux": 77.25}]
+    for language, query in [("ADQL", "SELECT innerflux FROM survey.open"), ("ADQL", "SELECT * FROM survey.open"),
+                            ("duckdb", "SELECT innerflux FROM survey.open"), ("duckdb", "SELECT * FROM survey.open"),
                             ("duckdb", "SELECT o.* FROM survey.open AS o"), ("duckdb", "SELECT COLUMNS('.*') FROM survey.open"),
                             ("duckdb", "SELECT o FROM survey.open AS o"), ("duckdb", "WITH w AS (FROM survey.open) SELECT * FROM w")]:
         try:
@@ -182,3 +182,12 @@ def test_it_keeps_private_columns_private_in_native_sql(users: FourUsers, settin
         except ERRORS:
             continue
         assert "77.25" not in str(found), (language, query)
+    columns = rows_of(users.outsider, "SELECT column_name FROM TAP_SCHEMA.columns WHERE table_name = 'survey.open'", "ADQL")
+    assert columns and "innerflux" not in str(columns)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(users.outsider)
+    for url in ("/tap/tables/survey.open", "/data/survey/open/", "/data/survey/open/metadata.vot"):
+        response = client.get(url)
+        assert response.status_code == 200 and b"innerflux" not in response.content and b"77.25" not in response.content, url
