@@ -108,6 +108,7 @@ def test_it_serves_the_owner(users: FourUsers, things: OwnersThings) -> None:
         response = client.get(url)
         assert response.status_code == 200, url
         assert SECRET.encode() in body(response), url
+    assert SECRET.encode() in body(client.get("/data/search", {"q": SECRET[:-2]}))
     from apps.query import actions
 
     result = actions.run_sync(users.owner, query="SELECT table_name FROM TAP_SCHEMA.tables", language="ADQL")
@@ -131,3 +132,13 @@ def test_it_hides_private_tables_from_queries_and_tap_schema(who: str, users: Fo
     assert SECRET not in str([b.to_pylist() for b in result.batches])
     result = actions.run_sync(visitor, query="SELECT table_name FROM TAP_SCHEMA.columns", language="ADQL")
     assert SECRET not in str([b.to_pylist() for b in result.batches])
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider"])
+def test_it_finds_nothing_private_in_searches(who: str, users: FourUsers, things: OwnersThings) -> None:
+    client = client_for(getattr(users, who))
+    part = SECRET[:-2]  # matches the owner's names, but an echo of the search is not the whole word
+    for url, params in [("/data/search", {"q": part}), ("/query/jobs/", {"q": part}), ("/activity/", {"q": part}),
+                        ("/tap/async", {"PHASE": "COMPLETED"}), ("/compute/uws", {}), ("/files/api/volumes/", {})]:
+        response = client.get(url, params)
+        assert SECRET.encode() not in body(response), url
