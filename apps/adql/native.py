@@ -27,7 +27,7 @@ pg_advisory_lock pg_advisory_xact_lock copy query_to_xml
 sleep benchmark load_file get_lock release_lock
 read_csv read_csv_auto read_parquet read_json read_json_auto read_text read_blob glob
 parquet_scan sniff_csv getenv current_setting
-reflect java_method try_reflect input_file_name
+reflect java_method try_reflect input_file_name input_file_block_start input_file_block_length
 query query_table which_secret table_to_xml table_to_xmlschema table_to_xml_and_xmlschema
 cursor_to_xml cursor_to_xmlschema schema_to_xml database_to_xml ts_stat ts_rewrite
 """.split())
