@@ -263,6 +263,8 @@ SPARK_REMOTE = env_str("SPARK_REMOTE", "")  # sc://host:15002 (Spark Connect); "
 # "who": the built-in group given the queue's "submit" privilege when it is first
 # used ("anyone", "public" = every registered user, or "" = only explicit grants
 # made with the access app). Row limit None = no limit beyond MAXREC.
+# Native SQL instead of ADQL: "none" (only whom managers grant it), "public" (registered users), "anyone".
+QUERY_NATIVE_SQL_FOR = env_choice("QUERY_NATIVE_SQL_FOR", ("none", "public", "anyone"), "none")
 QUERY_QUEUES: dict[str, dict[str, Any]] = {
     "quick": {
         "label": "Quick (1 minute)",

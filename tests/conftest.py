@@ -19,6 +19,7 @@ def _fast_settings(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.QUERY_NATIVE_SQL_FOR = "anyone"  # most tests exercise native SQL; tests/query/test_languages.py the gate
     cache.clear()
 
 

@@ -17,6 +17,7 @@ class QueryConfig(AppConfig):
         register(check_queues)
         # A stored result (a MyDB table): "read" shows the job page and downloads, "query" reads it in ADQL.
         register_resource_type("result", "Query result", ("read", "query"))
+        register_resource_type("language", "Native query language", ("use",))
         from . import sharing
 
         sharing.connect_signals()

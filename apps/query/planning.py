@@ -23,6 +23,7 @@ from apps.adql.dialects import get_dialect
 from apps.adql.translate import OutputColumn, Translation, translate
 from apps.uws import phases
 
+from .languages import may_use_native
 from .models import QueryJob
 from .uploads import UPLOAD_SCHEMA, Upload
 
@@ -213,6 +214,8 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     native_dialect = lang.lower() if lang.lower() in ("postgresql", "mariadb", "duckdb", "spark") else None
     if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
         raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
+    if lang.upper() not in ADQL_LANGUAGES and not may_use_native(owner, native_dialect or str(settings.DEFAULT_ENGINE)):
+        raise QueryError(f"You may not write {native_dialect or 'native'} SQL here: use ADQL, or ask the data centre for access.")
     mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
     shared = shared_tables(owner, own=True)
     mydb = [mydb_table(j) for j in mydb_by_name.values()] + [info for _, info in shared.values()]

@@ -28,6 +28,7 @@ from apps.uws import phases
 from . import actions, live
 from .browser import examples_for, schema_browser
 from .downloads import FORMATS, download_response
+from .languages import languages_for
 from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name, error_message, plan_query
@@ -91,7 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
     browser = schema_browser(request.user)
     context = {
         "form": form, "errors": errors, "problem": problem, "checked": checked, "queues": queues_for(request.user),
-        "browser": browser, "examples": examples_for(browser), "languages": ["ADQL", "postgresql", "mariadb", "duckdb", "spark"],
+        "browser": browser, "examples": examples_for(browser), "languages": languages_for(request.user),  # type: ignore[arg-type]
     }
     return render(request, "query/index.html", context)
 

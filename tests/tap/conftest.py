@@ -140,6 +140,7 @@ def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: py
             "REDIS_URL": "",  # a cache of its own: nothing shared with other test servers
             "CELERY_TASK_ALWAYS_EAGER": "true", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SITE_URL": f"http://127.0.0.1:{port}", "DEFAULT_ENGINE": "duckdb",
+            "QUERY_NATIVE_SQL_FOR": "public",  # registered users may write native SQL; anonymous TAP users may not
         }
         log = open(root / "uvicorn.log", "wb")  # closed below
         process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "uvicorn"), "daiquiri.asgi:application", "--host", "127.0.0.1",

@@ -147,9 +147,11 @@ def test_it_answers_in_the_requested_format(live_tap: LiveTap, value: str, conte
     assert response.content.startswith(magic)
 
 
-def test_it_runs_native_sql_of_the_engine(live_tap: LiveTap) -> None:
-    response = requests.get(f"{live_tap.url}/sync", params={"LANG": "duckdb", "QUERY": "SELECT count(*) AS n FROM gaia.source"},
-                            timeout=60)
+def test_it_runs_native_sql_of_the_engine_for_those_allowed(live_tap: LiveTap) -> None:
+    params = {"LANG": "duckdb", "QUERY": "SELECT count(*) AS n FROM gaia.source"}
+    refused = requests.get(f"{live_tap.url}/sync", params=params, timeout=60)
+    assert "QUERY_STATUS" in refused.text and "may not write duckdb SQL" in refused.text
+    response = authed(live_tap).get(f"{live_tap.url}/sync", params=params, timeout=60)
     assert response.status_code == 200, response.text
     assert parse_single_table(io.BytesIO(response.content)).to_table()["n"][0] == 2000
 
