@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -168,8 +169,11 @@ def spark() -> Iterator[Any]:
     session.sql(f"CREATE TABLE {SCHEMA}.regions USING parquet AS SELECT CAST(1 AS BIGINT) AS id, "
                 "ARRAY(10.0D, 20.0D) AS pos, ARRAY(10.0D, 20.0D, 1.0D) AS reg")
     yield session
-    session.sql(f"DROP DATABASE IF EXISTS {SCHEMA} CASCADE")
-    session.stop()
+    try:
+        session.sql(f"DROP DATABASE IF EXISTS {SCHEMA} CASCADE")
+        session.stop()
+    except Exception as exc:  # engine tests may have closed every Connect session already
+        warnings.warn(f"could not drop the Spark test database {SCHEMA}: {exc}", stacklevel=1)
 
 
 def _runner(request: pytest.FixtureRequest, dialect: str) -> Runner:
