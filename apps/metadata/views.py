@@ -14,7 +14,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from apps.access.permissions import access_resource, actions_of
+from apps.adql import adql_name
 
+from . import examples
 from .catalog import tables_with_columns, visible_columns, visible_schemas
 from .models import Table
 from .storage import sample_rows
@@ -63,25 +65,21 @@ def _query_url() -> str | None:
 
 def example_queries(table: Table, columns: list[Any], sample: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Ready-to-run ADQL for this table, from its own metadata (and a real position of its first row)."""
-    name = table.qualified_name
-    principal = [c.name for c in columns if c.principal][:6] or [c.name for c in columns[:6]]
-    examples = [("The first rows", f"SELECT TOP 10 * FROM {name}"),
-                ("How many rows", f"SELECT COUNT(*) AS n FROM {name}"),
-                ("The main columns", f"SELECT TOP 100 {', '.join(principal)}\nFROM {name}")]
+    name = examples.table_ref(table.schema.name, table.name)
+    principal = [adql_name(c.name) for c in columns if c.principal][:6] or [adql_name(c.name) for c in columns[:6]]
+    found = [("The first rows", examples.first_rows(name)),
+             ("How many rows", f"SELECT COUNT(*) AS n FROM {name}"),
+             ("The main columns", f"SELECT TOP 100 {', '.join(principal)}\nFROM {name}")]
     pos = table.position_columns
     if pos:
         ra0, dec0 = 180.0, 0.0
         if sample and sample[0].get(pos[0]) is not None:
             ra0, dec0 = round(float(sample[0][pos[0]]), 4), round(float(sample[0][pos[1]]), 4)
-        examples.append(("A cone search (0.1 degree around a position)",
-                         f"SELECT TOP 100 *, DISTANCE(POINT('ICRS', {pos[0]}, {pos[1]}), POINT('ICRS', {ra0}, {dec0})) AS dist\n"
-                         f"FROM {name}\nWHERE 1 = CONTAINS(POINT('ICRS', {pos[0]}, {pos[1]}), CIRCLE('ICRS', {ra0}, {dec0}, 0.1))\n"
-                         "ORDER BY dist"))
+        found.append(("A cone search (0.1 degree around a position)", examples.cone_search(name, pos[0], pos[1], ra0, dec0, 0.1)))
     mags = [c.name for c in columns if c.ucd.startswith("phot.mag")]
     if mags:
-        examples.append((f"A histogram of {mags[0]}",
-                         f"SELECT FLOOR({mags[0]}) AS bin, COUNT(*) AS n\nFROM {name}\nGROUP BY FLOOR({mags[0]})\nORDER BY bin"))
-    return examples
+        found.append((f"A histogram of {mags[0]}", examples.histogram(name, mags[0])))
+    return found
 
 
 def bibtex(table: Table) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 
 from apps.adql import TableInfo
+from apps.metadata import examples
 
 from .planning import mydb_jobs, mydb_table, science_catalog, shared_tables
 
@@ -41,23 +42,19 @@ def _column(table: TableInfo, *ucds: str, names: tuple[str, ...] = ()) -> str | 
 def examples_for(browser: list[BrowserSchema]) -> list[dict[str, Any]]:
     """A few ADQL examples built from the tables this user can see."""
     science = [t for s in browser if s.name.upper() != "TAP_SCHEMA" and not s.name.lower().startswith("mydb") for t in s.tables]
-    examples: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     if science:
         t = science[0]
-        examples.append({"title": f"The first rows of {t.schema}.{t.name}", "query": f"SELECT TOP 10 * FROM {t.schema}.{t.name}"})
+        found.append({"title": f"The first rows of {t.schema}.{t.name}", "query": examples.first_rows(examples.table_ref(t.schema, t.name))})
     for t in science:
         ra = _column(t, "pos.eq.ra;meta.main", "pos.eq.ra", names=("ra", "raj2000"))
         dec = _column(t, "pos.eq.dec;meta.main", "pos.eq.dec", names=("dec", "dej2000"))
         if ra and dec:
-            examples.append({
-                "title": f"Cone search: 5° around (ra, dec) = (180°, 0°) in {t.name}",
-                "query": (f"SELECT TOP 100 *\nFROM {t.schema}.{t.name} AS t\n"
-                          f"WHERE 1 = CONTAINS(POINT('ICRS', t.{ra}, t.{dec}), CIRCLE('ICRS', 180, 0, 5))"),
-            })
-            examples.append({"title": f"Count the sources of {t.name} per 10° of declination",
-                             "query": f"SELECT FLOOR({dec} / 10) * 10 AS dec_bin, COUNT(*) AS n\nFROM {t.schema}.{t.name}\n"
-                                      "GROUP BY FLOOR(" + dec + " / 10) * 10\nORDER BY dec_bin"})
+            name = examples.table_ref(t.schema, t.name)
+            found.append({"title": f"Cone search: 5° around (ra, dec) = (180°, 0°) in {t.name}",
+                          "query": examples.cone_search(name, ra, dec, 180, 0, 5)})
+            found.append({"title": f"Count the sources of {t.name} per 10° of declination",
+                          "query": examples.histogram(name, dec, 10)})
             break
-    examples.append({"title": "Tables you may query (TAP_SCHEMA)",
-                     "query": "SELECT schema_name, table_name, description\nFROM TAP_SCHEMA.tables\nORDER BY schema_name, table_name"})
-    return examples
+    found.append({"title": "Tables you may query (TAP_SCHEMA)", "query": examples.TAP_SCHEMA_TABLES})
+    return found

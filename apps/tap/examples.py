@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser, User
 
 from apps.metadata.catalog import tables_with_columns
+from apps.metadata.examples import cone_search, first_rows, table_ref
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,13 @@ def examples_for(user: User | AnonymousUser) -> list[Example]:
     for table in tables_with_columns(user, "read"):
         name = table.qualified_name
         slug = name.replace(".", "-").replace("_", "-").lower()
+        ref = table_ref(table.schema.name, table.name)
         found.append(Example(f"{slug}-top", f"The first rows of {name}", table.description or table.title or name,
-                             f"SELECT TOP 10 * FROM {name}", (name,)))
+                             first_rows(ref), (name,)))
         if table.position_columns:
             ra, dec = table.position_columns
             found.append(Example(
                 f"{slug}-cone", f"A cone search in {name}",
                 "Objects within 1 degree of a position, nearest first; geometry functions in ADQL.",
-                f"SELECT TOP 100 *, DISTANCE(POINT('ICRS', {ra}, {dec}), POINT('ICRS', 10.0, 20.0)) AS dist FROM {name}\n"
-                f"WHERE 1 = CONTAINS(POINT('ICRS', {ra}, {dec}), CIRCLE('ICRS', 10.0, 20.0, 1.0))\nORDER BY dist",
-                (name,)))
+                cone_search(ref, ra, dec, 10.0, 20.0, 1.0), (name,)))
     return found
