@@ -60,7 +60,18 @@ def _check_credentials(request: HttpRequest, scheme: str, value: str) -> User | 
 
 
 def user_from_header(request: HttpRequest) -> User | None:
-    """The user named by the Authorization header; None if there is no header."""
+    """The user named by the Authorization header; None if there is no header.
+
+    Remembered on the request: the middleware and REST framework both ask, and a
+    password check (a deliberately slow hash) must not run twice per request.
+    """
+    if not hasattr(request, "_header_user"):
+        request._header_user = _check_header(request)  # type: ignore[attr-defined]
+    user: User | None = request._header_user  # type: ignore[attr-defined]
+    return user
+
+
+def _check_header(request: HttpRequest) -> User | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
