@@ -32,6 +32,8 @@ MYDB_PREFIX = "mydb_"
 ER_STATEMENT_TIMEOUT = 1969
 ER_QUERY_INTERRUPTED = 1317
 INSERT_ROWS = 2000
+# Science and MyDB text compares as ADQL wants: case- and trailing-space-sensitive.
+COLLATION = "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
 
 
 class MariaDBEngine:
@@ -63,7 +65,7 @@ class MariaDBEngine:
         check_job_id(job_id)
         tmp = TableName(into.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(into.schema)}")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(into.schema)} {COLLATION}")
             if _exists(cur, into):
                 raise EngineError(f"a table named {into.name} already exists in {into.schema}")
             try:
@@ -144,10 +146,10 @@ class MariaDBEngine:
         placeholders = ", ".join(["%s"] * len(schema))
         rows = 0
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(table.schema)}")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(table.schema)} {COLLATION}")
             if not replace and _exists(cur, table):
                 raise EngineError(f"a table named {table.name} already exists in {table.schema}")
-            cur.execute(f"CREATE TABLE {_qualified(tmp)} ({columns})")
+            cur.execute(f"CREATE TABLE {_qualified(tmp)} ({columns}) {COLLATION}")
             try:
                 insert = f"INSERT INTO {_qualified(tmp)} VALUES ({placeholders})"
                 for batch in batches:
@@ -180,7 +182,7 @@ class MariaDBEngine:
     def rename(self, table: TableName, new: TableName) -> None:
         check_name(table), check_name(new)
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(new.schema)}")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(new.schema)} {COLLATION}")
             try:
                 cur.execute(f"RENAME TABLE {_qualified(table)} TO {_qualified(new)}")
             except pymysql.Error as e:
