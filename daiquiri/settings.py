@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from apps.core.env import env_bool, env_choice, env_int, env_list, env_path, env_str
+from apps.core.env import env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("DAIQUIRI_VAR_DIR", BASE_DIR / "var")
@@ -189,6 +189,12 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
+# Proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); by default nobody's: the
+# client is REMOTE_ADDR. Login limits count per client address, so this must name the real proxies.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+# HTTP Basic/token failures allowed per window (apps/accounts/authentication.py explains the three counters).
+AUTH_FAILURES_ALLOWED = env_int("AUTH_FAILURES_ALLOWED", 10, minimum=1)
+AUTH_FAILURE_WINDOW_S = env_int("AUTH_FAILURE_WINDOW_S", 300, minimum=1)
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 MANAGERS_GROUP = "managers"

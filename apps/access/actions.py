@@ -16,6 +16,8 @@ from .permissions import can_grant
 from .registry import resource_type
 
 AnyUser = User | AnonymousUser
+BUILTIN_NAMES = {"public", "anyone"}
+GROUP_NAME_MAX = Group._meta.get_field("name").max_length or 150
 
 
 def is_group_admin(user: AnyUser, group: Group) -> bool:
@@ -33,14 +35,35 @@ def _require_group_admin(user: AnyUser, group: Group) -> None:
         raise PermissionDenied("Only the group's admins may do this.")
 
 
-@transaction.atomic
-def do_create_group(creator: User, name: str, description: str = "") -> Group:
+def _free_group_name(name: str, group: Group | None = None) -> str:
+    """The name, stripped, if no other group (built-in ones included) has it in any letter case."""
     name = name.strip()
     if not name:
         raise ValidationError("A group needs a name.")
-    if Group.objects.filter(name__iexact=name).exists():
-        raise ValidationError(f"A group called {name!r} exists already.")
-    group = Group.objects.create(name=name, description=description, created_by=creator)
+    if len(name) > GROUP_NAME_MAX:
+        raise ValidationError(f"A group name has at most {GROUP_NAME_MAX} characters.")
+    others = Group.objects.filter(name__iexact=name)
+    if name.lower() in BUILTIN_NAMES:  # reserved even before the built-in groups exist
+        raise _taken(name)
+    if group is not None:
+        others = others.exclude(pk=group.pk)
+    if others.exists():
+        raise _taken(name)
+    return name
+
+
+def _taken(name: str) -> ValidationError:
+    return ValidationError(f"A group called {name!r} exists already.")
+
+
+@transaction.atomic
+def do_create_group(creator: User, name: str, description: str = "") -> Group:
+    name = _free_group_name(name)
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(name=name, description=description, created_by=creator)
+    except IntegrityError as exc:  # created concurrently; the database's case-blind unique index decides
+        raise _taken(name) from exc
     Membership.objects.create(group=group, user=creator, role=Membership.ROLE_ADMIN, status=Membership.STATUS_ACTIVE)
     do_record_event(kinds.GROUP_CREATED, user=creator, summary=f"created group {name}", group=group.pk)
     return group
@@ -49,8 +72,12 @@ def do_create_group(creator: User, name: str, description: str = "") -> Group:
 @transaction.atomic
 def do_update_group(actor: User, group: Group, name: str, description: str) -> Group:
     _require_group_admin(actor, group)
-    group.name, group.description = name.strip(), description
-    group.save(update_fields=["name", "description"])
+    group.name, group.description = _free_group_name(name, group), description
+    try:
+        with transaction.atomic():
+            group.save(update_fields=["name", "description"])
+    except IntegrityError as exc:
+        raise _taken(group.name) from exc
     do_record_event(kinds.GROUP_UPDATED, user=actor, summary=f"updated group {group.name}", group=group.pk)
     return group
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django import forms
 from django.contrib.auth.models import User
-from django.db.models import Q
 
 from .models import Group, Membership
 
@@ -13,8 +13,17 @@ class GroupForm(forms.Form):
 
 
 def find_user(text: str) -> User | None:
+    """The active user with this user name, or whose VERIFIED e-mail address this is.
+
+    Text with an @ is only ever an e-mail address: a user name shaped like somebody
+    else's address (refused since, but maybe older) must not receive what was meant
+    for that address's owner; nor may an address its holder never confirmed.
+    """
     text = text.strip()
-    return User.objects.filter(Q(username__iexact=text) | Q(email__iexact=text), is_active=True).first()
+    if "@" in text:
+        address = EmailAddress.objects.filter(email__iexact=text, verified=True, user__is_active=True).select_related("user").first()
+        return None if address is None else address.user
+    return User.objects.filter(username__iexact=text, is_active=True).first()
 
 
 class UserField(forms.CharField):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class Group(models.Model):
@@ -27,6 +28,9 @@ class Group(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # "team" beside "Team" (or a user group called "public") would pass for the other one.
+        constraints = [models.UniqueConstraint(Lower("name"), name="group_name_unique_in_any_case",
+                                               violation_error_message="A group with this name exists already.")]
 
     def __str__(self) -> str:
         return self.name

@@ -9,12 +9,22 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
+from .addresses import client_address
 from .models import Profile
+from .validators import validate_username_not_email
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return bool(getattr(settings, "SIGNUP_OPEN", True))
+
+    def clean_username(self, username: str, shallow: bool = False) -> str:
+        validate_username_not_email(username)
+        return super().clean_username(username, shallow=shallow)
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # allauth's own guess trusts any X-Forwarded-For, which resets its login limits at will.
+        return client_address(request)
 
     def save_user(self, request: HttpRequest, user: User, form: Any, commit: bool = True) -> User:
         user = super().save_user(request, user, form, commit=False)

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import actions
 from .models import ApiToken, Profile
+from .validators import validate_username_not_email
 
 
 class ProfileInline(admin.StackedInline):
@@ -24,7 +26,29 @@ def activate_users(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
     messages.success(request, "Done.")
 
 
+class NotEmailUsername:
+    """Administrators may not give a user name shaped like an e-mail address either."""
+
+    cleaned_data: dict[str, object]
+
+    def clean_username(self) -> str:
+        inherited = getattr(super(), "clean_username", None)  # the creation form's case-blind uniqueness check
+        username = str(inherited() if inherited else self.cleaned_data.get("username", ""))
+        validate_username_not_email(username)
+        return username
+
+
+class PortalUserCreationForm(NotEmailUsername, AdminUserCreationForm):
+    pass
+
+
+class PortalUserChangeForm(NotEmailUsername, UserChangeForm):
+    pass
+
+
 class PortalUserAdmin(UserAdmin):
+    form = PortalUserChangeForm
+    add_form = PortalUserCreationForm
     inlines = [ProfileInline]
     actions = [activate_users]
     list_display = ("username", "email", "first_name", "last_name", "is_active", "is_staff", "date_joined")

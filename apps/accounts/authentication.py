@@ -3,14 +3,31 @@
 Accepted headers: ``Authorization: Token <key>``, ``Authorization: Bearer <key>``
 and ``Authorization: Basic <user:password>``, where the password may also be
 an API token (so TOPCAT users need not type their real password).
-Failed attempts are counted per client address and refused above a limit.
+
+Failed attempts are limited by three counters, each a fixed window of
+AUTH_FAILURE_WINDOW_S seconds in the cache (atomic on Redis):
+
+- per (account, client address): AUTH_FAILURES_ALLOWED. This is the one an
+  attacker at one address meets; the account's owner elsewhere is not affected.
+- per account, from everywhere: ten times that, so guessing one password from
+  many addresses stays bounded, while one address alone can never reach it.
+- per client address, over all accounts: five times that, against trying one
+  password on many accounts; with TRUSTED_PROXIES set, the address is the real
+  client's, not the proxy's, so users behind one proxy do not lock each other out.
+
+A slot is taken *before* the password is checked and given back if the check
+succeeds or is refused, so parallel requests cannot all pass a check-then-count
+gap: at most the limit of real password checks run per window, however many
+arrive at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -19,10 +36,12 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from .addresses import client_address
 from .models import ApiToken, hash_token
+from .scoped import user_for_scoped_key
 
-FAILURES_ALLOWED = 10
-FAILURE_WINDOW_S = 300
+ACCOUNT_FACTOR = 10  # the per-account cap, in multiples of AUTH_FAILURES_ALLOWED
+ADDRESS_FACTOR = 5  # the per-address cap over all accounts, likewise
 REALM = 'Basic realm="portal", charset="UTF-8"'
 
 
@@ -40,20 +59,71 @@ def user_for_token(key: str) -> User | None:
     return token.user
 
 
-def _failure_key(request: HttpRequest) -> str:
-    return f"auth-failures:{request.META.get('REMOTE_ADDR', '')}"
+def _account_of(scheme: str, value: str) -> str:
+    """A digest of the user name a Basic header names ("" for tokens, which name no account)."""
+    if scheme != "basic":
+        return ""
+    try:
+        username = base64.b64decode(value).decode("utf-8").partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return hashlib.sha256(username.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _counters(request: HttpRequest, account: str) -> list[tuple[str, int]]:
+    """(cache key, limit) of each counter this attempt counts against, narrowest first."""
+    allowed: int = settings.AUTH_FAILURES_ALLOWED
+    address = client_address(request)
+    counters = [(f"auth-fail:addr:{address}", allowed * ADDRESS_FACTOR)]
+    if account:
+        counters[:0] = [(f"auth-fail:pair:{account}:{address}", allowed), (f"auth-fail:acct:{account}", allowed * ACCOUNT_FACTOR)]
+    return counters
+
+
+def _take(key: str) -> int:
+    window: int = settings.AUTH_FAILURE_WINDOW_S
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 0, window)
+        count = cache.incr(key)
+    if count <= 1:  # a key re-created by a racing incr/decr after expiry would otherwise never expire
+        cache.touch(key, window)
+    return int(count)
+
+
+def _give_back(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            cache.decr(key)
+        except ValueError:  # the window ended meanwhile
+            pass
+
+
+def _reserve(counters: list[tuple[str, int]]) -> list[str] | None:
+    """Take one slot on every counter, or none (and None) if any is full."""
+    taken: list[str] = []
+    for key, limit in counters:
+        taken.append(key)
+        if _take(key) > limit:
+            _give_back(taken)
+            return None
+    return taken
 
 
 def _check_credentials(request: HttpRequest, scheme: str, value: str) -> User | None:
     if scheme in ("token", "bearer"):
-        return user_for_token(value)
+        return user_for_token(value) or user_for_scoped_key(value, request.path_info)
     try:
         username, _, password = base64.b64decode(value).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
+    if "\x00" in username or "\x00" in password:  # no account has one; PostgreSQL refuses to even compare it
+        return None
     user = authenticate(request, username=username, password=password)
     if user is None:
-        by_token = user_for_token(password)
+        by_token = user_for_token(password) or user_for_scoped_key(password, request.path_info)
         if by_token is not None and username in (by_token.username, by_token.email):
             user = by_token
     return user if user is not None and user.is_active else None
@@ -77,15 +147,14 @@ def _check_header(request: HttpRequest) -> User | None:
     scheme = scheme.lower()
     if scheme not in ("basic", "token", "bearer") or not value.strip():
         return None
-    if cache.get(_failure_key(request), 0) >= FAILURES_ALLOWED:
+    value = value.strip()
+    slots = _reserve(_counters(request, _account_of(scheme, value)))
+    if slots is None:
         raise AuthenticationFailed("Too many failed attempts; try again in a few minutes.")
-    user = _check_credentials(request, scheme, value.strip())
+    user = _check_credentials(request, scheme, value)
     if user is None:
-        try:
-            cache.incr(_failure_key(request))
-        except ValueError:
-            cache.set(_failure_key(request), 1, FAILURE_WINDOW_S)
-        raise AuthenticationFailed("Invalid credentials.")
+        raise AuthenticationFailed("Invalid credentials.")  # the slots stay taken: this failure counts
+    _give_back(slots)
     return user
 
 

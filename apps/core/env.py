@@ -8,6 +8,7 @@ the value is read from that file, trailing newline removed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,3 +93,17 @@ def env_choice(name: str, choices: tuple[str, ...], default: str, environ: Mappi
 def env_path(name: str, default: Path, environ: Mapping[str, str] | None = None) -> Path:
     value = _raw(name, environ)
     return default if not value else Path(value).expanduser().resolve()
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_networks(name: str, default: list[str] | None = None, environ: Mapping[str, str] | None = None) -> list[IPNetwork]:
+    """A comma-separated list of addresses or CIDR blocks (``10.0.0.0/8,::1``)."""
+    networks = []
+    for item in env_list(name, default, environ):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise EnvError(f"{name}: {item!r} is not an address or a CIDR block like 10.0.0.0/8") from exc
+    return networks

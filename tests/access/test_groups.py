@@ -97,3 +97,33 @@ def test_the_groups_page_costs_a_constant_number_of_queries(users: FourUsers, dj
     client = client_for(users.member)
     with django_assert_max_num_queries(12):  # type: ignore[operator]
         assert client.get(reverse("access:groups")).status_code == 200
+
+
+@pytest.mark.parametrize("taken", ["Team", "team", " TEAM ", "Public", "anyone"])
+def test_renaming_a_group_to_a_taken_name_is_refused_with_a_reason(users: FourUsers, taken: str) -> None:
+    other = do_create_group(users.owner, "Other")
+    response = client_for(users.owner).post(reverse("access:group_edit", args=[other.pk]),
+                                             {"name": taken, "description": ""}, follow=True)
+    assert response.status_code == 200
+    assert "exists already" in response.content.decode()
+    other.refresh_from_db()
+    assert other.name == "Other"
+
+
+def test_a_new_group_may_not_take_a_built_in_name_before_the_built_in_group_exists(users: FourUsers) -> None:
+    Group.objects.filter(kind=Group.KIND_PUBLIC).delete()
+    with pytest.raises(ValidationError, match="exists already"):
+        do_create_group(users.outsider, "public")
+
+
+def test_the_database_refuses_names_that_differ_only_in_case(users: FourUsers) -> None:
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Group.objects.create(name="TEAM")
+
+
+def test_renaming_keeps_a_groups_own_name_in_another_case(users: FourUsers) -> None:
+    client_for(users.owner).post(reverse("access:group_edit", args=[users.group.pk]), {"name": "TEAM", "description": ""})
+    users.group.refresh_from_db()
+    assert users.group.name == "TEAM"

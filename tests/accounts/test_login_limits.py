@@ -1,0 +1,173 @@
+"""Failed HTTP Basic/token logins: counted atomically, per account and per client address.
+
+The concurrency tests run real threads against the real Redis cache and count the
+password checks the hasher actually performs.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
+from django.http import HttpRequest
+from django.test import RequestFactory
+
+from apps.accounts.addresses import client_address
+from apps.accounts.authentication import AuthenticationFailed, user_from_header
+
+LIMIT = 10
+guesses: set[str] = set()  # every password the hasher was asked to verify (each backend verifies once per attempt)
+_lock = threading.Lock()
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The test's fast hasher, noting every password it verifies."""
+
+    def verify(self, password: str, encoded: str) -> bool:
+        with _lock:
+            guesses.add(password)
+        return super().verify(password, encoded)
+
+
+def checks() -> int:
+    return len(guesses)
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def request(header: str, address: str = "192.0.2.1", forwarded: str | None = None) -> HttpRequest:
+    extra = {"HTTP_AUTHORIZATION": header, "REMOTE_ADDR": address}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    made = RequestFactory().get("/accounts/api/me", **extra)
+    made.user = AnonymousUser()  # as AuthenticationMiddleware leaves it before the header is read
+    return made
+
+
+def attempt(header: str, address: str = "192.0.2.1", forwarded: str | None = None) -> User | None:
+    """The user, or None when refused (wrong or too many)."""
+    try:
+        return user_from_header(request(header, address, forwarded))
+    except AuthenticationFailed:
+        return None
+    finally:
+        connection.close()  # each thread's own connection
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> Iterator[None]:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"t-{uuid.uuid4().hex}"}}
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    settings.AUTH_FAILURES_ALLOWED = LIMIT
+    settings.TRUSTED_PROXIES = []
+    guesses.clear()
+    yield
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def alice(redis_cache: None, transactional_db: None) -> User:
+    return User.objects.create_user("alice", "alice@example.org", "alice-password")
+
+
+def in_parallel(headers: list[tuple[str, str]]) -> list[User | None]:
+    barrier = threading.Barrier(len(headers))
+
+    def one(item: tuple[str, str]) -> User | None:
+        barrier.wait()
+        return attempt(*item)
+
+    with ThreadPoolExecutor(len(headers)) as pool:
+        return list(pool.map(one, headers))
+
+
+def test_80_parallel_wrong_passwords_make_at_most_the_limit_of_password_checks(alice: User) -> None:
+    results = in_parallel([(basic("alice", f"guess-{n}"), "192.0.2.66") for n in range(80)])
+    assert results == [None] * 80
+    assert checks() <= LIMIT, f"{checks()} password checks for a limit of {LIMIT}"
+    assert checks() >= LIMIT // 2  # the limit is not a wall against the first attempt either
+
+
+def test_the_owner_gets_in_from_elsewhere_while_one_address_hammers_the_account(alice: User) -> None:
+    in_parallel([(basic("alice", f"guess-{n}"), "192.0.2.66") for n in range(80)])
+    assert attempt(basic("alice", "alice-password"), "192.0.2.66") is None  # the attacker's address is locked out
+    assert attempt(basic("alice", "alice-password"), "198.51.100.7") == alice
+
+
+def test_other_accounts_at_the_attackers_address_are_not_locked_out(alice: User) -> None:
+    bob = User.objects.create_user("bob", "bob@example.org", "bob-password")
+    for n in range(3 * LIMIT):
+        attempt(basic("alice", f"guess-{n}"), "192.0.2.66")
+    assert attempt(basic("bob", "bob-password"), "192.0.2.66") == bob
+
+
+def test_many_addresses_together_meet_a_per_account_cap(alice: User) -> None:
+    for n in range(20 * LIMIT):
+        attempt(basic("alice", f"guess-{n}"), f"10.0.{n // 250}.{n % 250}")
+    assert checks() <= 10 * LIMIT
+    assert attempt(basic("alice", "alice-password"), "198.51.100.7") is None
+
+
+def test_one_address_trying_many_accounts_meets_a_per_address_cap(alice: User) -> None:
+    for n in range(20 * LIMIT):
+        attempt(basic(f"user{n}", "password"), "192.0.2.66")
+    assert attempt(basic("alice", "alice-password"), "192.0.2.66") is None
+    assert attempt(basic("alice", "alice-password"), "198.51.100.7") == alice
+
+
+def test_user_name_case_does_not_give_fresh_attempts(alice: User) -> None:
+    names = ["alice", "Alice", "ALICE", "aLiCe", " alice"]
+    for n in range(3 * LIMIT):
+        attempt(basic(names[n % len(names)], f"guess-{n}"), "192.0.2.66")
+    assert checks() <= LIMIT
+
+
+def test_a_forged_x_forwarded_for_does_not_reset_the_count(alice: User) -> None:
+    for n in range(3 * LIMIT):
+        attempt(basic("alice", f"guess-{n}"), "192.0.2.66", forwarded=f"203.0.113.{n}")
+    assert checks() <= LIMIT
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_apart(alice: User, settings: Any) -> None:
+    from apps.core.env import env_networks
+
+    settings.TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", environ={"TRUSTED_PROXIES": "10.1.0.0/16"})
+    for n in range(3 * LIMIT):
+        attempt(basic("alice", f"guess-{n}"), "10.1.0.5", forwarded=f"203.0.113.{n}, 192.0.2.66")
+    assert checks() <= LIMIT
+    assert attempt(basic("alice", "alice-password"), "10.1.0.5", forwarded="198.51.100.7") == alice
+
+
+def test_successful_logins_do_not_count(alice: User) -> None:
+    for _ in range(3 * LIMIT):
+        assert attempt(basic("alice", "alice-password"), "192.0.2.66") == alice
+
+
+@pytest.mark.parametrize(("remote", "forwarded", "trusted", "client"), [
+    ("192.0.2.1", None, "", "192.0.2.1"),
+    ("192.0.2.1", "203.0.113.9", "", "192.0.2.1"),  # nobody trusted: the header is the client's own words
+    ("10.0.0.2", "203.0.113.9", "10.0.0.0/8", "203.0.113.9"),
+    ("10.0.0.2", "6.6.6.6, 203.0.113.9", "10.0.0.0/8", "203.0.113.9"),  # the left part was written by the client
+    ("10.0.0.2", "203.0.113.9, 10.0.0.7", "10.0.0.0/8", "203.0.113.9"),  # two proxies of ours
+    ("10.0.0.2", "garbage", "10.0.0.0/8", "10.0.0.2"),
+    ("::1", "2001:db8::5", "::1", "2001:db8::5"),
+])
+def test_the_client_address_believes_only_trusted_proxies(settings: Any, remote: str, forwarded: str | None,
+                                                          trusted: str, client: str) -> None:
+    from apps.core.env import env_networks
+
+    settings.TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", environ={"TRUSTED_PROXIES": trusted})
+    assert client_address(request("", remote, forwarded)) == client
