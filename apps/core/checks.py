@@ -74,3 +74,51 @@ def check_production_services(app_configs: Any, **kwargs: Any) -> list[Warning]:
             Warning("CELERY_TASK_ALWAYS_EAGER runs queries inside web requests.", id="daiquiri.W003")
         )
     return warnings
+
+
+# --- Security of the deployment (ids 010 and up) ------------------------------------------------
+SUPERUSER_NAMES = {"root", "postgres"}
+
+
+@register(Tags.security, deploy=True)
+def check_demo_accounts(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The demo users' passwords are printed by `manage.py demo` and in the README: anybody can log in."""
+    from django.contrib.auth.models import User
+    from django.db import DatabaseError
+
+    from apps.core.management.commands.demo import DEMO_USERS, demo_password
+
+    try:
+        users = list(User.objects.filter(username__in=[name for name, _, _ in DEMO_USERS], is_active=True))
+    except DatabaseError:  # not migrated yet: nothing to warn about
+        return []
+    open_doors = sorted(user.username for user in users if user.check_password(demo_password(user.username)))
+    if not open_doors:
+        return []
+    return [Error(
+        f"The demo accounts {', '.join(open_doors)} are active with their published passwords.",
+        hint="Delete them, deactivate them or give them new passwords (manage.py changepassword NAME).",
+        id="daiquiri.E010",
+    )]
+
+
+@register(Tags.security, deploy=True)
+def check_science_database_users(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Queries run with the science URL's account: a superuser there can read and change everything."""
+    from urllib.parse import urlsplit
+
+    warnings = []
+    for name in ("SCIENCE_POSTGRESQL_URL", "SCIENCE_MARIADB_URL"):
+        url = getattr(settings, name, "")
+        if not url:
+            continue
+        user = urlsplit(url).username or ""
+        if user.lower() in SUPERUSER_NAMES or not user:
+            who = f"as {user!r}" if user else "without a user name (the driver's default may be a superuser)"
+            warnings.append(Warning(
+                f"{name} logs in {who}: every query would run with the database's full powers.",
+                hint="Create an account that may only read the science schemas and write its own result "
+                "schema, and put it in the URL (see README, Production).",
+                id="daiquiri.W010",
+            ))
+    return warnings

@@ -22,6 +22,11 @@ from apps.access.models import Group
 DEMO_USERS = [("alice", "Alice", "Astronomer"), ("bob", "Bob", "Observer")]
 
 
+def demo_password(username: str) -> str:
+    """Published (README, this command's output): `check --deploy` refuses demo accounts that still use it."""
+    return f"{username}-demo-password"
+
+
 class Command(BaseCommand):
     help = "Load demo users, a group and (through each app's demo.py) demo catalogues."
 
@@ -48,7 +53,7 @@ class Command(BaseCommand):
         for username, first, last in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"})
             if created:
-                user.set_password(f"{username}-demo-password")
+                user.set_password(demo_password(username))
                 user.save()
                 EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
             users[username] = user
