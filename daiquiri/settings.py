@@ -322,7 +322,14 @@ FILES_OWNER_GID = env_int("FILES_OWNER_GID", 1000, minimum=1)  # compute contain
 DOCKER_HOST = env_str("DOCKER_HOST", "unix:///var/lib/daiquiri-docker/docker.sock")  # scripts/services.d/30-docker
 COMPUTE_PORTAL_URL = env_str("COMPUTE_PORTAL_URL", SITE_URL)  # how a job reaches the portal (DAIQUIRI_URL in the container)
 COMPUTE_FAIRNESS_HOURS = env_int("COMPUTE_FAIRNESS_HOURS", 24, minimum=1)  # recent usage that lowers a user's priority
-COMPUTE_LOG_BYTES = env_int("COMPUTE_LOG_BYTES", 1024 * 1024, minimum=1024)  # stdout/stderr kept per job
+COMPUTE_LOG_BYTES = env_int("COMPUTE_LOG_BYTES", 1024 * 1024, minimum=1024)  # stdout/stderr kept per job (and the engine's log cap)
+# Jobs have no network; a gateway container forwards a Unix socket to the portal's HTTP server (apps/compute/gateway.py).
+COMPUTE_PORTAL_UPSTREAM = env_str("COMPUTE_PORTAL_UPSTREAM", "")  # host:port the gateway forwards to; empty: COMPUTE_PORTAL_URL's
+COMPUTE_GATEWAY_IMAGE = env_str("COMPUTE_GATEWAY_IMAGE", "daiquiri/python:latest")  # has python3 and daiquiri_client.gateway
+COMPUTE_GATEWAY_DIR = env_path("COMPUTE_GATEWAY_DIR", VAR_DIR / "compute" / "gateway")  # socket folders, mounted into jobs
+COMPUTE_MAX_QUEUED_PER_USER = env_int("COMPUTE_MAX_QUEUED_PER_USER", 4, minimum=1)  # waiting or running jobs per user and domain
+COMPUTE_MAX_RUNNING_PER_USER = env_int("COMPUTE_MAX_RUNNING_PER_USER", 1, minimum=1)  # running at once per user and domain
+COMPUTE_MAX_MOUNTS = env_int("COMPUTE_MAX_MOUNTS", 32, minimum=1)  # volumes one job may mount
 CELERY_BEAT_SCHEDULE["compute-reaper"] = {"task": "workers.compute.reap_jobs", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_temporary_files", "schedule": 3600.0}
 

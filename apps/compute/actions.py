@@ -23,10 +23,9 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from apps.access.actions import do_create_resource
+from apps.access.actions import builtin_group, do_create_resource, do_grant
+from apps.access.models import Group
 from apps.access.permissions import access_resource, filter_allowed, owns
-from apps.accounts.actions import do_create_token, do_revoke_token
-from apps.accounts.models import ApiToken
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
 from apps.files.actions import access_volume, usage_bytes, volume_actions, volume_fs
@@ -34,7 +33,7 @@ from apps.files.models import Volume
 from apps.files.paths import PathError, clean_path
 from apps.uws import phases
 
-from . import engine
+from . import engine, tokens
 from .models import ComputeDomain, ComputeImage, ComputeJob
 
 log = logging.getLogger(__name__)
@@ -53,9 +52,24 @@ def do_register_image(name: str, docker_image: str, description: str = "", noteb
     return ComputeImage.objects.create(name=name, docker_image=docker_image, description=description, notebooks=notebooks, resource=resource)
 
 
+@transaction.atomic
+def do_register_domain(name: str, public: bool = False, **limits: object) -> ComputeDomain:
+    """Register a compute domain; who may run jobs in it is its resource's "run" privilege
+    (``public``: every registered user). Limits are ComputeDomain fields (cpus, memory_mb, …)."""
+    resource = do_create_resource("domain", name)
+    domain = ComputeDomain.objects.create(name=name, resource=resource, **limits)  # type: ignore[arg-type]
+    if public:
+        do_grant(None, resource, "run", group=builtin_group(Group.KIND_PUBLIC))
+    return domain
+
+
 # --- checked lookups -------------------------------------------------------------
 def runnable_images(user: AnyUser) -> QuerySet[ComputeImage]:
     return filter_allowed(user, "run", ComputeImage.objects.filter(enabled=True), "image")
+
+
+def usable_domains(user: AnyUser) -> QuerySet[ComputeDomain]:
+    return filter_allowed(user, "run", ComputeDomain.objects.filter(enabled=True), "domain")
 
 
 def access_image(user: AnyUser, image_id: int) -> ComputeImage:
@@ -119,10 +133,32 @@ class JobSpec:
     run_id: str = ""
 
 
+class TooManyJobs(ValidationError):
+    """The user has as many jobs waiting or running in the domain as a user may."""
+
+
+MAX_COMMAND = 100_000
+MAX_PATH = 1000  # the columns of notebook and workdir_path
+
+
+def _validate_lengths(spec: JobSpec) -> None:
+    if len(spec.command) > MAX_COMMAND:
+        raise ValidationError(f"The command is longer than {MAX_COMMAND} characters; put it in a script in the working folder.")
+    for label, value in (("notebook path", spec.notebook), ("working folder", spec.workdir_path)):
+        if len(value) > MAX_PATH:
+            raise ValidationError(f"The {label} is longer than {MAX_PATH} characters.")
+    if len(spec.mounts or []) > settings.COMPUTE_MAX_MOUNTS:
+        raise ValidationError(f"A job mounts at most {settings.COMPUTE_MAX_MOUNTS} volumes.")
+
+
 def _validate(user: User, spec: JobSpec) -> None:
     access_resource(user, "run", spec.image.resource)
+    if spec.domain.resource is None:
+        raise PermissionDenied(f"Nobody may run jobs in {spec.domain.name} yet.")
+    access_resource(user, "run", spec.domain.resource)
     if not spec.image.enabled or not spec.domain.enabled:
         raise ValidationError("This image or compute domain is switched off.")
+    _validate_lengths(spec)
     if spec.kind == ComputeJob.KIND_NOTEBOOK:
         if not spec.image.notebooks:
             raise ValidationError(f"The image {spec.image.name} cannot run notebooks.")
@@ -136,6 +172,8 @@ def _validate(user: User, spec: JobSpec) -> None:
         raise ValidationError(f"Unknown job kind {spec.kind!r}.")
     if spec.network and not spec.domain.network:
         raise ValidationError(f"Jobs in {spec.domain.name} run without network.")
+    if spec.network and engine.reaches_host(spec.domain.network) and not spec.domain.trusted:
+        raise ValidationError(f"Jobs in {spec.domain.name} may not use the host's network; the portal is reachable without it.")
     try:
         clean_path(spec.workdir_path)
     except PathError as exc:
@@ -173,9 +211,23 @@ def do_update_job(user: User, job: ComputeJob, spec: JobSpec) -> ComputeJob:
     return job
 
 
+def _check_user_limit(job: ComputeJob) -> None:
+    """At most COMPUTE_MAX_QUEUED_PER_USER jobs of one user wait or run in a domain. The user's row
+    is locked first, so two submissions at once cannot both take the last place."""
+    User.objects.select_for_update().filter(pk=job.owner_id).first()
+    limit = settings.COMPUTE_MAX_QUEUED_PER_USER
+    active = ComputeJob.objects.filter(owner_id=job.owner_id, domain_id=job.domain_id, phase__in=(phases.QUEUED, phases.EXECUTING))
+    if active.count() >= limit:
+        raise TooManyJobs(
+            f"You have {limit} jobs waiting or running in {job.domain.name}, the most a user may have there; "
+            "wait for one to end (or abort one) before starting another."
+        )
+
+
 @transaction.atomic
 def do_run_job(user: User, job: ComputeJob) -> ComputeJob:
     """PENDING -> QUEUED, then dispatch (after commit, so the worker sees the job)."""
+    _check_user_limit(job)
     updated = ComputeJob.objects.filter(pk=job.pk, phase__in=(phases.PENDING, phases.HELD)).update(phase=phases.QUEUED)
     if updated != 1:
         raise ValidationError("Only a pending job can be started.")
@@ -232,14 +284,23 @@ def queue_order(domain: ComputeDomain) -> list[ComputeJob]:
 
 
 def dispatch(domain_id: int, send: Callable[[str], object] | None = None) -> list[str]:
-    """Claim queued jobs for the free slots of a domain and send them to the worker."""
+    """Claim queued jobs for the free slots of a domain and send them to the worker; a user
+    runs at most COMPUTE_MAX_RUNNING_PER_USER jobs at once, so one user cannot hold every slot."""
     claimed: list[str] = []
     with transaction.atomic():
         domain = ComputeDomain.objects.select_for_update().get(pk=domain_id)  # one dispatcher per domain at a time
-        free = domain.max_jobs - ComputeJob.objects.filter(domain=domain, phase=phases.EXECUTING).count()
-        for job in queue_order(domain)[: max(0, free)]:
+        running = list(ComputeJob.objects.filter(domain=domain, phase=phases.EXECUTING).values_list("owner_id", flat=True))
+        free = domain.max_jobs - len(running)
+        per_user = {owner: running.count(owner) for owner in set(running)}
+        for job in queue_order(domain):
+            if free <= 0:
+                break
+            if per_user.get(job.owner_id, 0) >= settings.COMPUTE_MAX_RUNNING_PER_USER:
+                continue
             if ComputeJob.objects.filter(pk=job.pk, phase=phases.QUEUED).update(phase=phases.EXECUTING, start_time=timezone.now()) == 1:
                 claimed.append(str(job.id))
+                free -= 1
+                per_user[job.owner_id] = per_user.get(job.owner_id, 0) + 1
     for job_id in claimed:
         (send or _send)(job_id)
     return claimed
@@ -265,15 +326,11 @@ def dispatch_later(domain_id: int) -> None:
 
 # --- running (worker side) -------------------------------------------------------
 def _token_for(job: ComputeJob) -> str:
-    token, key = do_create_token(job.owner, f"compute job {job.id}")
-    ComputeJob.objects.filter(pk=job.pk).update(token=token)
-    return key
+    return tokens.new_job_key(job)
 
 
 def _revoke_token(job: ComputeJob) -> None:
-    token = ApiToken.objects.filter(pk__in=ComputeJob.objects.filter(pk=job.pk).values("token_id")).first()
-    if token is not None:
-        do_revoke_token(job.owner, token)
+    tokens.end_job_key(job.pk)
 
 
 Snapshot = dict[str, tuple[int, float]]

@@ -19,7 +19,13 @@ class ComputeImageAdmin(admin.ModelAdmin):
 
 @admin.register(ComputeDomain)
 class ComputeDomainAdmin(admin.ModelAdmin):
-    list_display = ["name", "docker_host", "cpus", "memory_mb", "max_runtime_s", "max_jobs", "network", "enabled"]
+    list_display = ["name", "docker_host", "cpus", "memory_mb", "max_runtime_s", "max_jobs", "network", "trusted", "enabled"]
+    exclude = ["resource"]
+
+    def save_model(self, request: HttpRequest, obj: ComputeDomain, form: object, change: bool) -> None:
+        if obj.resource_id is None:  # who may run jobs here is shared afterwards on /access/resources/<id>/share
+            obj.resource = do_create_resource("domain", obj.name)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ComputeJob)

@@ -8,5 +8,10 @@ class ComputeConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.access.registry import register_resource_type
+        from apps.accounts.scoped import register_scoped_tokens
+
+        from . import tokens
 
         register_resource_type("image", "Container image", ("run",))
+        register_resource_type("domain", "Compute domain", ("run",))
+        register_scoped_tokens(tokens.PREFIX, tokens.resolve)

@@ -7,7 +7,7 @@ from typing import Any
 from apps.access.actions import builtin_group, do_grant
 from apps.access.models import Group
 
-from .actions import do_register_image
+from .actions import do_register_domain, do_register_image
 from .models import ComputeDomain, ComputeImage
 
 IMAGES = [
@@ -17,9 +17,8 @@ IMAGES = [
 
 
 def load_demo(stdout: Any, size: str) -> None:
-    ComputeDomain.objects.get_or_create(
-        name="local", defaults={"description": "This machine's Docker engine.", "cpus": 1.0, "memory_mb": 1024, "max_runtime_s": 3600, "max_jobs": 2}
-    )
+    if not ComputeDomain.objects.filter(name="local").exists():
+        do_register_domain("local", public=True, description="This machine's Docker engine.", cpus=1.0, memory_mb=1024, max_runtime_s=3600, max_jobs=2)
     for name, reference, notebooks, description in IMAGES:
         if not ComputeImage.objects.filter(name=name).exists():
             image = do_register_image(name, reference, description, notebooks)

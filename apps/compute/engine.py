@@ -1,15 +1,20 @@
 """Running one job's container in a Docker engine through the Docker SDK.
 
 The container gets only what the job may have: the mounts checked at
-submission (and again here), no network unless the domain has one and the
-job asked, a non-root user, the domain's memory/CPU limits, a read-only root
+submission (and again here), no network (the portal is reached through the
+gateway's Unix socket, see gateway.py) unless the domain has one and the job
+asked, a non-root user, the domain's memory/CPU limits, a read-only root
 file system with a private /tmp, no capabilities, no privilege escalation.
-The time limit is enforced by waiting at most the domain's maximum run time.
+The engine caps each container's log (json-file, two files of
+COMPUTE_LOG_BYTES): a job printing gigabytes leaves a few megabytes on disk,
+and only the tail is read back. The time limit is enforced by waiting at most
+the domain's maximum run time.
 """
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +26,39 @@ from docker.types import Mount
 
 from apps.files.models import Volume
 
+from . import gateway
 from .models import ComputeDomain, ComputeJob
 
 PIDS_LIMIT = 512
 CONTAINER_TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
 
 
+HOST_NETWORKS = ("host",)  # network modes that share the host's interfaces: a trusted domain only
+
+
+def docker_host(domain: ComputeDomain) -> str:
+    return domain.docker_host or settings.DOCKER_HOST
+
+
 def client_for(domain: ComputeDomain, timeout: int = 60) -> docker.DockerClient:
-    return docker.DockerClient(base_url=domain.docker_host or settings.DOCKER_HOST, timeout=timeout, version="auto")
+    return docker.DockerClient(base_url=docker_host(domain), timeout=timeout, version="auto")
+
+
+def reaches_host(network: str) -> bool:
+    return network in HOST_NETWORKS or network.startswith("container:")
+
+
+def network_mode(job: ComputeJob) -> str:
+    """The job's network: none, unless it asked and its domain has one (a host network only in a trusted domain)."""
+    domain = job.domain
+    if not (job.network and domain.network) or (reaches_host(domain.network) and not domain.trusted):
+        return "none"
+    return domain.network
+
+
+def log_config() -> dict[str, Any]:
+    """The engine keeps at most two files of COMPUTE_LOG_BYTES each per container."""
+    return {"Type": "json-file", "Config": {"max-size": str(settings.COMPUTE_LOG_BYTES), "max-file": "2"}}
 
 
 def mount_target(volume: Volume) -> str:
@@ -52,7 +82,9 @@ def container_command(job: ComputeJob) -> list[str]:
         stem = job.notebook[:-6] if job.notebook.endswith(".ipynb") else job.notebook
         output = f"{stem.rsplit('/', 1)[-1]}.output.ipynb"
         # --output is relative to the notebook's folder; a failing cell fails the job.
-        nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=-1", "--output", output, job.notebook]
+        # "./" keeps a name such as "--x.ipynb" from being read as an option (the path is relative, cleaned at submission).
+        nbconvert = ["jupyter", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=-1",
+                     f"--output=./{output}", f"./{job.notebook}"]
         return ["/bin/sh", "-c", shlex.join(nbconvert)]
     return ["/bin/sh", "-c", job.command]
 
@@ -60,8 +92,13 @@ def container_command(job: ComputeJob) -> list[str]:
 def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, environment: dict[str, str]) -> str:
     domain = job.domain
     client = client_for(domain)
-    network_mode = domain.network if (job.network and domain.network) else "none"
     uid, gid = settings.FILES_OWNER_UID, settings.FILES_OWNER_GID
+    try:
+        socket_folder = gateway.ensure_gateway(client, docker_host(domain))
+    except Exception:
+        client.close()
+        raise
+    portal = Mount(target=gateway.SOCKET_DIR, source=str(socket_folder), type="bind", read_only=True)
     kwargs: dict[str, Any] = {
         "image": job.image.docker_image,
         "command": container_command(job),
@@ -69,13 +106,14 @@ def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, envi
         "detach": True,
         "user": f"{uid}:{gid}",
         "working_dir": workdir,
-        "environment": {"HOME": CONTAINER_TMP, **environment},
-        "network_mode": network_mode,
+        "environment": {"HOME": CONTAINER_TMP, "DAIQUIRI_SOCKET": gateway.CONTAINER_SOCKET, **environment},
+        "network_mode": network_mode(job),
+        "log_config": log_config(),
         "mem_limit": f"{domain.memory_mb}m",
         "memswap_limit": f"{domain.memory_mb}m",
         "nano_cpus": int(domain.cpus * 1e9),
         "pids_limit": PIDS_LIMIT,
-        "mounts": [m.docker() for m in mounts],
+        "mounts": [portal, *(m.docker() for m in mounts)],
         "read_only": True,
         "tmpfs": {CONTAINER_TMP: "rw,exec,nosuid,nodev,size=512m,mode=1777"},
         "cap_drop": ["ALL"],
@@ -89,10 +127,21 @@ def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, envi
     return str(container.id)
 
 
-def _tail(data: bytes) -> str:
+def _tail(chunks: Iterable[bytes]) -> str:
+    """The last COMPUTE_LOG_BYTES of a log stream, read chunk by chunk (never the whole log at once)."""
     limit = settings.COMPUTE_LOG_BYTES
-    text = data[-limit:].decode("utf-8", "replace")
-    return text if len(data) <= limit else "[… earlier output cut]\n" + text
+    kept = bytearray()
+    cut = False
+    for chunk in chunks:
+        kept += chunk
+        if len(kept) > 2 * limit:
+            del kept[: len(kept) - limit]
+            cut = True
+    if len(kept) > limit:
+        del kept[: len(kept) - limit]
+        cut = True
+    text = bytes(kept).decode("utf-8", "replace")
+    return "[… earlier output cut]\n" + text if cut else text
 
 
 def wait(job: ComputeJob, timeout_s: float) -> int | None:
@@ -113,8 +162,8 @@ def collect(job: ComputeJob) -> tuple[str, str]:
     client = client_for(job.domain)
     try:
         container = client.containers.get(job.container_id or job.container_name)
-        stdout = _tail(container.logs(stdout=True, stderr=False))
-        stderr = _tail(container.logs(stdout=False, stderr=True))
+        stdout = _tail(container.logs(stdout=True, stderr=False, stream=True))
+        stderr = _tail(container.logs(stdout=False, stderr=True, stream=True))
         container.remove(force=True)
         return stdout, stderr
     finally:

@@ -40,9 +40,17 @@ class ComputeDomain(models.Model):
     max_jobs = models.PositiveIntegerField(default=2, help_text="Jobs running at once; more wait in the queue.")
     network = models.CharField(
         max_length=100, blank=True,
-        help_text="Docker network for jobs that ask for one (e.g. to query the portal); empty: jobs never get a network.",
+        help_text="Docker network for jobs that ask for one; empty: jobs never get a network. Jobs reach the portal "
+                  "through its gateway socket without any network. 'host' (or any network reaching the host) needs 'trusted'.",
+    )
+    trusted = models.BooleanField(
+        default=False, help_text="Only for domains whose every user is trusted with the host's network: allows network 'host'.",
     )
     enabled = models.BooleanField(default=True)
+    resource = models.OneToOneField(
+        Resource, null=True, blank=True, on_delete=models.SET_NULL, related_name="compute_domain",
+        help_text='Who may run jobs here is the "run" privilege of this resource; a domain without one takes no jobs.',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -78,7 +86,7 @@ class ComputeJob(models.Model):
     outputs = models.JSONField(default=list, blank=True, help_text="Files written in the working folder: [{path, size}].")
     workdir_before = models.JSONField(default=dict, blank=True, help_text="(size, mtime) of the working folder's files at start.")
     watched = models.DateTimeField(null=True, blank=True, help_text="Last time a worker looked at the running container.")
-    token = models.ForeignKey("accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True, help_text="The running job's token (apps/compute/tokens.py).")
 
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     start_time = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -12,7 +13,7 @@ from django.http import Http404
 from apps.files.actions import access_volume
 from apps.files.models import Volume
 
-from .actions import JobSpec, access_image
+from .actions import JobSpec, access_image, usable_domains
 from .models import ComputeDomain, ComputeImage, ComputeJob
 
 TRUE = {"1", "true", "yes", "on"}
@@ -31,9 +32,10 @@ def find_image(user: User, value: object) -> ComputeImage:
         raise ValidationError(f"No image {text!r}.") from None
 
 
-def find_domain(value: object) -> ComputeDomain:
+def find_domain(user: User, value: object) -> ComputeDomain:
+    """A domain the user may run jobs in (the "run" privilege of its resource), by name or id."""
     text = str(value or "").strip()
-    domains = ComputeDomain.objects.filter(enabled=True)
+    domains = usable_domains(user)
     if not text:
         domain = domains.first()
     else:
@@ -57,13 +59,15 @@ def spec_from_json(user: User, data: Mapping[str, Any]) -> JobSpec:
     mounts = data.get("mounts") or []
     if not isinstance(mounts, list) or not isinstance(workdir, dict):
         raise ValidationError("mounts is a list and workdir an object.")
+    if len(mounts) > settings.COMPUTE_MAX_MOUNTS:  # before any lookup: each mount costs queries
+        raise ValidationError(f"A job mounts at most {settings.COMPUTE_MAX_MOUNTS} volumes.")
     for item in mounts:
         if not isinstance(item, dict) or "volume" not in item:
             raise ValidationError('Each mount is {"volume": id, "write": bool}.')
         _volume(user, item["volume"])
     kind = str(data.get("kind") or (ComputeJob.KIND_NOTEBOOK if data.get("notebook") else ComputeJob.KIND_COMMAND))
     return JobSpec(
-        image=find_image(user, data.get("image")), domain=find_domain(data.get("domain")), kind=kind,
+        image=find_image(user, data.get("image")), domain=find_domain(user, data.get("domain")), kind=kind,
         command=str(data.get("command") or ""), notebook=str(data.get("notebook") or ""),
         mounts=[{"volume": int(str(m["volume"])), "write": bool(m.get("write"))} for m in mounts],
         workdir_volume=_volume(user, workdir["volume"]) if workdir.get("volume") not in (None, "") else None,

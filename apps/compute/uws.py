@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from rest_framework.decorators import api_view
@@ -122,9 +123,12 @@ def job_list(request: Request) -> HttpResponse:
     if request.method == "POST":
         params = _params(request)
         try:
-            job = actions.do_create_job(store.user, spec_from_params(store.user, params), start=False)
-            if params.get("phase", "").upper() == phases.RUN:
-                actions.do_run_job(store.user, job)
+            with transaction.atomic():  # a job refused at PHASE=RUN is not left behind
+                job = actions.do_create_job(store.user, spec_from_params(store.user, params), start=False)
+                if params.get("phase", "").upper() == phases.RUN:
+                    actions.do_run_job(store.user, job)
+        except actions.TooManyJobs as exc:
+            return _error(exc.messages[0], 429)
         except (ValidationError, PathError) as exc:
             return _error(exc.messages[0] if isinstance(exc, ValidationError) else str(exc), 400)
         except PermissionDenied as exc:
@@ -146,6 +150,8 @@ def job_resource(request: Request, job_id: str, resource: str = "") -> HttpRespo
         return _http(dispatch(resource, UwsRequest(request.method or "GET", _params(request), job, store)))
     except UwsError as exc:
         return _error(str(exc), exc.status)
+    except actions.TooManyJobs as exc:
+        return _error(exc.messages[0], 429)
     except (ValidationError, PathError) as exc:
         return _error(exc.messages[0] if isinstance(exc, ValidationError) else str(exc), 400)
 

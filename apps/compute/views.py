@@ -24,7 +24,7 @@ from apps.uws import phases
 
 from . import actions
 from .engine import CONTAINER_TMP, mount_target
-from .models import ComputeDomain, ComputeJob
+from .models import ComputeJob
 from .specs import spec_from_json
 
 
@@ -62,7 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
     held = actions_by_volume(user, readable)
     volumes = [{"volume": v, "can_write": "write" in held[v.pk], "target": mount_target(v)} for v in readable]
     context = {
-        "images": actions.runnable_images(user), "domains": ComputeDomain.objects.filter(enabled=True), "volumes": volumes,
+        "images": actions.runnable_images(user), "domains": actions.usable_domains(user), "volumes": volumes,
         "jobs": ComputeJob.objects.filter(owner=user).select_related("image", "domain")[:100], "form": request.POST,
     }
     return render(request, "compute/index.html", context)
@@ -110,6 +110,8 @@ def job_json(job: ComputeJob) -> dict[str, Any]:
 
 
 def _refusal(exc: Exception) -> Response:
+    if isinstance(exc, actions.TooManyJobs):
+        return Response({"detail": exc.messages[0]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, ValidationError):
         return Response({"detail": exc.messages[0]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, PermissionDenied):
@@ -161,5 +163,5 @@ def api_domains(request: Request) -> Response:
         {"id": d.pk, "name": d.name, "description": d.description, "cpus": d.cpus, "memory_mb": d.memory_mb,
          "max_runtime_s": d.max_runtime_s, "max_jobs": d.max_jobs, "network": bool(d.network),
          "queued": d.jobs.filter(phase=phases.QUEUED).count()}
-        for d in ComputeDomain.objects.filter(enabled=True)
+        for d in actions.usable_domains(request.user)
     ])

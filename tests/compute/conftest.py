@@ -10,11 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from apps.access.actions import builtin_group, do_grant
 from apps.access.models import Group
-from apps.compute.actions import JobSpec, do_create_job, do_register_image
+from apps.compute import gateway
+from apps.compute.actions import JobSpec, do_create_job, do_register_domain, do_register_image
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeJob
 from apps.files.actions import do_sync_roots
 from apps.files.models import RootVolume
@@ -38,6 +40,18 @@ def engine(settings: Any, docker_host: str) -> str:
 
 
 @pytest.fixture
+def portal(settings: Any, live_server: Any, engine: str) -> Any:
+    """Jobs reach this test's live server through its gateway; the gateway is removed afterwards."""
+    settings.COMPUTE_PORTAL_URL = live_server.url
+    yield live_server
+    client = docker.DockerClient(base_url=engine)
+    host, port = gateway.upstream()
+    for container in client.containers.list(all=True, filters={"label": f"org.daiquiri.gateway={host}:{port}"}):
+        container.remove(force=True)
+    client.close()
+
+
+@pytest.fixture
 def roots(settings: Any, tmp_path: Path, db: None) -> dict[str, RootVolume]:
     configure_roots(settings, tmp_path / "files", quota=10_000_000)
     return {r.name: r for r in do_sync_roots()}
@@ -45,7 +59,7 @@ def roots(settings: Any, tmp_path: Path, db: None) -> dict[str, RootVolume]:
 
 @pytest.fixture
 def domain(engine: str, db: None) -> ComputeDomain:
-    return ComputeDomain.objects.create(name="local", cpus=0.5, memory_mb=256, max_runtime_s=120, max_jobs=2)
+    return do_register_domain("local", public=True, cpus=0.5, memory_mb=256, max_runtime_s=120, max_jobs=2)
 
 
 def _public_image(name: str, docker_image: str, notebooks: bool) -> ComputeImage:

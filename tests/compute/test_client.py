@@ -1,4 +1,5 @@
-"""The Python image's client library queries the portal from inside a job with the job's short-lived token."""
+"""The Python image's client library queries the portal from inside a job (no network: the gateway's socket)
+with the job's short-lived token."""
 
 from __future__ import annotations
 
@@ -28,20 +29,18 @@ print('tap rows', len(rows), sorted(rows[0]))
 @pytest.mark.django_db(transaction=True)
 def test_a_job_uses_the_portal_api_with_its_own_token(
     users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, python_image: ComputeImage,
-    run: Callable[..., ComputeJob], live_server: Any, settings: Any,
+    run: Callable[..., ComputeJob], portal: Any,
 ) -> None:
-    settings.COMPUTE_PORTAL_URL = live_server.url
-    domain.network = "host"  # jobs that ask may reach the portal on this machine's loopback
-    domain.save()
     from apps.files.actions import do_ensure_default_volumes
 
     persistent = next(v for v in do_ensure_default_volumes(users.owner) if v.name == "persistent")
     do_upload_file(users.owner, persistent, "hello.txt", [b"hello portal"])
     do_upload_file(users.owner, persistent, "job.py", [SCRIPT.encode()])
-    job = run(users.owner, image=python_image, domain=domain, command="python3 job.py", workdir_volume=persistent, network=True)
+    job = run(users.owner, image=python_image, domain=domain, command="python3 job.py", workdir_volume=persistent)
     assert job.phase == phases.COMPLETED, (job.error, job.stderr[-3000:])
     assert "'persistent'" in job.stdout and "hello portal" in job.stdout
     assert "tap rows 3 ['table_name']" in job.stdout
     assert (persistent.directory / "from-job.txt").read_bytes() == b"written through the API"
-    assert not ApiToken.objects.filter(user=users.owner).exists()  # the job's token ended with the job
+    assert not ApiToken.objects.filter(user=users.owner).exists()  # the job's key is no API token
+    assert job.token_hash == ""  # and it ended with the job
     assert Volume.objects.filter(owner=users.owner).count() == 2

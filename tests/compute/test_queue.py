@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.compute.actions import JobSpec, dispatch, do_create_job, queue_order, recent_usage
+from apps.compute.actions import JobSpec, dispatch, do_create_job, do_register_domain, queue_order, recent_usage
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeJob
 from apps.files.models import RootVolume
 from apps.uws import phases
@@ -20,7 +20,7 @@ def _queued(user: Any, domain: ComputeDomain, image: ComputeImage) -> ComputeJob
 
 
 def test_a_user_with_recent_usage_waits_behind_one_without(users: Any, roots: dict[str, RootVolume], busybox: ComputeImage) -> None:
-    domain = ComputeDomain.objects.create(name="small", max_jobs=1)
+    domain = do_register_domain("small", public=True, max_jobs=1)
     heavy = do_create_job(users.owner, JobSpec(busybox, domain, command="true"), start=False)
     now = timezone.now()
     ComputeJob.objects.filter(pk=heavy.pk).update(phase=phases.COMPLETED, start_time=now - dt.timedelta(hours=2), end_time=now - dt.timedelta(hours=1))
@@ -39,7 +39,7 @@ def test_a_user_with_recent_usage_waits_behind_one_without(users: Any, roots: di
 
 def test_usage_older_than_the_fairness_window_is_forgotten(users: Any, roots: dict[str, RootVolume], busybox: ComputeImage, settings: Any) -> None:
     settings.COMPUTE_FAIRNESS_HOURS = 24
-    domain = ComputeDomain.objects.create(name="small", max_jobs=1)
+    domain = do_register_domain("small", public=True, max_jobs=1)
     old = do_create_job(users.owner, JobSpec(busybox, domain, command="true"), start=False)
     now = timezone.now()
     ComputeJob.objects.filter(pk=old.pk).update(phase=phases.COMPLETED, start_time=now - dt.timedelta(days=3), end_time=now - dt.timedelta(days=2))

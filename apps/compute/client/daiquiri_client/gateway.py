@@ -1,0 +1,72 @@
+"""The portal gateway: a Unix socket that forwards each connection to the portal's HTTP port, and nowhere else.
+
+Compute jobs run without any network. The portal runs one gateway container
+per Docker engine and portal address (``apps/compute/gateway.py``); the folder
+holding its socket is mounted read-only into every job at /run/daiquiri, and
+the client library speaks HTTP over that socket. A job can therefore open
+connections to exactly one place, the portal's HTTP server, whatever it sends:
+databases, brokers and every other port of the host stay out of reach.
+
+    python3 -m daiquiri_client.gateway /run/daiquiri/portal.sock 127.0.0.1 8000
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+
+MAX_CONNECTIONS = 64  # a job that opens thousands of connections waits; the portal is not flooded
+CHUNK = 64 * 1024
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        pass
+
+
+async def _serve_one(host: str, port: int, slots: asyncio.Semaphore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async with slots:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(host, port)
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            for w in (writer, up_writer):
+                w.close()
+                with contextlib.suppress(ConnectionError, OSError):
+                    await w.wait_closed()
+
+
+async def serve(path: str, host: str, port: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # left by an earlier gateway of the same folder
+    slots = asyncio.Semaphore(MAX_CONNECTIONS)
+    server = await asyncio.start_unix_server(lambda r, w: _serve_one(host, port, slots, r, w), path=path)
+    os.chmod(path, 0o666)  # noqa: S103  (any job user may connect; the folder is mounted read-only)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        print("usage: python3 -m daiquiri_client.gateway SOCKET HOST PORT", file=sys.stderr)
+        return 2
+    asyncio.run(serve(argv[1], argv[2], int(argv[3])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

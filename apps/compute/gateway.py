@@ -1,0 +1,106 @@
+"""The one way out of a job: a gateway container that forwards a Unix socket to the portal's HTTP port.
+
+Jobs never get a network interface (``network_mode=none``). Each Docker
+engine runs a gateway per portal address: a small container, trusted and
+operator-made, with host networking, that listens on a Unix socket in a host
+folder and forwards every connection to ``COMPUTE_PORTAL_UPSTREAM`` (the
+portal's own HTTP server). That folder is mounted read-only at /run/daiquiri
+in every job, so the client library reaches the portal's API, and a job can
+reach nothing else: not PostgreSQL, Redis, MariaDB, the brokers, or any
+other port of the host. The engine restarts the gateway (restart policy), so
+it outlives worker processes; ``ensure_gateway`` (re)creates it when absent.
+
+Why a socket rather than an internal Docker network with a proxy: without a
+network namespace interface there is nothing to scan or misroute, and the
+proof is a single fact (the job has only ``lo``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import urllib.parse
+from pathlib import Path
+
+import docker
+from django.conf import settings
+from docker.errors import APIError, NotFound
+from docker.types import Mount
+
+SOCKET_DIR = "/run/daiquiri"  # in the gateway and in every job
+SOCKET_NAME = "portal.sock"
+CONTAINER_SOCKET = f"{SOCKET_DIR}/{SOCKET_NAME}"
+READY_TIMEOUT_S = 20.0
+
+
+class GatewayError(RuntimeError):
+    """The gateway could not be started."""
+
+
+def upstream() -> tuple[str, int]:
+    """Host and port the gateway forwards to: COMPUTE_PORTAL_UPSTREAM, else the portal URL's."""
+    value = settings.COMPUTE_PORTAL_UPSTREAM or settings.COMPUTE_PORTAL_URL
+    parts = urllib.parse.urlsplit(value if "//" in value else f"//{value}")
+    if not parts.hostname:
+        raise GatewayError(f"No host in the portal address {value!r}.")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _key(docker_host: str) -> str:
+    host, port = upstream()
+    return hashlib.sha256(f"{docker_host}|{host}:{port}|{settings.COMPUTE_GATEWAY_IMAGE}".encode()).hexdigest()[:16]
+
+
+def socket_folder(docker_host: str) -> Path:
+    """The host folder with the gateway's socket, mounted into jobs."""
+    return Path(settings.COMPUTE_GATEWAY_DIR) / _key(docker_host)
+
+
+def _prepare_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SOCKET_NAME).unlink(missing_ok=True)  # a dead gateway's socket must not pass for a live one
+    uid, gid = settings.FILES_OWNER_UID, settings.FILES_OWNER_GID
+    if os.geteuid() == 0:
+        os.chown(folder, uid, gid)
+        folder.chmod(0o755)
+    else:  # a portal not run as root cannot hand the folder to the job uid
+        folder.chmod(0o777)
+
+
+def _run(client: docker.DockerClient, name: str, folder: Path) -> None:
+    host, port = upstream()
+    client.containers.run(
+        image=settings.COMPUTE_GATEWAY_IMAGE, name=name, detach=True,
+        command=["python3", "-m", "daiquiri_client.gateway", CONTAINER_SOCKET, host, str(port)],
+        user=f"{settings.FILES_OWNER_UID}:{settings.FILES_OWNER_GID}",
+        network_mode="host",  # the gateway alone may reach the portal on the host's loopback
+        mounts=[Mount(target=SOCKET_DIR, source=str(folder), type="bind")],
+        read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"], mem_limit="128m", pids_limit=32,
+        restart_policy={"Name": "unless-stopped"}, log_config={"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
+        labels={"org.daiquiri.gateway": f"{host}:{port}"},
+    )
+
+
+def ensure_gateway(client: docker.DockerClient, docker_host: str) -> Path:
+    """The running gateway of this engine and portal address (started when needed); returns its socket folder."""
+    folder = socket_folder(docker_host)
+    name = f"daiquiri-gateway-{_key(docker_host)}"
+    try:
+        container = client.containers.get(name)
+        if container.status != "running":
+            container.remove(force=True)
+            raise NotFound("stopped")
+    except NotFound:
+        _prepare_folder(folder)
+        try:
+            _run(client, name, folder)
+        except APIError as exc:
+            if exc.status_code != 409:  # 409: another worker created it a moment ago
+                raise GatewayError(f"The portal gateway did not start: {exc}") from exc
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not (folder / SOCKET_NAME).is_socket():
+        if time.monotonic() > deadline:
+            raise GatewayError("The portal gateway did not open its socket.")
+        time.sleep(0.05)
+    return folder
