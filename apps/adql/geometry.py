@@ -203,7 +203,9 @@ class SphereSQL:
         if isinstance(g, GBox):
             inner = self.d.mod(f"{p.x} - {g.x}", "360")
             dra = self.d.mod(f"{inner} + 540", "360") + " - 180"
-            return f"(ABS({p.y} - {g.y}) <= {g.h} / 2.0 AND ABS({dra}) <= {g.w} / 2.0)"
+            # A pole has every RA: it is in a box that reaches it whatever the box's RA.
+            return (f"(ABS({p.y} - {g.y}) <= {g.h} / 2.0 AND (ABS({dra}) <= {g.w} / 2.0"
+                    f" OR ABS({p.y}) >= 90))")
         if isinstance(g, GPolygon):
             if g.const is None:
                 return self.point_in_variable_polygon(p, g)
@@ -374,8 +376,12 @@ class PgSphere(SphereSQL):
         if isinstance(g, GCircle):
             return f"scircle(spoint(RADIANS({g.x}), RADIANS({g.y})), RADIANS({g.r}))"
         if isinstance(g, GBox):
-            return (f"sbox(spoint(RADIANS({g.x} - {g.w} / 2.0), RADIANS({g.y} - {g.h} / 2.0)),"
-                    f" spoint(RADIANS({g.x} + {g.w} / 2.0), RADIANS({g.y} + {g.h} / 2.0)))")
+            # A box reaching past a pole stops at the pole, as on the other engines
+            # (pg_sphere would fold the latitude back and select the wrong side).
+            lo = f"GREATEST(-90.0, {g.y} - {g.h} / 2.0)"
+            hi = f"LEAST(90.0, {g.y} + {g.h} / 2.0)"
+            return (f"sbox(spoint(RADIANS({g.x} - {g.w} / 2.0), RADIANS({lo})),"
+                    f" spoint(RADIANS({g.x} + {g.w} / 2.0), RADIANS({hi})))")
         if g.const is not None:
             text = ",".join(f"({float(x)!r}d,{float(y)!r}d)" for x, y in g.const)
             return f"CAST('{{{text}}}' AS spoly)"

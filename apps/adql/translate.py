@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ast as A
+from . import semantics as S
 from .catalog import Catalog, ColumnInfo, TableInfo
 from .dialects import Dialect, get_dialect
 from .errors import AdqlError
@@ -204,10 +205,11 @@ class Translator:
                 if cols is not None and not 1 <= n <= len(cols):
                     raise AdqlError(f"ORDER BY {n}: there are only {len(cols)} selected columns",
                                     e.line, e.col)
-                sql = str(n)
+                # The column's name, so that the NULL rule below can test it.
+                sql = self.q(cols[n - 1].name) if cols is not None else str(n)
             else:
                 sql = self.output_alias(e, scope) or self.expr(e, scope)
-            out.append(sql + (" DESC" if it.desc else " ASC"))
+            out.append(self.d.order_item(sql, it.desc))
         return " ORDER BY " + ", ".join(out)
 
     def output_alias(self, e: A.Expr, scope: Scope) -> str | None:
@@ -235,7 +237,34 @@ class Translator:
             sql += " GROUP BY " + ", ".join(groups)
         if s.having is not None:
             sql += " HAVING " + self.cond(s.having, scope)
+        self.check_grouping(s, scope)
         return sql, cols, scope
+
+    def check_grouping(self, s: A.Select, scope: Scope) -> None:
+        """With GROUP BY or an aggregate, every other column must be grouped: engines
+        that would pick an arbitrary row's value (MariaDB) refuse it here like the rest."""
+        items = [it.expr for it in s.items]
+        if not s.group_by and not any(S.has_aggregate(e) for e in items) and s.having is None:
+            return
+        keys = {S.fingerprint(g) for g in s.group_by}
+        for g in s.group_by:  # GROUP BY an output name groups that item's expression
+            if isinstance(g, A.ColumnRef) and len(g.parts) == 1 and g.column is None:
+                keys |= {S.fingerprint(it.expr) for it in s.items
+                         if it.alias is not None and it.alias.key.lower() == g.parts[0].key.lower()}
+        local = {id(c) for src in scope.sources for c in src.cols or []}
+
+        def is_local(ref: A.ColumnRef) -> bool:
+            return ref.column is not None and id(ref.column) in local
+
+        for e in items + ([s.having] if s.having is not None else []):
+            if isinstance(e, A.Star):
+                raise AdqlError("SELECT * cannot be used with GROUP BY or aggregates; name the "
+                                "grouped columns", e.line, e.col)
+            bad = S.ungrouped_column(e, keys, is_local)
+            if bad is not None:
+                name = ".".join(p.name for p in bad.parts)
+                raise AdqlError(f"column {name} must be listed in GROUP BY or used inside an "
+                                f"aggregate function such as MAX({name})", bad.line, bad.col)
 
     def group_item(self, g: A.Expr, scope: Scope) -> str:
         if isinstance(g, A.ColumnRef) and len(g.parts) == 1 and self.find_column(
@@ -531,8 +560,12 @@ class Translator:
             return self.compare(c, scope)
         if isinstance(c, A.Between):
             neg = "NOT " if c.negated else ""
-            return (f"({self.expr(c.operand, scope)} {neg}BETWEEN {self.expr(c.low, scope)}"
-                    f" AND {self.expr(c.high, scope)})")
+            sql = (f"({self.expr(c.operand, scope)} {neg}BETWEEN {self.expr(c.low, scope)}"
+                   f" AND {self.expr(c.high, scope)})")
+            t = self.type_of(c.operand, scope).datatype
+            for bound in (c.low, c.high):
+                S.check_comparable(t, self.type_of(bound, scope).datatype, "BETWEEN", c)
+            return sql
         if isinstance(c, A.InList):
             neg = "NOT " if c.negated else ""
             if c.query is not None:
@@ -544,7 +577,11 @@ class Translator:
                 inner = sub
             else:
                 inner = ", ".join(self.expr(i, scope) for i in c.items or [])
-            return f"({self.expr(c.operand, scope)} {neg}IN ({inner}))"
+            operand = self.expr(c.operand, scope)
+            t = self.type_of(c.operand, scope).datatype
+            for item in c.items or []:
+                S.check_comparable(t, self.type_of(item, scope).datatype, "IN", c)
+            return f"({operand} {neg}IN ({inner}))"
         if isinstance(c, A.Like):
             return self.d.like(self.expr(c.operand, scope), self.expr(c.pattern, scope),
                                c.negated, c.ilike)
@@ -573,16 +610,35 @@ class Translator:
             node = node.left
         first = self.expr(node, scope)
         steps = [(b.op, self.expr(b.right, scope)) for b in reversed(spine)]
+        types = self.chain_types(node, spine, scope)
         ops = {op for op, _ in steps}
-        if ops <= {"+", "-"} or ops <= {"*", "/"}:
+        if ops <= {"+", "-"} or ops == {"*"}:
             # One precedence level, left-associative everywhere: no nesting needed.
             return "(" + first + "".join(f" {op} {r}" for op, r in steps) + ")"
         if ops == {"||"}:
             return self.d.concat_all([first] + [r for _, r in steps])
         sql = first
-        for op, right in steps:
-            sql = self.d.concat(sql, right) if op == "||" else f"({sql} {op} {right})"
+        for (op, right), (lt, rt) in zip(steps, types, strict=True):
+            if op == "||":
+                sql = self.d.concat(sql, right)
+            elif op == "/" and lt in S.INTS and rt in S.INTS:
+                sql = self.d.int_div(sql, right)
+            elif op == "/":
+                sql = self.d.div(sql, right)
+            else:
+                sql = f"({sql} {op} {right})"
         return sql
+
+    def chain_types(self, first: A.Expr, spine: list[A.Binary], scope: Scope
+                    ) -> list[tuple[str, str]]:
+        """(left type, right type) of each step of a left-deep chain; checks the operands."""
+        out = []
+        left = self.type_of(first, scope).datatype
+        for b in reversed(spine):
+            right = self.type_of(b.right, scope).datatype
+            out.append((left, right))
+            left = S.arith_type(b.op, left, right, b)
+        return out
 
     def compare(self, c: A.Compare, scope: Scope) -> str:
         # 1 = CONTAINS(...) and friends become a bare predicate (index-friendly).
@@ -596,7 +652,10 @@ class Translator:
         cone = self.distance_cone(c, scope)
         if cone is not None:
             return cone
-        return f"({self.expr(c.left, scope)} {c.op} {self.expr(c.right, scope)})"
+        left, right = self.expr(c.left, scope), self.expr(c.right, scope)
+        S.check_comparable(self.type_of(c.left, scope).datatype,
+                           self.type_of(c.right, scope).datatype, f"'{c.op}'", c)
+        return f"({left} {c.op} {right})"
 
     def distance_cone(self, c: A.Compare, scope: Scope) -> str | None:
         """DISTANCE(p, q) < r gets the cone test's index-friendly prefilter too."""
@@ -654,7 +713,9 @@ class Translator:
         if isinstance(e, A.Paren):
             return f"({self.expr(e.inner, scope)})"
         if isinstance(e, A.Unary):
-            return f"({e.op}{self.expr(e.operand, scope)})"
+            sql = self.expr(e.operand, scope)
+            S.arith_type(e.op, "BIGINT", self.type_of(e.operand, scope).datatype, e)
+            return f"({e.op}{sql})"
         if isinstance(e, A.Binary):
             return self.binary_chain(e, scope)
         if isinstance(e, A.Func):
@@ -669,7 +730,8 @@ class Translator:
 
     def literal(self, e: A.Literal) -> str:
         if e.kind == "str":
-            return self.d.string(e.value)
+            text = self.d.string(e.value)
+            return self.d.collated(text)
         if e.kind == "null":
             return "NULL"
         if e.kind == "hex":
@@ -683,8 +745,7 @@ class Translator:
         if f.kind == "agg":
             if isinstance(f.args[0], A.Star):
                 return "COUNT(*)"
-            arg = self.expr(f.args[0], scope)
-            return f"{f.name}({'DISTINCT ' if f.distinct else ''}{arg})"
+            return self.aggregate(f, scope)
         if f.kind == "geom":
             return self.geom_func(f, scope)
         if f.kind == "unit":
@@ -696,8 +757,38 @@ class Translator:
             if f.name == "RAND" and args and self.d.name in ("postgresql", "duckdb"):
                 self.warnings.append("RAND(seed): the seed is ignored on this engine")
                 args = []
-            return self.d.math(f.name, args)
+            return self.math(f, args, scope)
+        if f.kind == "string":
+            if S.kind(self.type_of(f.args[0], scope).datatype) == "number":
+                raise AdqlError(f"{f.name} needs text, not a number", f.line, f.col)
         return f"{f.name}({', '.join(args)})"  # LOWER UPPER COALESCE
+
+    def aggregate(self, f: A.Func, scope: Scope) -> str:
+        arg = self.expr(f.args[0], scope)
+        distinct = "DISTINCT " if f.distinct else ""
+        datatype = self.type_of(f.args[0], scope).datatype
+        if f.name in ("SUM", "AVG"):
+            S.check_numeric_argument(f.name, datatype, f)
+        if f.name == "AVG":  # double precision everywhere (MariaDB would keep 4 decimals)
+            return f"AVG({distinct}{self.d.as_double(arg)})"
+        if f.name == "SUM" and datatype in S.INTS:  # not NUMERIC, DECIMAL or HUGEINT
+            return self.d.as_int(f"SUM({distinct}{arg})")
+        return f"{f.name}({distinct}{arg})"
+
+    def math(self, f: A.Func, args: list[str], scope: Scope) -> str:
+        types = [self.type_of(a, scope).datatype for a in f.args]
+        if f.name in S.NUMERIC_FUNCTIONS:
+            for t in types:
+                S.check_numeric_argument(f.name, t, f)
+        ints = bool(types) and all(t in S.INTS for t in types)
+        if f.name == "ROUND" and len(args) == 1 and ints:
+            return args[0]  # an integer is already round
+        if f.name == "MOD" and ints:
+            return self.d.as_int(self.d.math("MOD", args))
+        sql = self.d.math(f.name, args)
+        if self.func_type(f, scope).datatype == "DOUBLE" and f.name not in ("RAND", "PI"):
+            return self.d.as_double(sql)  # one result type, whatever the engine's
+        return sql
 
     def udf(self, f: A.Func, scope: Scope) -> str:
         args = [self.expr(a, scope) for a in f.args]
@@ -718,7 +809,15 @@ class Translator:
     def cast(self, c: A.Cast, scope: Scope) -> str:
         if c.type in GEOMETRY_TYPES:
             return self.geometry_value(self.geometry(c, scope))
-        return f"CAST({self.expr(c.operand, scope)} AS {self.d.cast_type(c.type, c.length)})"
+        operand = self.expr(c.operand, scope)
+        source = self.type_of(c.operand, scope).datatype
+        if c.type in S.INTS and source in S.FLOATS:
+            operand = self.d.round(operand, None)  # halves away from zero, as ROUND
+        if c.type == "CHAR" and c.length is not None:
+            return self.d.pad(self.d.as_text(operand), c.length)
+        if c.type == "VARCHAR" and c.length is not None:
+            return self.d.cut(self.d.as_text(operand), c.length)
+        return f"CAST({operand} AS {self.d.cast_type(c.type, c.length)})"
 
     def case(self, c: A.Case, scope: Scope) -> str:
         out = "CASE"
@@ -900,22 +999,29 @@ class Translator:
             return self.binary_type(e, scope)
         if isinstance(e, A.Unary):
             return self.type_of(e.operand, scope)
+        if isinstance(e, A.Case):
+            results = [r for _, r in e.whens] + ([e.default] if e.default is not None else [])
+            types = [self.type_of(r, scope) for r in results]
+            known = [t for t in types if t.datatype != "UNKNOWN"]
+            if known and all(t.datatype in S.INTS for t in known):
+                return OutputColumn("", "BIGINT")
+            if known and all(t.datatype in S.NUMBERS for t in known):
+                return OutputColumn("", "DOUBLE")
+            return known[0] if known else OutputColumn("", "UNKNOWN")
         return OutputColumn("", "UNKNOWN")
 
     def binary_type(self, e: A.Binary, scope: Scope) -> OutputColumn:
-        ops: set[str] = set()
-        leaves: list[A.Expr] = []
+        spine: list[A.Binary] = []
         node: A.Expr = e
         while isinstance(node, A.Binary):  # the left spine, without recursion
-            ops.add(node.op)
-            leaves.append(node.right)
+            spine.append(node)
             node = node.left
-        if "||" in ops:
+        left = self.type_of(node, scope).datatype
+        for b in reversed(spine):
+            left = S.arith_type(b.op, left, self.type_of(b.right, scope).datatype, b)
+        if left == "VARCHAR":
             return OutputColumn("", "VARCHAR", "*")
-        ints = ("SMALLINT", "INTEGER", "BIGINT")
-        if "/" not in ops and all(self.type_of(x, scope).datatype in ints for x in [node, *leaves]):
-            return OutputColumn("", "BIGINT")
-        return OutputColumn("", "DOUBLE")
+        return OutputColumn("", left if left != "UNKNOWN" else "DOUBLE")
 
     def func_type(self, f: A.Func, scope: Scope) -> OutputColumn:
         if f.kind == "agg":
@@ -924,6 +1030,8 @@ class Translator:
             inner = self.type_of(f.args[0], scope)
             if f.name == "AVG":
                 return OutputColumn("", "DOUBLE", unit=inner.unit, ucd=inner.ucd)
+            if f.name == "SUM" and inner.datatype in S.INTS:
+                return OutputColumn("", "BIGINT", unit=inner.unit, ucd=inner.ucd)
             return OutputColumn("", inner.datatype, inner.arraysize, inner.xtype, inner.unit,
                                 inner.ucd)
         if f.name in ("CONTAINS", "INTERSECTS"):
@@ -943,6 +1051,10 @@ class Translator:
         if f.kind == "udf":
             info = self.catalog.function(f.name) if self.catalog else None
             return _typed(info.return_type.upper()) if info else OutputColumn("", "UNKNOWN")
+        if f.kind == "math" and f.name in S.INT_PRESERVING | {"ROUND"} and f.args:
+            types = [self.type_of(a, scope).datatype for a in f.args]
+            if all(t in S.INTS for t in types) and (f.name != "ROUND" or len(f.args) == 1):
+                return OutputColumn("", "BIGINT")
         return OutputColumn("", "DOUBLE")
 
 

@@ -22,6 +22,8 @@ import pytest
 from apps.adql import Catalog, ColumnInfo, FunctionInfo, TableInfo, translate
 from workers.engines.postgresql import ensure_extensions
 
+from . import diffdata
+
 # One schema per test run, so that runs by several people at once do not collide.
 SCHEMA = f"adql_test_{os.getpid()}"
 
@@ -62,6 +64,7 @@ def make_catalog(sql_from: str | None = None) -> Catalog:
             TableInfo(SCHEMA, "regions", (ColumnInfo("id", "BIGINT"), ColumnInfo("pos", "POINT", "2", "point"),
                                           ColumnInfo("reg", "CIRCLE", "3", "circle"),
                                           ColumnInfo("poly", "POLYGON", "*", "polygon"))),
+            TableInfo(SCHEMA, "diff", diffdata.COLUMNS, "The differential test data"),
             TableInfo("TAP_UPLOAD", "mine", (ColumnInfo("ra", "DOUBLE", unit="deg"),
                                              ColumnInfo("dec", "DOUBLE", unit="deg"),
                                              ColumnInfo("label", "VARCHAR")),
@@ -108,6 +111,7 @@ def pg_conn() -> Iterator[Any]:
     conn.execute(f"INSERT INTO {SCHEMA}.regions VALUES (1, spoint(radians(10), radians(20)), "
                  "scircle(spoint(radians(10), radians(20)), radians(1)), "
                  "spoly '{(9d,19d),(11d,19d),(11d,21d),(9d,21d)}')")
+    diffdata.load_postgresql(conn, SCHEMA)
     yield conn
     conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     conn.close()
@@ -122,10 +126,11 @@ def maria_conn() -> Iterator[Any]:
                            autocommit=True)
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
-        cur.execute(f"CREATE DATABASE {SCHEMA}")
+        cur.execute(f"CREATE DATABASE {SCHEMA} CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin")
         cur.execute(f"CREATE TABLE {SCHEMA}.points (id BIGINT, ra DOUBLE, `dec` DOUBLE, "
                     "name VARCHAR(100), mag DOUBLE)")
         cur.executemany(f"INSERT INTO {SCHEMA}.points VALUES (%s, %s, %s, %s, %s)", POINTS)
+        diffdata.load_mariadb(cur, SCHEMA)
     yield conn
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
@@ -144,6 +149,7 @@ def duck_conn() -> Iterator[Any]:
     # Geometry columns stored as DALI arrays: POINT [ra, dec], CIRCLE [ra, dec, r].
     conn.execute(f"CREATE TABLE {SCHEMA}.regions AS SELECT 1::BIGINT AS id, [10.0, 20.0] AS pos, "
                  "[10.0, 20.0, 1.0] AS reg")
+    diffdata.load_duckdb(conn, SCHEMA)
     yield conn
     conn.close()
 
@@ -168,6 +174,7 @@ def spark() -> Iterator[Any]:
     session.sql(f"DROP TABLE IF EXISTS {SCHEMA}.regions")
     session.sql(f"CREATE TABLE {SCHEMA}.regions USING parquet AS SELECT CAST(1 AS BIGINT) AS id, "
                 "ARRAY(10.0D, 20.0D) AS pos, ARRAY(10.0D, 20.0D, 1.0D) AS reg")
+    diffdata.load_spark(session, SCHEMA)
     yield session
     try:
         session.sql(f"DROP DATABASE IF EXISTS {SCHEMA} CASCADE")

@@ -106,5 +106,5 @@ def test_it_translates_long_generated_conditions_without_deep_recursion() -> Non
 
 def test_it_keeps_precedence_when_flattening_arithmetic() -> None:
     sql = translate("SELECT a - b + c * d / e, (a + b) * c, a + b || 'x' FROM t", "postgresql").sql
-    assert '("a" - "b" + ("c" * "d" / "e"))' in sql and '((("a" + "b")) * "c")' in sql
+    assert '("a" - "b" + (("c" * "d") / NULLIF("e", 0)))' in sql and '((("a" + "b")) * "c")' in sql
     assert '(("a" + "b") || \'x\')' in sql
