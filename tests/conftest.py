@@ -19,6 +19,7 @@ def _fast_settings(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.FILES_QUOTA_FILESYSTEMS = False  # loop-mounted areas: only where a fixture releases them (tests/files, tests/compute)
     settings.QUERY_NATIVE_SQL_FOR = "anyone"  # most tests exercise native SQL; tests/query/test_languages.py the gate
     cache.clear()
 
