@@ -337,3 +337,7 @@ CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_
 TAP_UPLOAD_MAX_BYTES = env_int("TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)  # per UPLOAD table, inline or by URL
 TAP_RESULT_LINK_SECONDS = env_int("TAP_RESULT_LINK_SECONDS", 24 * 3600, minimum=60)  # signed result links (SAMP) expire after this
 TAP_UPLOAD_PRIVATE_HOSTS = env_bool("TAP_UPLOAD_PRIVATE_HOSTS", False)  # let UPLOAD URLs reach private/loopback hosts (intranets)
+
+# --- tap upload bounds: refused before parsing (apps/formats/readers.py) ---
+TAP_UPLOAD_MAX_COLUMNS = env_int("TAP_UPLOAD_MAX_COLUMNS", 1000, minimum=1)  # per UPLOAD table
+TAP_UPLOAD_MAX_CELLS = env_int("TAP_UPLOAD_MAX_CELLS", 2_000_000, minimum=1)  # rows times columns, per UPLOAD table

@@ -1,9 +1,22 @@
-"""Previews: the start of text files, images, FITS headers and the first rows of tables."""
+"""Previews: the start of text files, images, FITS headers and the first rows of tables.
+
+Files in volumes come from anybody (uploads, compute jobs), and previews run in
+the web process, so every preview is bounded by what it reads, not by what the
+file says: text is read up to TEXT_BYTES; a gzip-compressed FITS file (whatever
+its name: astropy sniffs the bytes) is unpacked in memory only up to
+UNPACKED_BYTES; other compressions are not opened; Parquet rows are read only
+when the first row group's columns are few and small. VOTables are shown as text:
+no reader ever follows what they point to. Errors never name server paths.
+"""
 
 from __future__ import annotations
 
+import gzip
+import io
 import warnings
 from typing import Any, BinaryIO
+
+from apps.formats.readers import without_paths
 
 TEXT_SUFFIXES = {
     ".txt", ".csv", ".tsv", ".md", ".rst", ".py", ".json", ".log", ".xml", ".vot", ".yaml", ".yml", ".sh", ".sql", ".ini", ".cfg", ".dat",
@@ -15,6 +28,32 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 TEXT_BYTES = 64 * 1024
 TABLE_ROWS = 20
 MAX_HDUS = 10
+UNPACKED_BYTES = 64 * 1024 * 1024  # of a gzip-compressed FITS file
+TABLE_COLUMNS = 1000  # more, and only the schema is shown
+ROW_GROUP_BYTES = 64 * 1024 * 1024  # uncompressed size of the first Parquet row group's columns
+
+_OTHER_COMPRESSIONS = (b"BZh", b"\xfd7zXZ", b"PK\x03\x04", b"\x28\xb5\x2f\xfd")  # bzip2, xz, zip, zstd
+
+
+class PreviewRefused(ValueError):
+    """The file would cost too much to preview; the message says why."""
+
+
+def _unpacked(fileobj: BinaryIO) -> BinaryIO:
+    """The file itself, or its gzip content unpacked in memory up to UNPACKED_BYTES; other compressions
+    (and gzip inside gzip, which astropy would unpack again without a bound) are refused."""
+    if fileobj.read(6).startswith(b"\x1f\x8b"):
+        fileobj.seek(0)
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as packed:
+            data = packed.read(UNPACKED_BYTES + 1)
+        if len(data) > UNPACKED_BYTES:
+            raise PreviewRefused(f"This compressed file is too large to preview (over {UNPACKED_BYTES // 2**20} MiB unpacked).")
+        fileobj = io.BytesIO(data)
+    fileobj.seek(0)
+    if fileobj.read(6).startswith((b"\x1f\x8b", *_OTHER_COMPRESSIONS)):
+        raise PreviewRefused("This compressed file cannot be previewed; only gzip is unpacked, once.")
+    fileobj.seek(0)
+    return fileobj
 
 
 def _suffix(name: str) -> str:
@@ -51,7 +90,7 @@ def fits_preview(fileobj: BinaryIO) -> dict[str, Any]:
     hdus = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with fits.open(fileobj, memmap=True, lazy_load_hdus=True) as hdul:
+        with fits.open(_unpacked(fileobj), memmap=True, lazy_load_hdus=True) as hdul:
             for index, hdu in enumerate(hdul):
                 if index >= MAX_HDUS:
                     break
@@ -68,10 +107,19 @@ def parquet_preview(fileobj: BinaryIO) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(fileobj)
-    batch = next(parquet.iter_batches(batch_size=TABLE_ROWS), None)
-    rows = [] if batch is None else [[str(v) for v in row.values()] for row in batch.to_pylist()]
-    columns = [{"name": f.name, "unit": "", "dtype": str(f.type)} for f in parquet.schema_arrow]
-    return {"kind": "table", "table": {"columns": columns, "rows": rows, "total_rows": parquet.metadata.num_rows}}
+    metadata = parquet.metadata
+    columns = [{"name": f.name, "unit": "", "dtype": str(f.type)} for f in parquet.schema_arrow][:TABLE_COLUMNS]
+    rows: list[list[str]] = []
+    if metadata.num_row_groups and metadata.num_columns <= TABLE_COLUMNS and _row_group_bytes(metadata) <= ROW_GROUP_BYTES:
+        batch = next(parquet.iter_batches(batch_size=TABLE_ROWS), None)
+        rows = [] if batch is None else [[str(v) for v in row.values()] for row in batch.to_pylist()]
+    return {"kind": "table", "table": {"columns": columns, "rows": rows, "total_rows": metadata.num_rows}}
+
+
+def _row_group_bytes(metadata: Any) -> int:
+    """What reading the first row group unpacks, as its column chunks declare it."""
+    group = metadata.row_group(0)
+    return sum(max(group.column(i).total_uncompressed_size, group.column(i).total_compressed_size) for i in range(group.num_columns))
 
 
 def make_preview(name: str, fileobj: BinaryIO) -> dict[str, Any]:
@@ -86,8 +134,10 @@ def make_preview(name: str, fileobj: BinaryIO) -> dict[str, Any]:
             return fits_preview(fileobj)
         if kind == "parquet":
             return parquet_preview(fileobj)
+    except PreviewRefused as exc:
+        return {"kind": "error", "message": str(exc)}
     except Exception as exc:  # a damaged file gets a message, not a server error
-        return {"kind": "error", "message": f"This file cannot be previewed: {exc}"}
+        return {"kind": "error", "message": f"This file cannot be previewed: {without_paths(str(exc))}"}
     finally:
         fileobj.close()
     return {"kind": None}

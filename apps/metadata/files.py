@@ -2,7 +2,10 @@
 
 Batches are produced in chunks so a large file never sits in memory as a
 whole (FITS is memory-mapped, Parquet and CSV stream; astropy reads a
-VOTable whole, which is the format's limit). Units, UCDs and descriptions the
+VOTable whole, which is the format's limit). A VOTable is read only after
+apps/formats/readers.py has checked it refers to nothing outside itself
+(STREAM href, DOCTYPE entities, XInclude): the file may come from anybody,
+and the publisher must not ingest the server's own files by accident. Units, UCDs and descriptions the
 file carries are kept; a sidecar VOTable next to a Parquet or CSV file
 (``cat.parquet`` + ``cat.vot``) adds them where the file has none.
 """
@@ -190,12 +193,22 @@ def _fits_unit(unit: str) -> str:
         return unit
 
 
+def _parse_votable(source: Any) -> Any:
+    """An astropy VOTableFile of a path or a file object, once it is known to be self-contained."""
+    from apps.formats.readers import UNBOUNDED, open_votable
+
+    if hasattr(source, "read"):
+        return open_votable(source, UNBOUNDED)
+    with open(source, "rb") as fileobj:  # one open file for the check and the parse
+        return open_votable(fileobj, UNBOUNDED)
+
+
 def read_votable_fields(path: Any) -> tuple[dict[str, FieldMeta], str]:
     """FIELD metadata (and the table description) of a VOTable: a path or a file object."""
-    from astropy.io.votable import parse
+    return _votable_fields(_parse_votable(path).get_first_table())
 
-    vot = parse(path, verify="ignore")
-    table = vot.get_first_table()
+
+def _votable_fields(table: Any) -> tuple[dict[str, FieldMeta], str]:
     fields = {f.name: FieldMeta(unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
                                 description=(f.description or "").strip(), utype=f.utype or "",
                                 datatype=_adql(f.datatype, f.arraysize, f.xtype), arraysize=f.arraysize or "", xtype=f.xtype or "")
@@ -224,10 +237,8 @@ def _astropy_column(col: Any) -> pa.Array:
 
 
 def _votable(path: Path, chunk_rows: int) -> CatalogueFile:
-    from astropy.io.votable import parse
-
-    table = parse(str(path), verify="ignore").get_first_table()
-    fields, description = read_votable_fields(str(path))
+    table = _parse_votable(path).get_first_table()
+    fields, description = _votable_fields(table)
     astro = table.to_table(use_names_over_ids=True)
     arrow = pa.table({name: _astropy_column(astro[name]) for name in astro.colnames})
     return CatalogueFile(arrow.schema, iter(arrow.to_batches(max_chunksize=chunk_rows)), arrow.num_rows, fields, description)

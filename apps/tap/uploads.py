@@ -2,14 +2,17 @@
 
 ``UPLOAD=name,param:part`` names a file part of the request; ``UPLOAD=name,http(s)://...``
 is fetched by the server, never more than TAP_UPLOAD_MAX_BYTES, only over
-HTTP(S) and only from public hosts or the portal itself. VOTable (any serialization) and CSV are read with astropy; each
-upload becomes ``<VAR_DIR>/uploads/<random>/<name>.parquet``, private to its job.
+HTTP(S) and only from public hosts or the portal itself. Uploads are content, read from memory by
+apps/formats/readers.py: a VOTable that refers to anything outside itself (STREAM href, DOCTYPE,
+XInclude) is refused before astropy sees it, CSV goes to pyarrow (never taken for a file name), and
+both are refused before parsing when they would build more than TAP_UPLOAD_MAX_COLUMNS columns
+or TAP_UPLOAD_MAX_CELLS cells. Each upload becomes ``<VAR_DIR>/uploads/<random>/<name>.parquet``,
+private to its job.
 """
 
 from __future__ import annotations
 
 import http.client
-import io
 import ipaddress
 import pathlib
 import shutil
@@ -25,12 +28,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from astropy.io import ascii as astropy_ascii
-from astropy.io.votable import parse_single_table
 from astropy.table import Table
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from apps.formats.readers import Limits, ReaderError, open_votable, read_csv, without_paths
 from apps.query.uploads import Upload, check_upload_name
 
 from .params import ParameterError
@@ -40,6 +42,11 @@ FETCH_TIMEOUT_S = 20
 
 def max_bytes() -> int:
     return int(getattr(settings, "TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024))
+
+
+def limits() -> Limits:
+    return Limits(max_columns=int(getattr(settings, "TAP_UPLOAD_MAX_COLUMNS", 1000)),
+                  max_cells=int(getattr(settings, "TAP_UPLOAD_MAX_CELLS", 2_000_000)))
 
 
 def upload_root() -> pathlib.Path:
@@ -72,9 +79,10 @@ def read_bytes(uri: str, files: Mapping[str, UploadedFile]) -> bytes:
         part = files.get(uri[len("param:"):])
         if part is None:
             raise ParameterError(f"UPLOAD refers to {uri}, but the request has no such file part.")
-        if part.size is not None and part.size > limit:
+        data: bytes = part.read(limit + 1)
+        if len(data) > limit:
             raise ParameterError(f"The uploaded table is larger than the limit of {limit} bytes.")
-        return part.read()
+        return data
     if not uri.lower().startswith(("http://", "https://")):
         raise ParameterError(f"UPLOAD takes param: or http(s):// URIs, not {uri!r}.")
     return _fetch(uri, limit)
@@ -176,24 +184,28 @@ def _fetch(url: str, limit: int) -> bytes:
     return data
 
 
-def read_table(data: bytes) -> Table:
-    """A VOTable or, failing that, a CSV file. VOTable timestamps (xtype) become datetime64 columns."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # astropy warns about every small VOTable deviation
-        if data.lstrip()[:1] == b"<":
-            try:
-                votable = parse_single_table(io.BytesIO(data))
-                table = votable.to_table()
-            except Exception as exc:  # astropy raises many kinds for bad VOTables
-                raise ParameterError(f"The uploaded VOTable cannot be read: {exc}") from None
-            for f in votable.fields:
-                if (f.xtype or "").lower() == "timestamp" and f.name in table.colnames:
-                    table[f.name] = _timestamps(table[f.name])
-            return table
-        try:
-            return astropy_ascii.read(data.decode("utf-8"), format="csv")
-        except Exception as exc:
-            raise ParameterError(f"The uploaded table is neither a VOTable nor CSV: {exc}") from None
+def read_table(data: bytes) -> pa.Table:
+    """A VOTable (first TABLE) or, failing that, a CSV file, as Arrow. VOTable timestamps (xtype) become timestamps."""
+    try:
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+            return _votable_table(data)
+        return read_csv(data, limits())
+    except ReaderError as exc:
+        raise ParameterError(str(exc)) from None
+
+
+def _votable_table(data: bytes) -> pa.Table:
+    votable = open_votable(data, limits()).get_first_table()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy warns about every small VOTable deviation
+            table = votable.to_table()
+    except Exception as exc:  # astropy raises many kinds for bad VOTables
+        raise ReaderError(f"The uploaded VOTable cannot be read: {without_paths(str(exc))}") from None
+    for f in votable.fields:
+        if (f.xtype or "").lower() == "timestamp" and f.name in table.colnames:
+            table[f.name] = _timestamps(table[f.name])
+    return to_arrow(table)
 
 
 def _timestamps(column: Any) -> np.ma.MaskedArray:
@@ -246,7 +258,7 @@ def store_uploads(pairs: list[tuple[str, str]], files: Mapping[str, UploadedFile
         uploads = []
         for name, uri in pairs:
             path = folder / f"{name}.parquet"
-            pq.write_table(to_arrow(read_table(read_bytes(uri, files))), path)
+            pq.write_table(read_table(read_bytes(uri, files)), path)
             uploads.append(Upload(name, path))
         return uploads
     except BaseException:
