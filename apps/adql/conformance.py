@@ -9,6 +9,7 @@ from pathlib import Path
 from . import ast as A
 from .errors import AdqlError
 from .parser import parse
+from .translate import translate
 
 # Names with the standard's default UDF prefix are accepted undeclared.
 DEFAULT_UDF_PREFIX = "ivo_"
@@ -69,13 +70,18 @@ def check_functions(tree: A.Query, declared: frozenset[str]) -> None:
                 raise AdqlError(f"unknown function '{node.name}'", node.line, node.col)
 
 
-def run_case(case: Case) -> Outcome:
+def run_case(case: Case, dialect: str | None = None) -> Outcome:
+    """Parse (and with ``dialect`` translate, without metadata) one query."""
     try:
         check_functions(parse(case.query), case.functions)
+        if dialect is not None:
+            translate(case.query, dialect)
     except AdqlError as e:
         return Outcome(case, False, str(e))
+    except RecursionError:
+        return Outcome(case, False, "nested too deeply")
     return Outcome(case, True, "")
 
 
-def run_corpus(root: Path) -> list[Outcome]:
-    return [run_case(c) for c in load_cases(root)]
+def run_corpus(root: Path, dialect: str | None = None) -> list[Outcome]:
+    return [run_case(c, dialect) for c in load_cases(root)]

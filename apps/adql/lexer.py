@@ -57,7 +57,22 @@ _TOKEN_RE = re.compile(r"""
 """, re.VERBOSE)
 
 
-def _describe_bad_char(ch: str) -> str:
+_OTHER_SQL = {
+    "`": "backticks are not ADQL: delimit a name with double quotes, as in \"name\"",
+    "%": "ADQL has no % operator: write MOD(a, b)",
+    "^": "ADQL has no ^ operator: write POWER(a, b)",
+    "[": "square brackets are not ADQL: delimit a name with double quotes, as in \"name\"",
+    "&": "ADQL has no bitwise operators; for conditions write AND",
+    "|": "ADQL has no bitwise operators; for conditions write OR, to join text write ||",
+    "!": "ADQL writes 'not equal' as <> (or !=) and negation as NOT",
+}
+
+
+def _describe_bad_char(ch: str, rest: str) -> str:
+    if rest.startswith("::"):
+        return "'::' casts are not ADQL: write CAST(x AS type), e.g. CAST(x AS INTEGER)"
+    if ch in _OTHER_SQL:
+        return _OTHER_SQL[ch]
     if ch == '"':
         return "a double-quoted name is not closed (missing \")"
     if ch == "'":
@@ -94,10 +109,11 @@ def tokenize(text: str) -> list[Token]:
         m = match(text, pos)
         if m is None:
             line, col = cur.place(pos)
-            raise AdqlError(_describe_bad_char(text[pos]), line, col)
+            raise AdqlError(_describe_bad_char(text[pos], text[pos:pos + 2]), line, col)
         kind = m.lastgroup
         assert kind is not None
         s = m.group()
+        _check_token(kind, s, text, m.end(), cur, pos)
         if kind not in ("ws", "comment"):
             line, col = cur.place(pos)
             out.append(_make(kind, s, line, col, pos, out))
@@ -105,6 +121,13 @@ def tokenize(text: str) -> list[Token]:
     line, col = cur.place(n)
     out.append(Token("EOF", "", line, col, n))
     return _merge_strings(out)
+
+
+def _check_token(kind: str, s: str, text: str, end: int, cur: _Cursor, pos: int) -> None:
+    """Mistakes other SQL dialects allow and ADQL does not, named as such."""
+    if kind == "op" and s == "/" and text.startswith("*", end):
+        line, col = cur.place(pos)
+        raise AdqlError("/* */ comments are not ADQL: comment a line with --", line, col)
 
 
 def _make(kind: str, s: str, line: int, col: int, pos: int, prev: list[Token]) -> Token:

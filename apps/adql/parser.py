@@ -31,6 +31,15 @@ GEOM_FUNCTIONS: dict[str, tuple[int, int]] = {
 CONSTRUCTORS = frozenset({"POINT", "CIRCLE", "BOX", "POLYGON", "REGION"})
 CAST_TYPES = frozenset({"SMALLINT", "INTEGER", "BIGINT", "REAL", "TIMESTAMP",
                         "POINT", "CIRCLE", "POLYGON"})
+# SQL functions (reserved in ADQL) that ADQL does not have, with what to write instead.
+_NO_TEXT = "ADQL has no text functions but LOWER, UPPER, || and LIKE"
+SQL_ONLY_FUNCTIONS = {
+    "SUBSTRING": f"{_NO_TEXT}; test a prefix with LIKE 'abc%'",
+    "CHAR_LENGTH": _NO_TEXT, "CHARACTER_LENGTH": _NO_TEXT, "OCTET_LENGTH": _NO_TEXT,
+    "BIT_LENGTH": _NO_TEXT, "POSITION": _NO_TEXT, "TRIM": _NO_TEXT, "TRANSLATE": _NO_TEXT,
+    "CONVERT": "write CAST(x AS type)", "EXTRACT": "ADQL has no date functions",
+    "NULLIF": "write CASE WHEN a = b THEN NULL ELSE a END",
+}
 COMPARISONS = frozenset({"=", "!=", "<>", "<", "<=", ">", ">="})
 # After a ")" these mean the bracket held a value, not a condition.
 _VALUE_FOLLOWERS = COMPARISONS | {"+", "-", "*", "/", "||"}
@@ -235,10 +244,14 @@ class Parser:
         top = None
         if self.accept_kw("TOP"):
             top = self.unsigned_int("TOP")
+            if self.is_kw("DISTINCT", "ALL"):
+                self.fail(f"{self.tok.value} comes before TOP: write SELECT {self.tok.value} TOP {top} ...")
         if self.is_kw("FROM"):
             self.fail("nothing selected: name at least one column (or *) before FROM")
         items = [self.select_item()]
         while self.accept_op(","):
+            if self.is_kw("FROM"):
+                self.fail("a column is missing after the last ','; remove the comma before FROM")
             items.append(self.select_item())
         if not self.is_kw("FROM"):
             self.expected("FROM (or ',' and another column)" if self.tok.kind == "EOF"
@@ -557,6 +570,8 @@ class Parser:
             self.i += 1
             args = self.call_args(t)
             return _builtin(w, args, t)
+        if w in SQL_ONLY_FUNCTIONS and self.peek().kind == "OP" and self.peek().value == "(":
+            self.fail(f"{w} is SQL but not ADQL; {SQL_ONLY_FUNCTIONS[w]}")
         self.fail(f"{w.lower()} is a reserved word and cannot be used here; if it is a name, "
                   f'write it in double quotes: "{w.lower()}"')
 
@@ -688,6 +703,11 @@ def _constructor(name: str, args: list[A.Expr], t: Token) -> A.Geom:
     if args and (_is_coordsys(args[0]) or len(args) == full):
         coordsys, args = args[0], args[1:]
     shapes = {"POINT": (2,), "CIRCLE": (3, 2), "BOX": (4, 3)}
+    if name == "CIRCLE" and len(args) == 2 and all(_is_numeric_literal(a) for a in args):
+        raise AdqlError("the CIRCLE has no radius: write CIRCLE('ICRS', ra, dec, radius)", t.line, t.col)
+    if name == "BOX" and len(args) in (2, 3) and all(_is_numeric_literal(a) for a in args):
+        raise AdqlError("the BOX needs a width and a height: write BOX('ICRS', ra, dec, width, height)",
+                        t.line, t.col)
     if name == "POLYGON":
         _polygon_args(args, t)
     elif len(args) not in shapes[name]:

@@ -231,6 +231,9 @@ class Translator:
         sql = "SELECT " + ("DISTINCT " if s.quantifier == "DISTINCT" else "") + items_sql
         sql += " FROM " + from_sql
         if s.where is not None:
+            if S.has_aggregate(s.where):
+                raise AdqlError("aggregate functions (COUNT, SUM, AVG, MIN, MAX) cannot be used in "
+                                "WHERE; filter groups with HAVING", s.where.line, s.where.col)
             sql += " WHERE " + self.cond(s.where, scope)
         if s.group_by:
             groups = [self.group_item(g, scope) for g in s.group_by]
@@ -292,12 +295,21 @@ class Translator:
                         cols.append(Col(name, _rename(c.out, name)))
                 continue
             expr_sql = self.value(it.expr, scope)
+            self.warn_glued_alias(it)
             name = self.unique(self.item_name(it), used)
             out = _rename(self.type_of(it.expr, scope), name)
             sql.append(f"{expr_sql} AS {self.q(name)}")
             if cols is not None:
                 cols.append(Col(name, out))
         return ", ".join(sql), cols
+
+    def warn_glued_alias(self, it: A.SelectItem) -> None:
+        """SQL reads ``89x`` as ``89 AS x``; ADQL allows it, but it is rarely meant."""
+        e, alias = it.expr, it.alias
+        if (isinstance(e, A.Literal) and e.kind in ("int", "num") and alias is not None
+                and alias.line == e.line and alias.col == e.col + len(e.value)):
+            self.warnings.append(f"'{e.value}{alias.name}' is read as the number {e.value} named "
+                                 f"{alias.name}; write '{e.value} AS {alias.name}' to say so")
 
     @staticmethod
     def unique(name: str, used: set[str]) -> str:
@@ -764,6 +776,9 @@ class Translator:
         return f"{f.name}({', '.join(args)})"  # LOWER UPPER COALESCE
 
     def aggregate(self, f: A.Func, scope: Scope) -> str:
+        if S.has_aggregate(f.args[0]):
+            raise AdqlError(f"aggregate functions cannot be nested inside {f.name}; compute the inner "
+                            "one in a subquery", f.line, f.col)
         arg = self.expr(f.args[0], scope)
         distinct = "DISTINCT " if f.distinct else ""
         datatype = self.type_of(f.args[0], scope).datatype
@@ -926,6 +941,9 @@ class Translator:
         if g.coordsys is not None:
             self.check_coordsys(g.coordsys)
         args = [self.expr(a, scope) if not isinstance(a, A.Geom) else "" for a in g.args]
+        for a in g.args:
+            if not isinstance(a, A.Geom) and S.kind(self.type_of(a, scope).datatype) == "text":
+                raise AdqlError(f"the coordinates of a {g.name} are numbers, not text", a.line, a.col)
         centre = self.centre(g, scope)
         if g.name == "POINT":
             plain = all(isinstance(a, A.ColumnRef) for a in g.args)

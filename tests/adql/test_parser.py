@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.adql import AdqlError, ast, parse
+from apps.adql import AdqlError, ast, parse, translate
 
 
 def error(text: str) -> AdqlError:
@@ -123,3 +123,35 @@ def test_it_accepts_adql_2_0_queries() -> None:
 
 def test_it_explains_that_adql_uses_top_not_limit() -> None:
     assert error("SELECT ra FROM gaia.source LIMIT 10").message == "ADQL has no LIMIT: write SELECT TOP n ... instead"
+
+
+@pytest.mark.parametrize("query,words", [
+    ("SELECT a, FROM t", "a column is missing after the last ','; remove the comma before FROM"),
+    ("SELECT TOP 5 DISTINCT a FROM t", "DISTINCT comes before TOP: write SELECT DISTINCT TOP 5"),
+    ("SELECT * FROM t WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE('ICRS', 10, 20))",
+     "the CIRCLE has no radius: write CIRCLE('ICRS', ra, dec, radius)"),
+    ("SELECT SUBSTRING(name, 1, 2) FROM t", "SUBSTRING is SQL but not ADQL"),
+    ("SELECT CHAR_LENGTH(name) FROM t", "CHAR_LENGTH is SQL but not ADQL"),
+    ("SELECT `ra` FROM t", "backticks are not ADQL: delimit a name with double quotes"),
+    ("SELECT ra::int FROM t", "'::' casts are not ADQL: write CAST(x AS type)"),
+    ("SELECT ra /* the RA */ FROM t", "/* */ comments are not ADQL: comment a line with --"),
+    ("SELECT ra % 2 FROM t", "write MOD(a, b)"),
+])
+def test_it_names_the_real_mistake(query: str, words: str) -> None:
+    with pytest.raises(AdqlError) as info:
+        parse(query)
+    assert words in info.value.message
+
+
+def test_it_warns_when_a_number_runs_into_an_alias() -> None:
+    # Valid SQL and ADQL (lyonetia gavo/simpleunit), but worth a word.
+    t = translate("SELECT 89x FROM t", "duckdb")
+    assert t.columns[0].name == "x"
+    assert "'89x' is read as the number 89 named x; write '89 AS x'" in t.warnings[0]
+    assert translate("SELECT 89 AS x FROM t", "duckdb").warnings == []
+
+
+def test_it_refuses_a_string_as_a_point_coordinate() -> None:
+    with pytest.raises(AdqlError) as info:
+        translate("SELECT POINT('ICRS', 'ten', 20) FROM t", "postgresql")
+    assert "the coordinates of a POINT are numbers, not text" in info.value.message

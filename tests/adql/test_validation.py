@@ -137,3 +137,51 @@ def test_it_recognises_geometry_columns_by_xtype() -> None:
     cat = Catalog([TableInfo("s", "t", (ColumnInfo("pos", "double", "2", "point"),))])
     t = translate("SELECT COORD1(pos), pos FROM s.t", "duckdb", catalog=cat)
     assert '"t"."pos"[1]' in t.sql and t.columns[1].datatype == "POINT"
+
+
+# ---- types and grouping: refused on every engine, not answered by one -------------
+
+@pytest.mark.parametrize("query,words", [
+    ("SELECT * FROM gaia.source WHERE source_id = 'x'", "compares text with a number"),
+    ("SELECT * FROM TAP_UPLOAD.mine WHERE label = 0", "compares text with a number"),
+    ("SELECT * FROM TAP_UPLOAD.mine WHERE label IN (1, 2)", "IN compares text with a number"),
+    ("SELECT * FROM TAP_UPLOAD.mine WHERE label BETWEEN 1 AND 2", "BETWEEN compares text"),
+    ("SELECT label + 'x' FROM TAP_UPLOAD.mine", "'+' needs numbers, not text; to join text use ||"),
+    ("SELECT -label FROM TAP_UPLOAD.mine", "needs numbers, not text"),
+    ("SELECT SUM(label) FROM TAP_UPLOAD.mine", "SUM needs a number, not text"),
+    ("SELECT LOG10(label) FROM TAP_UPLOAD.mine", "LOG10 needs a number"),
+    ("SELECT UPPER(ra) FROM TAP_UPLOAD.mine", "UPPER needs text, not a number"),
+    ("SELECT ra, COUNT(*) FROM gaia.source", "column ra must be listed in GROUP BY"),
+    ("SELECT ra, dec FROM gaia.source GROUP BY ra", "column dec must be listed in GROUP BY or used inside an aggregate"),
+    ("SELECT * FROM gaia.source GROUP BY ra", "SELECT * cannot be used with GROUP BY"),
+    ("SELECT ra FROM gaia.source GROUP BY ra HAVING dec > 1", "column dec must be listed in GROUP BY"),
+    ("SELECT ra FROM gaia.source WHERE COUNT(*) > 1", "cannot be used in WHERE; filter groups with HAVING"),
+    ("SELECT MAX(COUNT(*)) FROM gaia.source", "cannot be nested"),
+    ("SELECT POINT('ICRS', label, 1) FROM TAP_UPLOAD.mine", "coordinates of a POINT are numbers"),
+])
+def test_it_refuses_mixing_types_and_ungrouped_columns(catalog: Catalog, query: str, words: str) -> None:
+    for dialect in ("postgresql", "mariadb", "duckdb", "spark"):
+        with pytest.raises(AdqlError) as info:
+            translate(query, dialect, catalog=catalog)
+        assert words in info.value.message
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT ra, COUNT(*) FROM gaia.source GROUP BY ra",
+    "SELECT ra + 1 AS r, COUNT(*) FROM gaia.source GROUP BY ra",
+    "SELECT ROUND(ra) AS r, COUNT(*) FROM gaia.source GROUP BY ROUND(ra)",
+    "SELECT ROUND(ra) AS r, COUNT(*) FROM gaia.source GROUP BY r",
+    "SELECT COUNT(*), MAX(ra) FROM gaia.source",
+    "SELECT ra FROM gaia.source AS s WHERE ra > (0) AND EXISTS (SELECT MAX(dec) FROM gaia.source WHERE ra = s.ra)",
+    "SELECT label || 'x' FROM TAP_UPLOAD.mine WHERE '0' = label",
+    "SELECT source_id / 2, ra / 2 FROM gaia.source",
+])
+def test_it_accepts_well_typed_and_grouped_queries(catalog: Catalog, query: str) -> None:
+    translate(query, "mariadb", catalog=catalog)
+
+
+def test_it_types_integer_division_as_an_integer(catalog: Catalog) -> None:
+    t = translate("SELECT source_id / 2 AS a, ra / 2 AS b, source_id / 2.0 AS c, AVG(source_id) AS d, "
+                  "SUM(source_id) AS e, MOD(source_id, 3) AS f FROM gaia.source GROUP BY source_id, ra",
+                  "duckdb", catalog=catalog)
+    assert [c.datatype for c in t.columns] == ["BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BIGINT", "BIGINT"]
