@@ -82,17 +82,53 @@ def _check_read_only(tree: exp.Expr) -> None:
                 raise AdqlError(f"the function {name} is not allowed")
 
 
-def _cte_names(tree: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+def _cte_name(cte: exp.CTE) -> str:
+    alias = cte.args.get("alias")
+    ident = alias.this if isinstance(alias, exp.TableAlias) else None
+    quoted = isinstance(ident, exp.Identifier) and bool(ident.args.get("quoted"))
+    return cte.alias_or_name if quoted else cte.alias_or_name.lower()
+
+
+def _names_cte(t: exp.Table) -> bool:
+    """Whether ``t`` (unqualified) names a WITH query in scope where it stands.
+
+    A CTE is seen by its own query and by the CTEs after it in the same WITH
+    (and by itself when the WITH is RECURSIVE), nowhere else: a name defined
+    in a subquery does not hide a table of the same name outside it. Names
+    compare as PostgreSQL folds them (unquoted ones to lower case, quoted ones
+    exactly); where an engine would fold more, the table is checked anyway.
+    """
+    if t.args.get("db") or t.args.get("catalog"):
+        return False
+    quoted = bool(t.this.args.get("quoted"))
+    wanted = t.name if quoted else t.name.lower()
+    node: exp.Expr = t
+    while node.parent is not None:
+        parent = node.parent
+        if isinstance(parent, exp.With):  # inside the body of one CTE of this WITH
+            ctes = list(parent.expressions)
+            index = next((i for i, c in enumerate(ctes) if c is node), len(ctes))
+            visible = ctes[:index + 1] if parent.args.get("recursive") else ctes[:index]
+            if wanted in {_cte_name(c) for c in visible}:
+                return True
+            node = parent.parent if parent.parent is not None else parent  # skip the query owning this WITH
+            if node is parent:
+                return False
+            continue
+        with_ = parent.args.get("with_") if isinstance(parent, exp.Query) else None
+        if isinstance(with_, exp.With) and node is not with_:
+            if wanted in {_cte_name(c) for c in with_.expressions}:
+                return True
+        node = parent
+    return False
 
 
 def _tables(tree: exp.Expr, catalog: Catalog, read: str) -> list[TableInfo]:
-    ctes = _cte_names(tree)
     found: list[TableInfo] = []
-    for t in tree.find_all(exp.Table):
+    for t in list(tree.find_all(exp.Table)):
         if not isinstance(t.this, exp.Identifier):
-            raise AdqlError(f"{t.this.sql()} is not a published table")
-        if not t.db and t.name.lower() in ctes:
+            raise AdqlError(f"{t.sql(dialect=read)} is not a published table")  # ROWS FROM (...), a function
+        if _names_cte(t):
             continue
         quoted = bool(t.this.args.get("quoted"))
         matches = catalog.find_tables(t.db or None, t.name, quoted)

@@ -75,6 +75,9 @@ def _ensure_data_volume(root: RootVolume, public: bool) -> Volume:
 
 
 # --- volumes -----------------------------------------------------------------
+VOLUME_NAME_MAX = Volume._meta.get_field("name").max_length or 100
+
+
 @transaction.atomic
 def do_create_volume(user: User, root: RootVolume, name: str, description: str = "", is_default: bool = False) -> Volume:
     if root.read_only:
@@ -83,6 +86,8 @@ def do_create_volume(user: User, root: RootVolume, name: str, description: str =
         name = clean_name(name.strip())
     except PathError as exc:
         raise ValidationError(str(exc)) from exc
+    if len(name) > VOLUME_NAME_MAX:  # a file name may be longer; the volume's record may not
+        raise ValidationError(f"A volume name has at most {VOLUME_NAME_MAX} characters.")
     if Volume.objects.filter(root=root, owner=user, name=name).exists():
         raise ValidationError(f"You have a volume called {name!r} in {root.name} already.")
     resource = do_create_resource("volume", f"{root.name}/{user.username}/{name}", owner=user)

@@ -58,8 +58,13 @@ def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", 
                   maxrec: int | None = None, response_format: str = "", uploads: Sequence[Upload] = (),
                   table_name: str = "", run_id: str = "", source: str = QueryJob.SOURCE_WEB,
                   execution_duration: int = 0, parameters: dict[str, Any] | None = None) -> QueryJob:
-    """A PENDING job. Never refuses a bad query: that is found (and reported) when it runs."""
+    """A PENDING job. Never refuses a bad query: that is found (and reported) when it runs.
+
+    A queue that does not exist, or that this user may not use, is refused here (QueueError), not
+    stored: a job naming one could never be shown or run.
+    """
     real = _owner(owner)
+    queue = check_queue(owner, queue).name
     job = QueryJob.objects.create(
         owner=real, query=query, language=language or "ADQL", queue=queue or settings.QUERY_DEFAULT_QUEUE,
         maxrec=maxrec, response_format=response_format, uploads=[u.as_json() for u in uploads],
@@ -124,7 +129,7 @@ def do_update_job(job: QueryJob, **fields: Any) -> QueryJob:
     if job.phase != phases.PENDING and set(fields) - {"destruction", "run_id"}:
         raise QueryError(f"The job is {job.phase}: parameters can only change while it is PENDING.")
     if "queue" in fields:
-        get_queue(fields["queue"])
+        fields["queue"] = check_queue(job.owner, fields["queue"]).name
     if "uploads" in fields:
         fields["uploads"] = [u.as_json() if isinstance(u, Upload) else u for u in fields["uploads"]]
     if "execution_duration" in fields:
