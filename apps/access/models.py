@@ -68,7 +68,8 @@ class Resource(models.Model):
     """Anything privileges can be given on; the owning app's model points here."""
 
     type = models.CharField(max_length=50, db_index=True)
-    name = models.CharField(max_length=255)
+    # Room for the longest names apps build, e.g. a volume's "<root>/<user name>/<volume name>" (100+150+100).
+    name = models.CharField(max_length=512)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="owned_resources"
     )

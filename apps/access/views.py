@@ -152,7 +152,8 @@ def share(request: HttpRequest, resource_id: int) -> HttpResponse:
     form = ShareForm(request.POST or None, actions=rtype.actions, groups=_shareable_groups(user))
     if request.method == "POST":
         if "revoke" in request.POST:
-            privilege = get_object_or_404(Privilege, pk=request.POST["revoke"], resource=resource)
+            revoke = request.POST["revoke"]
+            privilege = get_object_or_404(Privilege, pk=int(revoke) if revoke.isascii() and revoke.isdigit() else 0, resource=resource)
             _run(request, actions.do_revoke, user, privilege)
             return redirect("access:share", resource.pk)
         if form.is_valid():

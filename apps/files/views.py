@@ -67,7 +67,8 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 def create_volume(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    root = RootVolume.objects.filter(pk=request.POST.get("root") or 0).first()
+    root_id = request.POST.get("root", "")
+    root = RootVolume.objects.filter(pk=int(root_id) if root_id.isascii() and root_id.isdigit() else 0).first()
     try:
         if root is None:
             raise ValidationError("Choose a root.")
