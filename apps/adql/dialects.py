@@ -230,7 +230,8 @@ class MariaDB(Dialect):
         return f"CAST({sql} AS DOUBLE)"
 
     def as_text(self, sql: str) -> str:
-        return f"CAST({sql} AS CHAR)"
+        # Not CAST(... AS CHAR): that takes the connection's (case-insensitive) collation.
+        return f"(CONVERT({sql} USING utf8mb4) COLLATE utf8mb4_nopad_bin)"
 
     def as_int(self, sql: str) -> str:
         return f"CAST({sql} AS SIGNED)"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from . import ast as A
 from .errors import AdqlError
+from .udfs import AGGREGATE_UDFS
 
 INTS = frozenset({"SMALLINT", "INTEGER", "BIGINT"})
 FLOATS = frozenset({"REAL", "DOUBLE"})
@@ -136,11 +137,16 @@ def children(e: object) -> list[object]:
     return []
 
 
+def is_aggregate(e: object) -> bool:
+    return isinstance(e, A.Func) and (e.kind == "agg" or (
+        e.kind == "udf" and e.name.lower() in AGGREGATE_UDFS))
+
+
 def has_aggregate(e: object) -> bool:
     stack = [e]
     while stack:
         n = stack.pop()
-        if isinstance(n, A.Func) and n.kind == "agg":
+        if is_aggregate(n):
             return True
         stack.extend(children(n))
     return False
@@ -151,7 +157,7 @@ def ungrouped_column(e: object, keys: set[object], is_local: object) -> A.Column
     stack = [e]
     while stack:
         n = stack.pop()
-        if isinstance(n, A.Func) and n.kind == "agg":
+        if is_aggregate(n):
             continue
         if fingerprint(n) in keys:
             continue

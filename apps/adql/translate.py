@@ -21,6 +21,8 @@ from .dialects import Dialect, get_dialect
 from .errors import AdqlError
 from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geometry_for
 from .parser import parse
+from .udfs import UDFS, builtin
+from .udfs import emit as emit_udf
 from .units import unit_factor
 
 GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
@@ -807,13 +809,19 @@ class Translator:
 
     def udf(self, f: A.Func, scope: Scope) -> str:
         args = [self.expr(a, scope) for a in f.args]
+        info = self.catalog.function(f.name) if self.catalog is not None else None
+        if info is None:
+            known = builtin(f.name)
+            if known is not None:
+                if self.d.name not in known.dialects:
+                    raise AdqlError(f"{known.name} is not available on {self.d.name}", f.line, f.col)
+                return emit_udf(known, self.d, args, f.args, f)
         if self.catalog is None:
             self.warnings.append(f"function {f.name} was not checked (no metadata)")
             return f"{f.name}({', '.join(args)})"
-        info = self.catalog.function(f.name)
         if info is None:
-            hint = _suggest(f.name, [fn.name for fn in self.catalog.functions.values()])
-            raise AdqlError(f"unknown function '{f.name}'{hint}", f.line, f.col)
+            names = [fn.name for fn in self.catalog.functions.values()] + list(UDFS)
+            raise AdqlError(f"unknown function '{f.name}'{_suggest(f.name, names)}", f.line, f.col)
         template = info.sql.get(self.d.name)
         if template is None:
             raise AdqlError(f"the function {f.name} is not available on this engine", f.line, f.col)
@@ -1068,7 +1076,10 @@ class Translator:
             return self.type_of(f.args[0], scope)
         if f.kind == "udf":
             info = self.catalog.function(f.name) if self.catalog else None
-            return _typed(info.return_type.upper()) if info else OutputColumn("", "UNKNOWN")
+            if info is not None:
+                return _typed(info.return_type.upper())
+            known = builtin(f.name)
+            return _typed(known.return_type) if known else OutputColumn("", "UNKNOWN")
         if f.kind == "math" and f.name in S.INT_PRESERVING | {"ROUND"} and f.args:
             types = [self.type_of(a, scope).datatype for a in f.args]
             if all(t in S.INTS for t in types) and (f.name != "ROUND" or len(f.args) == 1):

@@ -72,10 +72,13 @@ def limits() -> Limits:
 
 def udf_forms() -> list[tuple[str, str]]:
     """TAPRegExt UDF forms of the published user-defined functions: ``name(arg TYPE, ...) -> TYPE``."""
+    from apps.adql.udfs import UDFS
     from apps.metadata.models import Function
 
-    forms = []
-    for f in Function.objects.filter(published=True):
+    published = list(Function.objects.filter(published=True))
+    overridden = {f.name.lower() for f in published}  # a published function replaces a built-in one
+    forms = [(u.form, u.description) for name, u in UDFS.items() if name not in overridden]
+    for f in published:
         signature = f.signature.strip() or f"{f.name}()"
         forms.append((f"{signature} -> {f.return_type}", f.description))
     return forms

@@ -29,7 +29,12 @@ def test_it_declares_languages_formats_uploads_limits_and_security(client: Clien
     assert {"features-adqlgeo", "features-adql-string", "features-adql-offset"} <= feature_types
     assert "duckdb" in [lang.findtext("name") for lang in tap.findall("language")]
     udfs = adql.find(f"languageFeatures[@type='{TAPREGEXT}#features-udf']")
-    assert udfs.findtext("feature/form") == "gaia_healpix_index(level INTEGER, source_id BIGINT) -> BIGINT"
+    forms = [f.findtext("form") for f in udfs.findall("feature")]
+    assert "gaia_healpix_index(level INTEGER, source_id BIGINT) -> BIGINT" in forms
+    # The built-in ivo_ functions (apps/adql/udfs.py), each with a description.
+    assert "ivo_healpix_index(order INTEGER, ra DOUBLE, dec DOUBLE) -> BIGINT" in forms
+    assert {"ivo_hasword", "ivo_string_agg", "ivo_median"} <= {f.split("(")[0] for f in forms}
+    assert all(f.findtext("description") for f in udfs.findall("feature"))
     mimes = [f.findtext("mime") for f in tap.findall("outputFormat")]
     for mime in mimes:
         formats.resolve_format(mime)  # every declared format is accepted
