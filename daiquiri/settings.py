@@ -132,27 +132,36 @@ CACHES = {
 }
 
 # --- Celery and Channels --------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = (
-    {
-        "data_folder_in": str(VAR_DIR / "broker"),
-        "data_folder_out": str(VAR_DIR / "broker"),
-        "processed_folder": str(VAR_DIR / "broker-processed"),
-        "control_folder": str(VAR_DIR / "broker-control"),  # kombu's default is ./control
-        "store_processed": False,
-        "polling_interval": 0.05,
-    }
-    if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 43200, minimum=60)}
-)
-if CELERY_BROKER_URL.startswith("filesystem"):
-    for _folder in ("data_folder_in", "processed_folder", "control_folder"):
-        Path(CELERY_BROKER_TRANSPORT_OPTIONS[_folder]).mkdir(parents=True, exist_ok=True)
+# The embedded broker is kombu's SQLAlchemy transport on an SQLite file of its own (var/broker.sqlite3).
+# Why not kombu's file-system transport (the old default): its readers can see a message file half
+# written by a concurrent producer, and the JSONDecodeError that follows kills the worker's consumer.
+# SQLite writes are transactions, so a message is whole or absent, whatever the number of producers.
+# Why a file of its own, not the portal database: the consumer takes SQLite's write lock on every poll,
+# which must not queue behind (or delay) the portal's own writes. Messages only wake workers: the
+# portal database stays the truth about jobs, and the query workers' sweep (workers/query.py)
+# sends again any QUEUED job whose message was lost (a killed worker, a broker restarted or wiped).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or f"sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+if CELERY_BROKER_URL.startswith("sqlite:"):
+    from sqlalchemy.pool import NullPool
+
+    # kombu's SQLAlchemy transport, polling every 0.1 s instead of 1 s (it hands every option to
+    # create_engine, so the interval is a class attribute of daiquiri.celery's subclass).
+    CELERY_BROKER_TRANSPORT = "daiquiri.celery:EmbeddedTransport"
+    # NullPool: no SQLite connection is pooled in a worker and inherited by its forked pool
+    # children (SQLite forbids using a connection across fork). Opening one costs well under 1 ms.
+    # timeout: a producer waits for the consumer's lock instead of failing at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"poolclass": NullPool, "connect_args": {"timeout": 30}}
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 43200, minimum=60)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in the portal database
+# Each worker process writes a heartbeat (apps/core/models.py) this often; none fresher than the stale
+# limit means no worker is alive: VOSI availability turns false and the query pages say so.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 5, minimum=1)
+WORKER_STALE_AFTER_SECONDS = env_int("WORKER_STALE_AFTER_SECONDS", 20, minimum=2)
 
 CHANNEL_LAYERS = {
     "default": (

@@ -1,9 +1,14 @@
 """Celery tasks of query jobs: run one, and reap the ones whose worker died.
 
+The portal database is the truth about jobs; broker messages only wake workers.
 Late acks (settings) mean a message is removed only after the task returns, so
-a killed worker's job is delivered again; claiming is atomic, so it runs once.
-The reaper runs on worker start, every QUERY_REAPER_SECONDS in each worker
-(a timer thread, so no separate beat process is needed) and from Celery beat.
+a killed pool process's job is delivered again; claiming is atomic, so it runs once.
+The reaper (apps/query/execution.py ``reap``) runs on worker start, every
+QUERY_REAPER_SECONDS in each worker (a timer thread, so no separate beat process
+is needed) and from Celery beat. Besides ending jobs whose worker died, it is the
+sweep that sends again QUEUED jobs whose message was lost (a worker killed while
+holding it, a broker restarted empty): on start, those queued before this worker
+started; later, those waiting longer than QUERY_REQUEUE_AFTER_SECONDS.
 """
 
 from __future__ import annotations

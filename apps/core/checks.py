@@ -61,10 +61,10 @@ def check_production_services(app_configs: Any, **kwargs: Any) -> list[Warning]:
                 id="daiquiri.W001",
             )
         )
-    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+    if settings.CELERY_BROKER_URL.startswith(("sqlite:", "filesystem")):
         warnings.append(
             Warning(
-                "The task broker is the local file system: workers on other machines cannot see it.",
+                "The task broker is a file on this machine: workers on other machines cannot see it.",
                 hint="Set REDIS_URL (or CELERY_BROKER_URL) to a Redis server.",
                 id="daiquiri.W002",
             )

@@ -306,9 +306,16 @@ def reap(*, worker: str | None = None, booted: datetime | None = None) -> dict[s
     claimed before then are from a previous life and end at once, without waiting
     for the heartbeat to go stale.
     """
-    from workers.query import run_query
-
     now = timezone.now()
+    reaped = _reap_executing(now, worker, booted)
+    # Synchronous queries die with their web request; close their records too.
+    sync_limit = now - timedelta(seconds=max(q["time_limit"] for q in settings.QUERY_QUEUES.values()) + 300)
+    QueryJob.objects.filter(phase=phases.EXECUTING, source=QueryJob.SOURCE_TAP_SYNC, start_time__lt=sync_limit).update(
+        phase=phases.ERROR, end_time=now, error="The synchronous query was interrupted.")
+    return {"reaped": reaped, "requeued": _resend_lost(now, booted), "destroyed": _destroy_expired(now)}
+
+
+def _reap_executing(now: datetime, worker: str | None, booted: datetime | None) -> int:
     dead = QueryJob.objects.filter(phase=phases.EXECUTING).exclude(source=QueryJob.SOURCE_TAP_SYNC)
     stale = dead.filter(heartbeat__lt=now - timedelta(seconds=settings.QUERY_STALE_AFTER_SECONDS))
     if worker and booted is not None:
@@ -325,17 +332,49 @@ def reap(*, worker: str | None = None, booted: datetime | None = None) -> dict[s
                 _drop_partial(job)
             job.refresh_from_db()
             live.notify(job)
-    # Synchronous queries die with their web request; close their records too.
-    sync_limit = now - timedelta(seconds=max(q["time_limit"] for q in settings.QUERY_QUEUES.values()) + 300)
-    QueryJob.objects.filter(phase=phases.EXECUTING, source=QueryJob.SOURCE_TAP_SYNC, start_time__lt=sync_limit).update(
-        phase=phases.ERROR, end_time=now, error="The synchronous query was interrupted.")
-    lost = QueryJob.objects.filter(phase=phases.QUEUED, queued__lt=now - timedelta(seconds=settings.QUERY_REQUEUE_AFTER_SECONDS))
+    return reaped
+
+
+def _resend_lost(now: datetime, booted: datetime | None) -> int:
+    """Send again the QUEUED jobs whose message is gone: the database, not the broker, says what is waiting.
+
+    A message is lost when the worker holding it was killed, or the broker restarted without
+    its data. When the broker still holds messages, workers are catching up and the jobs behind
+    them are not lost: nothing is sent, so a long backlog is never doubled. When it is empty, a
+    job QUEUED for longer than QUERY_REQUEUE_AFTER_SECONDS (or, at a worker's start, since before
+    it started) has no message left. A duplicate costs one refused claim. ``queued`` is left as
+    it is: it dates the plan (``_plan`` re-plans old jobs, so rights revoked meanwhile count).
+    """
+    from workers.query import run_query
+
+    if _messages_waiting() > 0:
+        return 0
+    cutoff = now - timedelta(seconds=settings.QUERY_REQUEUE_AFTER_SECONDS)
+    if booted is not None:
+        cutoff = max(cutoff, booted)
+    lost = QueryJob.objects.filter(phase=phases.QUEUED, queued__lt=cutoff)
     requeued = 0
-    for job_id in lost.values_list("id", flat=True):
-        QueryJob.objects.filter(pk=job_id, phase=phases.QUEUED).update(queued=now)
+    for job_id in lost.order_by("queued").values_list("id", flat=True)[:RESEND_AT_MOST]:
         run_query.delay(str(job_id))
         requeued += 1
-    return {"reaped": reaped, "requeued": requeued, "destroyed": _destroy_expired(now)}
+    return requeued
+
+
+RESEND_AT_MOST = 1000  # per sweep; the next sweep sends the rest once these are taken
+
+
+def _messages_waiting() -> int:
+    """Messages waiting in the task queue of the broker (0 with eager tasks, or when it cannot say)."""
+    from celery import current_app
+    from kombu.exceptions import ChannelError
+
+    if current_app.conf.task_always_eager:
+        return 0
+    try:
+        with current_app.connection_for_read() as conn:
+            return int(conn.default_channel.queue_declare(current_app.conf.task_default_queue, passive=True).message_count)
+    except ChannelError:  # the queue does not exist (Redis drops empty lists): nothing waits
+        return 0
 
 
 def _destroy_expired(now: Any) -> int:

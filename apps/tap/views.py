@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from apps import formats
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
+from apps.core.workers import NO_WORKER_NOTE, workers_alive
 from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
@@ -116,7 +117,8 @@ def availability(request: HttpRequest) -> HttpResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        up, note = True, "The service is accepting queries."
+        # Without a live worker, async jobs would wait in QUEUED for ever: not available, and why.
+        up, note = (True, "The service is accepting queries.") if workers_alive() else (False, NO_WORKER_NOTE)
     except Exception as exc:  # any database failure means "not available", with the reason
         up, note = False, f"The metadata database cannot be reached: {exc}"
     return _xml(vosi.availability_document(up, STARTED if up else None, note))

@@ -1,0 +1,23 @@
+"""Side effects of the core app: workers report themselves alive, and leave."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from .models import WorkerHeartbeat
+
+FORGET_AFTER = timedelta(days=1)
+
+
+def do_record_heartbeat(name: str, started: datetime) -> None:
+    """Mark a worker process alive now; rows of workers silent for a day go (killed long ago)."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.update_or_create(name=name[:255], defaults={"started": started, "seen": now})
+    WorkerHeartbeat.objects.filter(seen__lt=now - FORGET_AFTER).delete()
+
+
+def do_forget_worker(name: str) -> None:
+    """A worker stops cleanly: it is no longer counted at once, without waiting for its row to go stale."""
+    WorkerHeartbeat.objects.filter(name=name[:255]).delete()
