@@ -68,3 +68,25 @@ def test_it_fetches_urls_only_from_public_hosts_or_the_portal_itself(settings: A
     check_host("http://portal.example.org/tap/sync?QUERY=x")  # the portal itself: allowed without a lookup
     settings.TAP_UPLOAD_PRIVATE_HOSTS = True
     check_host("http://127.0.0.1:5432/x")
+
+
+def test_it_reads_csv_types_nulls_and_quoted_names_like_a_table() -> None:
+    from apps.tap.uploads import read_table
+
+    table = read_table(b'id,"name, full",t,flag\n1,alpha,2000-01-21T04:48:00,true\n2,,,\n')
+    assert [str(f.type) for f in table.schema] == ["int64", "string", "timestamp[ms]", "bool"]
+    assert table.to_pylist()[1] == {"id": 2, "name, full": None, "t": None, "flag": None}
+    assert read_table(b"a,b").num_rows == 0  # a header alone is an empty table
+    assert read_table(b'"two\nlines",b\r\n1,2\r\n').column_names == ["two\nlines", "b"]
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"a,A\n1,2\n", "appears twice"), (b"a,\n1,2\n", "needs a name"), (b'a"b,c\n1,2\n', "malformed"),
+    (b"a,b\n1,2,3\n", "cannot be read"), (b"a\n\xff\xfe\n", "UTF-8"), (b"x," * (1 << 20), "longer than"),
+])
+def test_it_refuses_csv_it_cannot_read_with_the_reason(content: bytes, reason: str, settings: Any) -> None:
+    from apps.tap.uploads import read_table
+
+    settings.TAP_UPLOAD_MAX_COLUMNS = 10**7
+    with pytest.raises(ParameterError, match=reason):
+        read_table(content)
