@@ -7,10 +7,11 @@ server; production switches each part with one variable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from apps.core.env import env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
+from apps.core.env import EnvError, env_bool, env_choice, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("DAIQUIRI_VAR_DIR", BASE_DIR / "var")
@@ -89,6 +90,13 @@ TEMPLATES = [
 
 # --- Portal database -------------------------------------------------------
 def _database() -> dict[str, Any]:
+# Under ASGI every request runs in a thread of its own, and a persistent connection
+# (CONN_MAX_AGE > 0) stays with its thread: one uvicorn process held 76 idle
+# connections and then failed with "too many clients" (Django's docs warn about
+# this). PostgreSQL therefore uses a bounded pool per process (psycopg_pool through
+# Django): at most DB_POOL_MAX_SIZE connections, a request waits up to
+# DB_POOL_TIMEOUT seconds for one. DB_POOL_MAX_SIZE=0 turns the pool off (then a
+# connection per request, closed at its end unless DB_CONN_MAX_AGE says otherwise).
     engine = env_choice("DB_ENGINE", ("sqlite", "postgresql", "mariadb"), "sqlite")
     if engine == "sqlite":
         return {
@@ -104,15 +112,42 @@ def _database() -> dict[str, Any]:
         "PASSWORD": env_str("DB_PASSWORD", ""),
         "HOST": env_str("DB_HOST", "127.0.0.1"),
         "PORT": env_int("DB_PORT", default_port, minimum=1, maximum=65535),
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0, minimum=0),
         "TEST": {"NAME": env_str("DB_TEST_NAME", "") or None},
     }
     if engine == "mariadb":
         database["OPTIONS"] = {"charset": "utf8mb4"}
     return database
+    else:
+        database["OPTIONS"] = _postgresql_options(database["CONN_MAX_AGE"])
 
 
 DATABASES = {"default": _database()}
+def _postgresql_options(conn_max_age: int) -> dict[str, Any]:
+    options: dict[str, Any] = {"application_name": env_str("DB_APPLICATION_NAME", "daiquiri-portal")}  # seen in pg_stat_activity
+    size = env_int("DB_POOL_MAX_SIZE", 10, minimum=0, maximum=1000)
+    if size:
+        if conn_max_age:
+            raise EnvError("DB_CONN_MAX_AGE must be 0 while the connection pool is on (DB_POOL_MAX_SIZE > 0): "
+                           "the pool keeps the connections")
+        options["pool"] = {"min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0, maximum=size), "max_size": size,
+                           "timeout": env_int("DB_POOL_TIMEOUT", 30, minimum=1), "max_idle": 300}
+        os.register_at_fork(before=_close_pools)
+    return options
+
+
+def _close_pools() -> None:
+    """Before a fork (Celery's worker children): close the pool, so no child shares a pooled socket with its
+    parent; each process opens a pool of its own at its next query."""
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    by_alias: dict[str, Any] = DatabaseWrapper._connection_pools  # type: ignore[attr-defined]  # Django's own registry
+    pools = list(by_alias.values())
+    by_alias.clear()
+    for pool in pools:
+        pool.close(timeout=5)
+
+
 if DATABASES["default"]["ENGINE"].endswith("mysql"):
     import pymysql  # pure-Python driver; Django talks to it through the MySQLdb shim
 
@@ -314,6 +349,15 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
 # all their volumes in it. Temporary: scratch, no quota, files older than
 # max_age_days removed. Data: read-only published collections, one each
 # (FILES_DATA_DIRS="name=/path,other=/path"; readable by every registered user).
+# Synchronous queries (TAP sync) stream from the web process: at most this many at once per user, and per
+# client address for anonymous users; one more gets HTTP 429 with Retry-After (seconds).
+QUERY_SYNC_CONCURRENCY = env_int("QUERY_SYNC_CONCURRENCY", 4, minimum=1)
+QUERY_SYNC_RETRY_AFTER_SECONDS = env_int("QUERY_SYNC_RETRY_AFTER_SECONDS", 10, minimum=1)
+# The web process beats for its sync queries every QUERY_HEARTBEAT_SECONDS; silent this long, the request
+# is gone (process killed) and the reaper ends the query in ERROR, freeing the user's slots.
+QUERY_SYNC_STALE_AFTER_SECONDS = env_int("QUERY_SYNC_STALE_AFTER_SECONDS", 20, minimum=2)
+if QUERY_SYNC_STALE_AFTER_SECONDS < 2 * QUERY_HEARTBEAT_SECONDS:
+    raise EnvError("QUERY_SYNC_STALE_AFTER_SECONDS must be at least twice QUERY_HEARTBEAT_SECONDS")
 FILES_DIR = env_path("FILES_DIR", VAR_DIR / "files")
 FILES_ROOTS: list[dict[str, Any]] = [
     {"name": "Storage", "kind": "storage", "path": env_path("FILES_STORAGE_DIR", FILES_DIR / "storage"),

@@ -143,7 +143,8 @@ def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
         return scs_error(str(exc))
     query = cone_query(found, ra, dec, sr, verb)
     try:
-        result = actions.run_sync(user, query=query, language="ADQL", maxrec=maxrec, response_format="votable")
+        result = actions.run_sync(user, query=query, language="ADQL", maxrec=maxrec, response_format="votable",
+                                  client_address=request.META.get("REMOTE_ADDR", ""))
     except (AdqlError, actions.QueryError, QueueError, EngineError) as exc:
         return scs_error(error_message(exc))
     info = formats.ResultInfo(query=query, table_name=found.name, description=found.description)

@@ -5,6 +5,11 @@ first reading the whole iterator into a list: a 10-million-row download would
 sit in memory. So under ASGI the iterator is pulled in one thread of its own
 (engines' cursors stay in the thread that opened them) through a small queue:
 constant memory, and no other request waits for it.
+
+The request's own thread gives its database connection back before the body
+streams (the pool is bounded: a thread holding one while its producer waits
+for another would deadlock once every connection is held that way). The
+producer thread takes one only when it needs it and returns it at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import HttpRequest, StreamingHttpResponse
@@ -24,8 +30,18 @@ _DONE = object()
 
 def streaming_response(request: HttpRequest, chunks: Iterator[bytes], content_type: str, status: int = 200) -> StreamingHttpResponse:
     django_request = getattr(request, "_request", request)  # REST framework wraps Django's request
-    content = _pulled_in_a_thread(chunks) if isinstance(django_request, ASGIRequest) else chunks
+    content: Iterator[bytes] | AsyncIterator[bytes] = chunks
+    if isinstance(django_request, ASGIRequest):
+        _release_connections()
+        content = _pulled_in_a_thread(chunks)
     return StreamingHttpResponse(content, content_type=content_type, status=status)
+
+
+def _release_connections() -> None:
+    """This thread's connections back to the pool (or closed); a later query in this thread opens one again."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:  # a transaction (a test's, say) keeps its connection
+            conn.close()
 
 
 async def _pulled_in_a_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -63,6 +79,9 @@ async def _pulled_in_a_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
             connections.close_all()  # this thread's Django connections
             put(_DONE)
 
+    # Middleware may have used the database again after the view: give that connection back too, from the
+    # request's own thread (thread-sensitive), before the body starts.
+    await sync_to_async(_release_connections, thread_sensitive=True)()
     threading.Thread(target=produce, name="streaming-response", daemon=True).start()
     try:
         while True:

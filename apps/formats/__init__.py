@@ -18,6 +18,7 @@ columns of unbounded width) it spools to a temporary file; see fits.py.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from .votable import (
 __all__ = ["FORMATS", "Column", "ColumnLike", "Format", "ResultInfo", "RowCountMismatch", "UnknownFormat", "error_votable",
            "resolve_format", "write"]
 
+log = logging.getLogger(__name__)
 MIN_CHUNK = 64 * 1024
 MAX_CHUNK = 1024 * 1024
 
@@ -127,6 +129,7 @@ class ResultInfo:
     description: str = ""
     infos: list[tuple[str, str]] = field(default_factory=list)  # more INFO name/value pairs (e.g. request, server time)
     total_rows: int | None = None  # lets FITS stream without spooling
+    error: str = ""  # set by the writer when the rows failed and a VOTable reported it (see write())
 
 
 def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Generator[bytes, None, None]:
@@ -135,15 +138,30 @@ def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Colu
     Nothing happens until the first chunk is asked for; ``close()`` (a client gone) releases
     everything, the FITS spool file included. The first batch is
     read before the header is written: its Arrow schema refines the column
-    types (see columns.py). An error from ``batches`` propagates; VOTables
-    are first closed with INFO QUERY_STATUS=ERROR so the client sees why.
+    types (see columns.py).
+
+    An error from ``batches`` (or while encoding) ends a VOTable cleanly: the
+    rows sent so far, then INFO QUERY_STATUS=ERROR with the reason after the
+    TABLE (DALI 1.1), and no exception, so the HTTP response ends properly and
+    clients read the reason (``info.error`` holds it). Without a first batch,
+    the document is a plain DALI error VOTable. The other formats have no place
+    for a trailer: the error propagates, and the HTTP response is cut without
+    its last chunk, so a client sees an incomplete download, never a short
+    file that looks whole.
     """
     return _rechunk(_write(fmt, batches, columns, info))
 
 
 def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
     it = iter(batches)
-    first = next(it, None)
+    try:
+        first = next(it, None)
+    except Exception as exc:
+        if fmt.key not in _SERIALIZATION:
+            raise
+        info.error = _failed(exc)
+        yield error_votable(info.error, query=info.query)
+        return
     plans = make_plans(columns, first)
     rest: Iterator[pa.RecordBatch] = itertools.chain([first], it) if first is not None else iter(())
     arrays = (conform_batch(b, plans) for b in rest)
@@ -176,10 +194,17 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
                 yield from stream.feed(encode_binary(cols, plans, serialization))
     except Exception as exc:
         # The header is out: close the document so clients can read the rows sent and the reason.
-        yield stream.finish() + document_tail(serialization, [("QUERY_STATUS", "ERROR", f"Result incomplete: {exc}")]).encode()
-        raise
+        info.error = _failed(exc)
+        yield stream.finish() + document_tail(serialization, [("QUERY_STATUS", "ERROR", f"Result incomplete: {info.error}")]).encode()
+        return
     after = [("QUERY_STATUS", "OVERFLOW", "")] if info.overflow else []
     yield stream.finish() + document_tail(serialization, after).encode("utf-8")
+
+
+def _failed(exc: Exception) -> str:
+    # Usually the query's own failure (its caller records it); the traceback helps only with our bugs.
+    log.info("result ended early: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    return str(exc) or type(exc).__name__
 
 
 def _rechunk(pieces: Iterator[bytes]) -> Generator[bytes, None, None]:
@@ -203,9 +228,13 @@ def _rechunk(pieces: Iterator[bytes]) -> Generator[bytes, None, None]:
                 start += cut
             buffer += view[start:]
     except Exception:
-        if buffer:  # what the writer produced before failing (a VOTable's closing ERROR INFO)
+        if buffer:  # what the writer produced before failing (rows of a CSV, say)
             yield bytes(buffer)
         raise
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # closed early (a client gone): the source's cleanup runs now, in this thread
     if buffer:
         yield bytes(buffer)
 

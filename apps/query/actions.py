@@ -24,13 +24,14 @@ from .models import QueryJob
 from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
 from .queues import QueueError, check_queue, get_queue
 from .sharing import drop_resource, rename_resource
+from .sync import CLIENT_KEY, SyncLimitReached, SyncResult, check_sync_limit, finish_sync
 from .uploads import Upload
 
 log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 
 __all__ = [
-    "QueryError", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_rename_result",
+    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_rename_result",
     "do_run_job", "do_update_job", "result_batches", "run_sync",
 ]
 
@@ -245,49 +246,13 @@ def result_batches(job: QueryJob, *, offset: int = 0, limit: int | None = None, 
 
 
 # ---- synchronous queries (TAP sync) ------------------------------------------------
-
-class SyncResult:
-    """A streamed synchronous result. ``overflow`` is known once ``batches`` is exhausted."""
-
-    def __init__(self, job: QueryJob, columns: list[OutputColumn], source: Iterator[pa.RecordBatch], maxrec: int | None) -> None:
-        self.job = job
-        self.columns = columns
-        self.maxrec = maxrec
-        self.overflow = False
-        self.rows = 0
-        self.batches: Iterator[pa.RecordBatch] = self._stream(source)
-
-    def _stream(self, source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        error = ""
-        try:
-            for batch in source:
-                if self.maxrec is not None and self.rows + batch.num_rows > self.maxrec:
-                    self.overflow = True
-                    batch = batch.slice(0, self.maxrec - self.rows)
-                self.rows += batch.num_rows
-                if batch.num_rows:
-                    yield batch
-                if self.overflow:
-                    break
-        except BaseException as exc:
-            error = error_message(exc) if isinstance(exc, Exception) else "The download was interrupted."
-            raise
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-            _finish_sync(self.job, self.rows, self.overflow, error)
-
-
-def _finish_sync(job: QueryJob, rows: int, overflow: bool, error: str) -> None:
-    QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(
-        phase=phases.ERROR if error else phases.COMPLETED, row_count=rows, overflow=overflow, error=error, end_time=timezone.now()
-    )
-
+# The stream, the per-user limit and the heartbeat live in sync.py.
 
 def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxrec: int | None = None,
-             uploads: Sequence[Upload] = (), response_format: str = "", timeout_s: float | None = None) -> SyncResult:
-    """Run a query now and stream its rows (nothing stored). Bad queries raise AdqlError/QueryError."""
+             uploads: Sequence[Upload] = (), response_format: str = "", timeout_s: float | None = None,
+             client_address: str = "") -> SyncResult:
+    """Run a query now and stream its rows (nothing stored). Bad queries raise AdqlError/QueryError;
+    one sync query too many for this user (or, anonymous, this ``client_address``) raises SyncLimitReached."""
     real = _owner(owner)
     queue = get_queue(None)
     limit = _maxrec(QueryJob(maxrec=maxrec), queue.row_limit)
@@ -296,23 +261,33 @@ def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxre
         response_format=response_format, uploads=[u.as_json() for u in uploads], source=QueryJob.SOURCE_TAP_SYNC,
         phase=phases.EXECUTING, start_time=timezone.now(), heartbeat=timezone.now(),
         destruction=timezone.now() + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
+        parameters={} if real is not None else {CLIENT_KEY: client_address},
     )
+    check_sync_limit(job)
     try:
-        plan = plan_query(owner, query=query, language=language, maxrec=limit, uploads=uploads, job_id=str(job.id))
-    except (AdqlError, QueryError) as exc:
-        QueryJob.objects.filter(pk=job.pk).update(phase=phases.ERROR, error=error_message(exc), end_time=timezone.now())
+        return _start_sync(job, owner, uploads, limit, float(min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit))
+    except BaseException as exc:  # whatever stops it before the stream exists, the job must not stay EXECUTING
+        finish_sync(job.pk, phases.ERROR, error=error_message(exc) if isinstance(exc, Exception) else "Interrupted.")
         raise
+
+
+def _start_sync(job: QueryJob, owner: AnyUser | None, uploads: Sequence[Upload], limit: int | None, timeout: float) -> SyncResult:
+    real = _owner(owner)
+    plan = plan_query(owner, query=job.query, language=job.language, maxrec=limit, uploads=uploads, job_id=str(job.id))
     job.engine, job.native_sql, job.result_columns = plan.engine, plan.sql, [asdict(c) for c in plan.columns]
     job.save(update_fields=["engine", "native_sql", "result_columns"])
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"ran a synchronous query ({job.id})", job=str(job.id), source=job.source)
     from .execution import create_uploads, drop_uploads, local_stream
 
-    timeout = min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit
     if plan.local:
-        return SyncResult(job, plan.columns, local_stream(plan, real, float(timeout)), limit)
+        return SyncResult(job, plan.columns, local_stream(plan, real, timeout), limit)
     engine = _engine(plan.engine)
-    create_uploads(engine, plan)
-    source = engine.stream(plan.sql, timeout_s=float(timeout), job_id=str(job.id))
+    try:
+        create_uploads(engine, plan)
+        source = engine.stream(plan.sql, timeout_s=timeout, job_id=str(job.id), scope=plan.scope)
+    except BaseException:
+        drop_uploads(engine, plan)
+        raise
 
     def cleaned() -> Iterator[pa.RecordBatch]:
         try:

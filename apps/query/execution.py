@@ -35,6 +35,7 @@ from .models import QueryJob
 from .planning import Plan, QueryError, default_table_name, error_message, mydb_schema, plan_from_record, plan_query
 from .queues import Queue, get_queue
 from .quotas import human_bytes, quota_for, used_by
+from .sync import reap_sync
 from .uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -308,10 +309,7 @@ def reap(*, worker: str | None = None, booted: datetime | None = None) -> dict[s
     """
     now = timezone.now()
     reaped = _reap_executing(now, worker, booted)
-    # Synchronous queries die with their web request; close their records too.
-    sync_limit = now - timedelta(seconds=max(q["time_limit"] for q in settings.QUERY_QUEUES.values()) + 300)
-    QueryJob.objects.filter(phase=phases.EXECUTING, source=QueryJob.SOURCE_TAP_SYNC, start_time__lt=sync_limit).update(
-        phase=phases.ERROR, end_time=now, error="The synchronous query was interrupted.")
+    reap_sync(now)  # synchronous queries whose web process stopped beating for them (apps/query/sync.py)
     return {"reaped": reaped, "requeued": _resend_lost(now, booted), "destroyed": _destroy_expired(now)}
 
 

@@ -150,6 +150,9 @@ def examples(request: HttpRequest) -> HttpResponse:
 
 def _result_response(request: HttpRequest, fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
                      info: formats.ResultInfo) -> StreamingHttpResponse:
+    """The result, streamed. A failure after the first byte cannot change the status any more: a VOTable then
+    ends with INFO QUERY_STATUS=ERROR after its TABLE; CSV and TSV have no such place, so their response is
+    cut short (no final chunk) and the client reports an incomplete download instead of a short file."""
     response = streaming_response(request, formats.write(fmt, batches, columns, info), fmt.mime_type)
     if fmt.key in ("fits", "parquet", "csv", "tsv"):
         response["Content-Disposition"] = f'inline; filename="{info.table_name}.{fmt.extension}"'
@@ -176,7 +179,12 @@ def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language:
                       uploads: list[Any]) -> HttpResponseBase:
     try:
         result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
-                                  response_format=fmt.mime_type)
+                                  response_format=fmt.mime_type, client_address=request.META.get("REMOTE_ADDR", ""))
+    except actions.SyncLimitReached as exc:
+        discard_uploads(uploads)
+        response = vo_error(exc.message, status=429, query=query)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except _QUERY_ERRORS as exc:
         discard_uploads(uploads)
         return vo_error(error_message(exc), query=query)

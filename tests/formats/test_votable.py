@@ -222,16 +222,36 @@ def test_it_closes_the_document_with_an_error_when_the_rows_fail(xsd: etree.XMLS
         raise RuntimeError("the database went away")
 
     for key in SERIALIZATIONS:
-        chunks: list[bytes] = []
-        with pytest.raises(RuntimeError):
-            for chunk in write(FORMATS[key], failing(), sample.COLUMNS, ResultInfo()):
-                chunks.append(chunk)
-        document = b"".join(chunks)
+        info = ResultInfo()
+        document = b"".join(write(FORMATS[key], failing(), sample.COLUMNS, info))  # ends normally: no exception
         assert xsd.validate(etree.fromstring(document)), key
         resource = parse(document).resources[0]
         assert [i.value for i in resource.infos if i.name == "QUERY_STATUS"] == ["OK", "ERROR"]
         assert "the database went away" in resource.infos[-1].content
         assert len(resource.tables[0].array) == 5
+        assert "the database went away" in info.error
+
+
+def test_a_result_failing_before_its_first_row_is_a_dali_error_votable(xsd: etree.XMLSchema) -> None:
+    def failing() -> Iterator[pa.RecordBatch]:
+        raise RuntimeError("division by zero")
+        yield  # a generator
+
+    for key in SERIALIZATIONS:
+        document = b"".join(write(FORMATS[key], failing(), sample.COLUMNS, ResultInfo(query="SELECT 1/0")))
+        assert xsd.validate(etree.fromstring(document)), key
+        with pytest.raises(pyvo.dal.DALQueryError, match="division by zero"):
+            pyvo.dal.TAPResults(parse(document))
+
+
+def test_text_formats_have_no_trailer_so_the_error_propagates() -> None:
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield from sample.batches()
+        raise RuntimeError("the database went away")
+
+    for key in ("csv", "tsv"):
+        with pytest.raises(RuntimeError, match="went away"):
+            b"".join(write(FORMATS[key], failing(), sample.COLUMNS, ResultInfo()))
 
 
 def test_it_writes_the_dali_error_document(xsd: etree.XMLSchema) -> None:

@@ -102,7 +102,14 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 
 
 
 @pytest.fixture(scope="module")
-def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveTap]:
+def live_tap_env() -> dict[str, str]:
+    """More environment for the portal of ``live_tap``; a test module overrides it (limits, pool sizes)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory,
+             live_tap_env: dict[str, str]) -> Iterator[LiveTap]:
     """Demo catalogues (DuckDB, and PostgreSQL with pg_sphere/q3c), a user with an API token, and the portal
     served by uvicorn on the test database. Committed data; flushed afterwards as transactional tests do."""
     from django.conf import settings
@@ -141,6 +148,7 @@ def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: py
             "CELERY_TASK_ALWAYS_EAGER": "true", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SITE_URL": f"http://127.0.0.1:{port}", "DEFAULT_ENGINE": "duckdb",
             "QUERY_NATIVE_SQL_FOR": "public",  # registered users may write native SQL; anonymous TAP users may not
+            **live_tap_env,
         }
         log = open(root / "uvicorn.log", "wb")  # closed below
         process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "uvicorn"), "daiquiri.asgi:application", "--host", "127.0.0.1",
