@@ -19,8 +19,9 @@ from . import semantics as S
 from .catalog import Catalog, ColumnInfo, TableInfo
 from .dialects import Dialect, get_dialect
 from .errors import AdqlError
-from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geometry_for
+from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geo_type, geometry_for
 from .parser import parse
+from .stcs import Compound, Region, Shape, frames, parse_region
 from .udfs import UDFS, builtin
 from .udfs import emit as emit_udf
 from .units import unit_factor
@@ -694,8 +695,64 @@ class Translator:
         return f"({prefilter} AND {exact})" if prefilter else f"({exact})"
 
     def predicate(self, f: A.Func, scope: Scope) -> str:
-        a, b = (self.geometry(x, scope) for x in f.args)
-        return self.geo.contains(a, b) if f.name == "CONTAINS" else self.geo.intersects(a, b)
+        a, b = (self.region_or_geometry(x, scope) for x in f.args)
+        return self.region_predicate(f.name, a, b, f)
+
+    def region_or_geometry(self, e: A.Expr, scope: Scope) -> Geo | Compound:
+        while isinstance(e, A.Paren):
+            e = e.inner
+        if isinstance(e, A.Geom) and e.name == "REGION":
+            region = self.region(e)
+            if isinstance(region, Compound):
+                return region
+            return self.shape(region)
+        return self.geometry(e, scope)
+
+    def region_predicate(self, op: str, a: Geo | Compound | Region, b: Geo | Compound | Region,
+                         node: A.Func) -> str:
+        """CONTAINS/INTERSECTS with STC-S Union, Intersection and Not, where the logic is exact."""
+        a = self.shape(a) if isinstance(a, Shape) else a
+        b = self.shape(b) if isinstance(b, Shape) else b
+        point_a = not isinstance(a, Compound) and geo_type(a) == "POINT"
+        if isinstance(b, Compound):
+            if b.op == "NOT":  # x inside not-R: x misses R; x meets not-R: x is not inside R
+                other = "INTERSECTS" if op == "CONTAINS" else "CONTAINS"
+                return f"(NOT {self.region_predicate(other, a, b.parts[0], node)})"
+            exact = point_a or (op == "INTERSECTS") == (b.op == "UNION")
+            if exact:
+                parts = [self.region_predicate(op, a, p, node) for p in b.parts]
+                return "(" + (" OR " if b.op == "UNION" else " AND ").join(parts) + ")"
+        if isinstance(a, Compound) and op == "INTERSECTS":
+            return self.region_predicate(op, b, a, node)
+        if isinstance(a, Compound) and a.op == "UNION":  # every part inside b
+            return "(" + " AND ".join(self.region_predicate(op, p, b, node) for p in a.parts) + ")"
+        if isinstance(a, Compound) or isinstance(b, Compound):
+            raise AdqlError(f"{op} with this combination of regions has no exact answer here; test a "
+                            "point, or split the region into its parts", node.line, node.col)
+        return self.geo.contains(a, b) if op == "CONTAINS" else self.geo.intersects(a, b)
+
+    def region(self, g: A.Geom) -> Region:
+        lit = g.args[0]
+        assert isinstance(lit, A.Literal)
+        try:
+            region = parse_region(lit.value)
+        except AdqlError as e:
+            raise AdqlError(e.message, lit.line, lit.col) from None
+        for frame in sorted(frames(region) - {"ICRS", "FK5", "J2000", "UNKNOWNFRAME"}):
+            self.warnings.append(f"coordinate system '{frame}' is ignored: coordinates are taken as "
+                                 "they are (no frame conversion)")
+        return region
+
+    def shape(self, s: Shape) -> Geo:
+        v = [self.d.double(x) for x in s.numbers]
+        if s.kind == "POSITION":
+            return GPoint(v[0], v[1])
+        if s.kind == "CIRCLE":
+            return GCircle(v[0], v[1], v[2])
+        if s.kind == "BOX":
+            return GBox(v[0], v[1], v[2], v[3])
+        pairs = tuple(zip(s.numbers[::2], s.numbers[1::2], strict=True))
+        return GPolygon(tuple(v[::2]), tuple(v[1::2]), pairs)
 
     # ---- expressions ----------------------------------------------------
 
@@ -944,8 +1001,11 @@ class Translator:
 
     def constructor(self, g: A.Geom, scope: Scope) -> Geo:
         if g.name == "REGION":
-            raise AdqlError("REGION is not supported; use POINT, CIRCLE, BOX or POLYGON",
-                            g.line, g.col)
+            region = self.region(g)
+            if isinstance(region, Compound):
+                raise AdqlError("a REGION combining shapes (Union, Intersection, Not) can only be "
+                                "used in CONTAINS or INTERSECTS", g.line, g.col)
+            return self.shape(region)
         if g.coordsys is not None:
             self.check_coordsys(g.coordsys)
         args = [self.expr(a, scope) if not isinstance(a, A.Geom) else "" for a in g.args]
@@ -1018,6 +1078,10 @@ class Translator:
                 str(e.length) if e.length else None))
         if isinstance(e, A.Geom) or (isinstance(e, A.Func) and e.name == "CENTROID"):
             kind = e.name if isinstance(e, A.Geom) else "POINT"
+            if kind == "REGION" and isinstance(e, A.Geom) and isinstance(e.args[0], A.Literal):
+                region = parse_region(e.args[0].value)
+                if isinstance(region, Shape):
+                    kind = {"POSITION": "POINT", "BOX": "BOX"}.get(region.kind, region.kind)
             return _typed(kind)
         if isinstance(e, A.Func):
             return self.func_type(e, scope)

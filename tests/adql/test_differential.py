@@ -166,6 +166,14 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]], bool]] = [
      ids(lambda r: r[DEC] <= -87 and abs((r[RA] - 20 + 540) % 360 - 180) <= 5), False),
     ("BOX past the north pole", f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), BOX('ICRS', 180, 89, 10, 4))",
      ids(lambda r: r[DEC] >= 87 and (abs((r[RA] - 180 + 540) % 360 - 180) <= 5 or r[DEC] == 90)), False),
+    ("REGION circle (STC-S)", f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+     "REGION('Circle ICRS 0 0 0.1'))", [(3,), (4,), (5,)], False),
+    ("REGION union", f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+     "REGION('Union ICRS (Circle 0 0 0.1 Circle 10 20 0.06)'))", [(3,), (4,), (5,), (9,), (10,)], False),
+    ("REGION intersection with not", f"SELECT id FROM {T} WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), "
+     "REGION('Intersection ICRS (Box 0 0 1 1 Not (Circle 0 0 0.01))'))", [(3,), (4,)], False),
+    ("REGION polygon across RA 0", f"SELECT id FROM {T} WHERE 1 = INTERSECTS(POINT('ICRS', ra, dec), "
+     "REGION('Polygon ICRS 359 -1 1 -1 1 1 359 1'))", [(3,), (4,), (5,)], False),
     ("DISTANCE across RA 0", f"SELECT id, DISTANCE(POINT('ICRS', ra, dec), POINT('ICRS', 0, 0)) FROM {T} WHERE id IN (3, 4, 5)",
      [(3, 0.05), (4, 0.05), (5, 0.0)], False),
     ("GROUP BY with aggregates", f"SELECT flag, COUNT(*), COUNT(ival), SUM(ival), MIN(ival), MAX(ival) FROM {T} GROUP BY flag",

@@ -108,3 +108,30 @@ def test_it_keeps_precedence_when_flattening_arithmetic() -> None:
     sql = translate("SELECT a - b + c * d / e, (a + b) * c, a + b || 'x' FROM t", "postgresql").sql
     assert '("a" - "b" + (("c" * "d") / NULLIF("e", 0)))' in sql and '((("a" + "b")) * "c")' in sql
     assert '(("a" + "b") || \'x\')' in sql
+
+
+def test_it_reads_stcs_regions_and_warns_of_frames() -> None:
+    t = translate("SELECT REGION('Circle GALACTIC 10 20 1') FROM t", "duckdb")
+    assert t.columns[0].datatype == "CIRCLE"
+    assert "coordinate system 'GALACTIC' is ignored" in t.warnings[0]
+    t = translate("SELECT * FROM t WHERE 1 = CONTAINS(POINT(ra, dec), "
+                  "REGION('Union ICRS BARYCENTER (Circle 1 2 3 Not (Box 1 2 3 4))'))", "mariadb")
+    assert " OR (NOT " in t.sql
+
+
+@pytest.mark.parametrize("region,words", [
+    ("Ellipse ICRS 1 2 3 4 5", "unknown region 'ELLIPSE'"),
+    ("Circle ICRS 1 2", "a Circle takes 3 numbers"),
+    ("Union (Circle 1 2 3)", "Union takes two or more regions"),
+    ("Circle ICRS 1 2 3 extra", "unexpected 'extra'"),
+])
+def test_it_names_what_is_wrong_in_an_stcs_region(region: str, words: str) -> None:
+    with pytest.raises(AdqlError) as info:
+        translate(f"SELECT * FROM t WHERE 1 = CONTAINS(POINT(ra, dec), REGION('{region}'))", "duckdb")
+    assert words in info.value.message
+
+
+def test_it_refuses_a_combined_region_outside_a_predicate() -> None:
+    with pytest.raises(AdqlError) as info:
+        translate("SELECT REGION('Not (Circle 1 2 3)') FROM t", "postgresql")
+    assert "can only be used in CONTAINS or INTERSECTS" in info.value.message
