@@ -4,8 +4,8 @@ Files in volumes come from anybody (uploads, compute jobs), and previews run in
 the web process, so every preview is bounded by what it reads, not by what the
 file says: text is read up to TEXT_BYTES; a gzip-compressed FITS file (whatever
 its name: astropy sniffs the bytes) is unpacked in memory only up to
-UNPACKED_BYTES; other compressions are not opened; Parquet rows are read only
-when the first row group's columns are few and small. VOTables are shown as text:
+UNPACKED_BYTES; other compressions are not opened; FITS headers are shown up to
+HEADER_BYTES and Parquet files up to TABLE_COLUMNS columns. VOTables are shown as text:
 no reader ever follows what they point to. Errors never name server paths.
 """
 
@@ -29,8 +29,8 @@ TEXT_BYTES = 64 * 1024
 TABLE_ROWS = 20
 MAX_HDUS = 10
 UNPACKED_BYTES = 64 * 1024 * 1024  # of a gzip-compressed FITS file
-TABLE_COLUMNS = 1000  # more, and only the schema is shown
-ROW_GROUP_BYTES = 64 * 1024 * 1024  # uncompressed size of the first Parquet row group's columns
+TABLE_COLUMNS = 1000  # of a Parquet file, shown and read
+HEADER_BYTES = 256 * 1024  # of each FITS header shown
 
 _OTHER_COMPRESSIONS = (b"BZh", b"\xfd7zXZ", b"PK\x03\x04", b"\x28\xb5\x2f\xfd")  # bzip2, xz, zip, zstd
 
@@ -94,7 +94,7 @@ def fits_preview(fileobj: BinaryIO) -> dict[str, Any]:
             for index, hdu in enumerate(hdul):
                 if index >= MAX_HDUS:
                     break
-                entry: dict[str, Any] = {"index": index, "name": hdu.name, "type": type(hdu).__name__, "header": repr(hdu.header)}
+                entry: dict[str, Any] = {"index": index, "name": hdu.name, "type": type(hdu).__name__, "header": repr(hdu.header)[:HEADER_BYTES]}
                 if isinstance(hdu, fits.BinTableHDU | fits.TableHDU):
                     entry["table"] = _fits_rows(hdu)
                 elif hdu.header.get("NAXIS", 0):
@@ -104,22 +104,16 @@ def fits_preview(fileobj: BinaryIO) -> dict[str, Any]:
 
 
 def parquet_preview(fileobj: BinaryIO) -> dict[str, Any]:
+    """Schema and first rows of at most TABLE_COLUMNS columns (pyarrow reads them a page at a time)."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(fileobj)
-    metadata = parquet.metadata
-    columns = [{"name": f.name, "unit": "", "dtype": str(f.type)} for f in parquet.schema_arrow][:TABLE_COLUMNS]
-    rows: list[list[str]] = []
-    if metadata.num_row_groups and metadata.num_columns <= TABLE_COLUMNS and _row_group_bytes(metadata) <= ROW_GROUP_BYTES:
-        batch = next(parquet.iter_batches(batch_size=TABLE_ROWS), None)
-        rows = [] if batch is None else [[str(v) for v in row.values()] for row in batch.to_pylist()]
-    return {"kind": "table", "table": {"columns": columns, "rows": rows, "total_rows": metadata.num_rows}}
-
-
-def _row_group_bytes(metadata: Any) -> int:
-    """What reading the first row group unpacks, as its column chunks declare it."""
-    group = metadata.row_group(0)
-    return sum(max(group.column(i).total_uncompressed_size, group.column(i).total_compressed_size) for i in range(group.num_columns))
+    schema = parquet.schema_arrow
+    shown = schema.names[:TABLE_COLUMNS]
+    columns = [{"name": f.name, "unit": "", "dtype": str(f.type)} for f in schema][:TABLE_COLUMNS]
+    batch = next(parquet.iter_batches(batch_size=TABLE_ROWS, columns=shown), None) if parquet.metadata.num_row_groups else None
+    rows = [] if batch is None else [[str(v) for v in row.values()] for row in batch.to_pylist()]
+    return {"kind": "table", "table": {"columns": columns, "rows": rows, "total_rows": parquet.metadata.num_rows}}
 
 
 def make_preview(name: str, fileobj: BinaryIO) -> dict[str, Any]:

@@ -318,3 +318,17 @@ def test_a_small_gzip_fits_file_is_still_previewed(users: Any, volume: Any) -> N
 def test_reader_errors_name_no_server_path() -> None:
     message = "[Errno 2] No such file or directory: '/srv/daiquiri/var/uploads/abc/t.parquet' (see http://x.org/a/b, 5 km/s)"
     assert without_paths(message) == "[Errno 2] No such file or directory: '<path>' (see http://x.org/a/b, 5 km/s)"
+
+
+def test_a_parquet_file_pointing_at_another_file_is_not_followed(users: Any, volume: Any, tmp_path: Path) -> None:
+    """Parquet column chunks may name another file (``file_path``); pyarrow must read only the file given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    elsewhere = tmp_path / "server-private-table.parquet"
+    pq.write_table(pa.table({"a": [SERVER_SECRET]}), elsewhere)
+    metadata = pq.ParquetFile(elsewhere).metadata
+    metadata.set_file_path(str(elsewhere))
+    metadata.write_metadata_file(volume.directory / "pointer.parquet")
+    preview = _preview(users, volume, "pointer.parquet")
+    assert SERVER_SECRET not in str(preview) and str(elsewhere) not in str(preview)
