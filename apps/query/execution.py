@@ -245,7 +245,7 @@ def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any, room: int) -> Non
             stored = store_local(plan, job.owner, engine, into, float(timeout))
         else:
             create_uploads(engine, plan)
-            stored = engine.execute(plan.sql, into=into, timeout_s=float(timeout), job_id=job_id)
+            stored = engine.execute(plan.sql, into=into, timeout_s=float(timeout), job_id=job_id, scope=plan.scope)
     except QueryAborted:
         _finish(job_id, phase=phases.ABORTED)
         return

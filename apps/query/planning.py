@@ -2,15 +2,20 @@
 
 Planning has no side effects and talks to no engine, so the web process can
 validate a query (and answer with a readable ERROR) before it is queued.
+
+Native SQL also gets a ``Scope`` (workers.engines.base): the stored tables and
+columns the permission API lets its owner read on the chosen engine, which the
+engine enforces itself (``native_plan``); on DuckDB/Spark the query reads them
+by their view names instead of their files.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,6 +31,9 @@ from apps.uws import phases
 from .languages import may_use_native
 from .models import QueryJob
 from .uploads import UPLOAD_SCHEMA, Upload
+
+if TYPE_CHECKING:
+    from workers.engines.base import Scope, TableName
 
 MYDB_SCHEMA = "mydb"
 TAP_SCHEMA = "TAP_SCHEMA"
@@ -47,6 +55,7 @@ class Plan:
     translation: Translation
     uploads: list[tuple[Upload, Any]] = field(default_factory=list)  # (upload, TableName) to create first
     local: bool = False  # reads TAP_SCHEMA: run in a private DuckDB connection (see execution.local_stream)
+    scope: Scope | None = None  # native SQL: what the engine lets it read (None: our own ADQL translation)
 
     @property
     def sql(self) -> str:
@@ -219,6 +228,11 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]
     shared = shared_tables(owner, own=True)
     mydb = [mydb_table(j) for j in mydb_by_name.values()] + [info for _, info in shared.values()]
+    if native_dialect is not None:
+        stored = [(mydb_table(j), j) for j in mydb_by_name.values()] + [(info, j) for j, info in shared.values()]
+        native = native_plan(owner, query, native_dialect, maxrec, stored, uploads, job_id)
+        if native is not None:
+            return native
 
     first_dialect = native_dialect or str(settings.DEFAULT_ENGINE)
     owner_id = real_owner.pk if real_owner else None
@@ -232,6 +246,45 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     created, tables = _uploads_for(uploads, engine, local, owner_id, job_id)
     catalog = science_catalog(owner, [*mydb, *tables])
     return Plan(engine, _translate(query, lang, engine, catalog, maxrec), created, local=local)
+
+
+def native_plan(owner: User | AnonymousUser | None, query: str, engine: str, maxrec: int | None,
+                stored: Sequence[tuple[TableInfo, QueryJob]], uploads: Sequence[Upload], job_id: str) -> Plan | None:
+    """Native SQL on ``engine`` with its Scope; None when it reads TAP_SCHEMA (run locally, no scope)."""
+    from workers.engines.base import Scope, ScopeTable, TableName
+    from workers.engines.common import view_name
+
+    owner_id = owner.pk if owner is not None and owner.is_authenticated else None
+    created, upload_infos = _uploads_for(uploads, engine, False, owner_id, job_id)
+    base = science_catalog(owner, [])
+    engines = _schema_engines()
+    held: list[tuple[TableInfo, TableName]] = [(t, TableName(t.schema, t.name)) for t in base.tables
+                                               if engines.get(t.schema) == engine]
+    held += [(info, TableName(job.result_schema, job.result_table)) for info, job in stored
+             if job.engine == engine and job.result_schema and job.result_table]
+    held += [(info, table) for info, (_, table) in zip(upload_infos, created, strict=True)]
+    parquet = engine in ("duckdb", "spark")
+    d = get_dialect(engine)
+    # On DuckDB/Spark the query reads each table by its view's name: the engine has nothing else.
+    renamed = {id(info): replace(info, sql_from=d.ident(view_name(table))) for info, table in held} if parquet else {}
+    tables = [renamed.get(id(t), t) for t in [*base.tables, *(i for i, _ in stored), *upload_infos]]
+    translation = _translate(query, engine, engine, Catalog(tables, base.functions.values()), maxrec)
+    if any(schema.upper() == TAP_SCHEMA for schema, _ in translation.tables):
+        return None
+    read = set(translation.tables)
+    scope = Scope(f"u{owner_id}" if owner_id is not None else "anonymous", mydb_schema(owner_id), tuple(
+        ScopeTable(table, tuple(c.name for c in info.columns), view_name(table) if parquet else "")
+        for info, table in held if not parquet or (info.schema, info.name) in read))  # a file per view: only what it reads
+    return Plan(engine, translation, created, scope=scope)
+
+
+def _schema_engines() -> dict[str, str]:
+    """Which engine holds each published schema."""
+    try:
+        from apps.metadata.models import Schema
+    except ImportError:
+        return {}
+    return dict(Schema.objects.values_list("name", "engine"))
 
 
 def _uploads_for(uploads: Sequence[Upload], engine: str, local: bool, owner_id: int | None,
@@ -255,15 +308,27 @@ def _uploads_for(uploads: Sequence[Upload], engine: str, local: bool, owner_id: 
 
 def plan_record(plan: Plan) -> dict[str, Any]:
     """The plan as JSON, kept on the job so a worker starting soon after need not translate again."""
-    return {"local": plan.local, "uploads": [[u.name, str(u.path), t.schema, t.name] for u, t in plan.uploads]}
+    record: dict[str, Any] = {"local": plan.local,
+                              "uploads": [[u.name, str(u.path), t.schema, t.name] for u, t in plan.uploads]}
+    if plan.scope is not None:
+        record["scope"] = {"principal": plan.scope.principal, "home": plan.scope.home,
+                           "tables": [[t.table.schema, t.table.name, list(t.columns), t.view] for t in plan.scope.tables]}
+    return record
 
 
 def plan_from_record(job: QueryJob) -> Plan:
-    from workers.engines.base import TableName
+    from workers.engines.base import Scope, ScopeTable, TableName
 
     translation = Translation(job.native_sql, [OutputColumn(**c) for c in job.result_columns], [], [], None)
     uploads = [(Upload(name, Path(path)), TableName(schema, table)) for name, path, schema, table in job.plan.get("uploads", [])]
-    return Plan(job.engine, translation, uploads, local=bool(job.plan.get("local")))
+    scope = None
+    if "scope" in job.plan:
+        s = job.plan["scope"]
+        scope = Scope(s["principal"], s["home"], tuple(ScopeTable(TableName(schema, name), tuple(columns), view)
+                                                       for schema, name, columns, view in s["tables"]))
+    elif not job.plan.get("local") and (job.language.strip() or "ADQL").upper() not in ADQL_LANGUAGES:
+        raise QueryError("This query was planned before native SQL ran with its owner's rights: please run it again.")
+    return Plan(job.engine, translation, uploads, local=bool(job.plan.get("local")), scope=scope)
 
 
 def error_message(exc: BaseException) -> str:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableName
+from workers.engines.common import run_tag
 
 from .conftest import run_python
 
@@ -174,7 +175,7 @@ def test_a_stream_closed_early_ends_its_query(pg: Any, job_id: str) -> None:
     with psycopg.connect(pg.url, autocommit=True) as conn:
         for _ in range(100):
             left = conn.execute("SELECT state, wait_event, backend_start FROM pg_stat_activity "
-                                "WHERE application_name = %s", [f"daiquiri:{job_id}"]).fetchall()
+                                "WHERE application_name = %s", [f"daiquiri:{run_tag(job_id)}"]).fetchall()
             if not left:
                 break
             time.sleep(0.1)

@@ -31,6 +31,11 @@ Contract details (refined compatibly; read before relying on them):
 - ``abort`` works from any process: PostgreSQL through ``application_name``,
   MariaDB through PROCESSLIST, DuckDB/Spark through a flag in Django's cache
   (so that cache must be shared between processes: Redis in production).
+  What the engines show of a job to others is ``common.run_tag(job_id)``, a
+  keyed hash: a job id never appears where another database user can read it.
+- Native SQL comes with a ``Scope`` (the permission API's answer as stored
+  tables and columns); the engine enforces it, the text check in
+  apps/adql/native.py is the second layer.
 - PostgreSQL also has ``setup()`` (idempotent: extensions, the
   ``daiquiri_reader`` role, grants; run by ``manage.py engines setup`` and
   lazily on first use) and ``ensure_schema(schema)``; call ``setup()`` again
@@ -72,6 +77,31 @@ class IntrospectedTable(TableInfo):
     rows: int | None = None
 
 
+@dataclass(frozen=True)
+class ScopeTable:
+    """One stored table a principal may read, and the columns they may see of it."""
+
+    table: TableName
+    columns: tuple[str, ...]
+    view: str = ""  # DuckDB/Spark: the one-part name the query reads it by (``view_name(table)``)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose rights a native query runs with, and everything those rights reach on one engine.
+
+    ``principal`` is ``u<user id>`` or ``anonymous``; ``home`` is its MyDB
+    schema (where results are written). The engine enforces the scope itself:
+    PostgreSQL and MariaDB log in as the principal's own role, whose grants are
+    brought to exactly ``tables``; DuckDB and Spark run the query where only
+    views of ``tables`` exist and no path can be named.
+    """
+
+    principal: str
+    home: str
+    tables: tuple[ScopeTable, ...] = ()
+
+
 class QueryTimeout(Exception):
     """The engine stopped the statement at the queue's time limit."""
 
@@ -88,13 +118,17 @@ class Engine(Protocol):
     name: str     # 'duckdb' | 'postgresql' | 'mariadb' | 'spark'
     dialect: str  # the apps.adql dialect to translate to
 
-    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
+                scope: Scope | None = None) -> StoredResult:
         """Run a read-only SELECT (already translated, LIMIT applied) and store
-        its result as ``into``. Must not leave a partial table on any failure."""
+        its result as ``into``. Must not leave a partial table on any failure.
+        With a ``scope`` (native SQL) the statement can read nothing outside it;
+        without one the SQL is trusted (our own ADQL translation)."""
         ...
 
-    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
-        """Run a read-only SELECT and yield its rows as Arrow batches, in
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
+               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
+        """Run a read-only SELECT (within ``scope``, as for ``execute``) and yield its rows as Arrow batches, in
         constant memory (server-side cursor / COPY / Arrow stream). Yields at
         least one batch (empty when there are no rows), so the schema is known.
         Geometries come as DALI lists of degrees (field metadata ``xtype``)."""

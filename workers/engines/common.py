@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
 import re
 import threading
 import time
@@ -10,7 +13,9 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import pyarrow as pa
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import EngineError, QueryAborted, QueryTimeout, TableName
 
@@ -35,6 +40,27 @@ def check_job_id(job_id: str) -> str:
     if not JOB_ID_RE.match(job_id):
         raise EngineError(f"invalid job id {job_id!r}")
     return job_id
+
+
+def secret_hash(*parts: str, size: int = 24) -> str:
+    """A keyed hash (SECRET_KEY) of ``parts``: the same in every process, guessable by nobody."""
+    try:
+        secret = str(settings.SECRET_KEY)
+    except ImproperlyConfigured:  # a bare engine without the portal's settings: the same key, from the environment
+        secret = os.environ.get("SECRET_KEY", "")
+    key = secret.encode()
+    return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()[:size]
+
+
+def run_tag(job_id: str) -> str:
+    """What a job is called where other database users can look (PostgreSQL's
+    application_name, MariaDB's PROCESSLIST, Spark tags): never the job id itself."""
+    return secret_hash("run", check_job_id(job_id))
+
+
+def view_name(table: TableName) -> str:
+    """The one-part name a native query reads a stored table by on DuckDB and Spark."""
+    return f"{table.schema}__{table.name}"[:40] + "_" + hashlib.sha256(f"{table.schema}.{table.name}".encode()).hexdigest()[:8]
 
 
 def request_abort(job_id: str) -> None:

@@ -5,8 +5,16 @@ Each published table ``<SCIENCE_DIR>/<schema>/<table>.parquet`` is a view
 web and worker processes read the same files without a lock. Results and
 MyDB tables are Parquet files (see ``parquet.py``). The connection may only
 touch SCIENCE_DIR and MYDB_DIR (``enable_external_access=false`` with
-``allowed_directories``, locked), so native SQL cannot read or write other
-files. Timeouts and aborts interrupt the statement from a watcher thread.
+``allowed_directories``, locked). Timeouts and aborts interrupt the statement
+from a watcher thread.
+
+Native SQL (a ``Scope``) runs elsewhere: a second in-memory database with no
+file access at all (``enable_external_access=false``, no allowed path,
+configuration locked). Each query gets its own cursor, on which the scope's
+tables are registered as Arrow datasets of their allowed columns under their
+``view_name``; registrations are private to the cursor, so nothing else (no
+path, no other user's table, no hidden column) can be named. Its results are
+written by pyarrow, not by DuckDB.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
-from .common import Watch, check_name, request_abort, with_schema
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
+from .common import Watch, check_name, request_abort, view_name, with_schema
 from .parquet import ParquetStore, quote_ident, quote_literal, remove
 
 
@@ -32,15 +42,8 @@ class DuckDBEngine:
         self.store = ParquetStore(science_dir, mydb_dir)
         for folder in (self.store.science_dir, self.store.mydb_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        self.db = duckdb.connect(":memory:")
-        if threads:
-            self.db.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.db.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
-        allowed = ", ".join(quote_literal(str(d) + "/") for d in (self.store.science_dir, self.store.mydb_dir))
-        self.db.execute(f"SET allowed_directories = [{allowed}]")
-        self.db.execute("SET enable_external_access = false")
-        self.db.execute("SET lock_configuration = true")
+        self.db = _locked_database(threads, memory_limit, [self.store.science_dir, self.store.mydb_dir])
+        self.native_db = _locked_database(threads, memory_limit, [])
         self._lock = threading.Lock()
         self._views: dict[tuple[str, str], str] = {}
         self.sync_views()
@@ -68,23 +71,41 @@ class DuckDBEngine:
         """The trusted FROM fragment reading a Parquet table (for apps.adql TableInfo.sql_from)."""
         return self.store.scan_sql(self.store.path(table))
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def _cursor(self, scope: Scope | None = None) -> duckdb.DuckDBPyConnection:
+        if scope is None:
+            with self._lock:
+                return self.db.cursor()
         with self._lock:
-            return self.db.cursor()
+            cur = self.native_db.cursor()
+        try:
+            for table in scope.tables:
+                path = self.store.path(table.table)
+                if not path.exists():
+                    continue  # dropped since planning: the query fails on the missing name
+                found = ds.dataset(str(path), format="parquet")
+                fields = [found.schema.field(c) for c in table.columns if c in found.schema.names]
+                cur.register(table.view or view_name(table.table),
+                             ds.dataset(str(path), format="parquet", schema=pa.schema(fields)))
+        except BaseException:
+            cur.close()
+            raise
+        return cur
 
     # ---- the Engine protocol ---------------------------------------------------
-    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
+                scope: Scope | None = None) -> StoredResult:
         check_name(into)
+        if scope is not None and into.schema != scope.home:
+            raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
         if self.store.exists(into):
             raise EngineError(f"a table named {into.name} already exists in {into.schema}")
         self.sync_views()
         tmp = self.store.temp_path(into)
-        cur = self._cursor()
+        cur = self._cursor(scope)
         try:
             with Watch(job_id, timeout_s, cur.interrupt) as watch:
                 try:
-                    row = cur.execute(f"COPY ({sql}) TO {quote_literal(str(tmp))} "
-                                      "(FORMAT parquet, COMPRESSION zstd)").fetchone()
+                    rows = _write(cur, sql, tmp) if scope is not None else _copy(cur, sql, tmp)
                 except duckdb.Error as e:
                     raise _engine_error(e, watch) from e
             watch.raise_if_stopped()
@@ -94,12 +115,12 @@ class DuckDBEngine:
             raise
         finally:
             cur.close()
-        rows = int(row[0]) if row else 0
         return StoredResult(into, rows, self.store.size(into))
 
-    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
+               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
         self.sync_views()
-        cur = self._cursor()
+        cur = self._cursor(scope)
         try:
             with Watch(job_id, timeout_s, cur.interrupt) as watch:
                 try:
@@ -134,6 +155,36 @@ class DuckDBEngine:
     def rename(self, table: TableName, new: TableName) -> None:
         self.store.rename(table, new)
         self.sync_views()
+
+
+def _locked_database(threads: int | None, memory_limit: str | None, folders: list[Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory database that may touch only ``folders`` (none: no file at all), its settings locked."""
+    db = duckdb.connect(":memory:")
+    if threads:
+        db.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        db.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+    if folders:
+        db.execute(f"SET allowed_directories = [{', '.join(quote_literal(str(d) + '/') for d in folders)}]")
+    db.execute("SET enable_external_access = false")
+    db.execute("SET lock_configuration = true")
+    return db
+
+
+def _copy(cur: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
+    row = cur.execute(f"COPY ({sql}) TO {quote_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _write(cur: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
+    """The query's rows into a Parquet file by pyarrow: the database itself may write nowhere."""
+    reader = cur.sql(sql).to_arrow_reader(65536)
+    rows = 0
+    with pq.ParquetWriter(str(path), reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
 
 
 def _engine_error(e: duckdb.Error, watch: Watch) -> Exception:

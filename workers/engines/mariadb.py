@@ -4,8 +4,14 @@
   temporary name, then ``RENAME TABLE`` (MariaDB DDL is not transactional,
   so a failure drops the temporary table and never touches the final name).
 - Each statement carries ``SET STATEMENT max_statement_time=<limit> FOR`` and
-  a ``/* daiquiri:<job id> */`` comment; ``abort(job_id)`` from any process
-  finds that comment in PROCESSLIST and runs ``KILL QUERY``.
+  a ``/* daiquiri:<tag> */`` comment (``run_tag(job_id)``, never the job id);
+  ``abort(job_id)`` from any process finds that comment in PROCESSLIST and
+  runs ``KILL QUERY``.
+- Native SQL (a ``Scope``) runs as the principal's own account
+  (``<prefix>u<id>``@``%``, a password derived from SECRET_KEY), whose column
+  grants are brought to exactly the scope before each query (under GET_LOCK),
+  with CREATE and INSERT on its own MyDB database only (for CREATE TABLE … AS);
+  MariaDB shows such an account no other database, table, column or thread.
 - PyMySQL does not enable multi-statements, so one call is one statement.
 - Geometry values are DALI text ("ra dec ...") as the ADQL dialect emits them.
 """
@@ -24,8 +30,8 @@ import pymysql
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
-from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
-from .common import Watch, check_job_id, check_name, request_abort
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
+from .common import Watch, check_job_id, check_name, request_abort, run_tag, secret_hash
 from .types import adql_from_native, with_names
 
 MYDB_PREFIX = "mydb_"
@@ -49,34 +55,58 @@ class MariaDBEngine:
             "user": unquote(parsed.username or "root"), "password": unquote(parsed.password or ""),
             "database": parsed.path.lstrip("/") or None,
         }
+        # Accounts are server-wide: portals sharing a server keep theirs apart.
+        self._account_prefix = f"dq_{secret_hash('mariadb', self.params['host'], str(self.params['database']), size=6)}_"
 
-    def connect(self, **extra: Any) -> pymysql.connections.Connection[Any]:
+    def connect(self, account: str | None = None, **extra: Any) -> pymysql.connections.Connection[Any]:
+        """A connection as the service user, or as a principal's ``account`` (see ``enter_scope``)."""
+        params = {**self.params, "user": account, "password": _password(account), "database": None} \
+            if account else self.params
         try:
-            return pymysql.connect(**self.params, charset="utf8mb4", autocommit=True, **extra)
+            return pymysql.connect(**params, charset="utf8mb4", autocommit=True, **extra)
         except pymysql.Error as e:
             raise EngineError(f"cannot connect to the MariaDB science database: {e}") from e
+
+    def account_of(self, principal: str) -> str:
+        account = self._account_prefix + principal
+        check_name(TableName(account, "x"))
+        return account
+
+    def enter_scope(self, scope: Scope) -> str:
+        """Create the principal's account if needed and bring its grants to exactly ``scope``."""
+        account = self.account_of(scope.principal)
+        who = f"'{account}'@'%'"  # a checked plain name
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(scope.home)} {COLLATION}")
+            cur.execute("SELECT GET_LOCK(%s, 30)", [account])
+            try:
+                cur.execute("SELECT 1 FROM mysql.user WHERE User = %s AND Host = '%%'", [account])
+                if cur.fetchone() is None:
+                    cur.execute(f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY '{_password(account)}'")  # hex digits
+                    cur.execute(f"GRANT CREATE, INSERT ON {_ident(scope.home)}.* TO {who}")
+                _sync_grants(cur, who, account, scope)
+            finally:
+                cur.execute("SELECT RELEASE_LOCK(%s)", [account])
+        return account
 
     def setup(self) -> None:
         """Nothing to prepare: MyDB databases are created on first use."""
 
     # ---- the Engine protocol ---------------------------------------------------
-    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
+                scope: Scope | None = None) -> StoredResult:
         check_name(into)
         check_job_id(job_id)
+        if scope is not None and into.schema != scope.home:
+            raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
+        account = self.enter_scope(scope) if scope is not None else None
         tmp = TableName(into.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(into.schema)} {COLLATION}")
             if _exists(cur, into):
                 raise EngineError(f"a table named {into.name} already exists in {into.schema}")
             try:
-                with Watch(job_id, timeout_s, lambda: self._kill(conn.thread_id()),
-                           enforce_timeout=False) as watch:
-                    try:
-                        rows = cur.execute(_statement(f"CREATE TABLE {_qualified(tmp)} AS\n{sql}", job_id,
-                                                      timeout_s))
-                    except pymysql.Error as e:
-                        raise _error(e, timeout_s) from e
-                watch.raise_if_stopped()
+                rows = self._create_as(tmp, sql, job_id, timeout_s, account)
                 try:
                     cur.execute(f"RENAME TABLE {_qualified(tmp)} TO {_qualified(into)}")
                 except pymysql.Error as e:
@@ -89,9 +119,22 @@ class MariaDBEngine:
             size = cur.fetchone()
         return StoredResult(into, int(rows), int(size[0]) if size else 0)
 
-    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    def _create_as(self, tmp: TableName, sql: str, job_id: str, timeout_s: float, account: str | None) -> int:
+        """CREATE TABLE tmp AS the query, as ``account`` (or the service user)."""
+        with self.connect(account) as conn, conn.cursor() as cur:
+            with Watch(job_id, timeout_s, lambda: self._kill(conn.thread_id()), enforce_timeout=False) as watch:
+                try:
+                    rows = cur.execute(_statement(f"CREATE TABLE {_qualified(tmp)} AS\n{sql}", job_id, timeout_s))
+                except pymysql.Error as e:
+                    raise _error(e, timeout_s) from e
+            watch.raise_if_stopped()
+        return int(rows)
+
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
+               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
         check_job_id(job_id)
-        return self._stream(_statement(sql, job_id, timeout_s), job_id, timeout_s, batch_rows)
+        account = self.enter_scope(scope) if scope is not None else None
+        return self._stream(_statement(sql, job_id, timeout_s), job_id, timeout_s, batch_rows, account)
 
     def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
               order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
@@ -111,7 +154,7 @@ class MariaDBEngine:
 
     def cancel(self, job_id: str) -> None:
         """KILL QUERY the statement tagged with the job's comment (no Django needed)."""
-        marker = f"/* daiquiri:{check_job_id(job_id)} */%"
+        marker = f"/* daiquiri:{run_tag(job_id)} */%"
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
                         [marker])
@@ -194,8 +237,8 @@ class MariaDBEngine:
             cur.execute(f"KILL QUERY {int(thread_id)}")
 
     def _stream(self, statement: str, job_id: str | None, timeout_s: float,
-                batch_rows: int) -> Iterator[pa.RecordBatch]:
-        conn = self.connect(cursorclass=pymysql.cursors.SSCursor)
+                batch_rows: int, account: str | None = None) -> Iterator[pa.RecordBatch]:
+        conn = self.connect(account, cursorclass=pymysql.cursors.SSCursor)
         try:
             with conn.cursor() as cur:
                 watch = Watch(job_id, timeout_s, lambda: self._kill(conn.thread_id()),
@@ -225,7 +268,48 @@ class MariaDBEngine:
 
 # ---- statements, names and errors --------------------------------------------------
 def _statement(sql: str, job_id: str, timeout_s: float) -> str:
-    return f"/* daiquiri:{job_id} */ SET STATEMENT max_statement_time={max(0.001, timeout_s):.3f} FOR\n{sql}"
+    return f"/* daiquiri:{run_tag(job_id)} */ SET STATEMENT max_statement_time={max(0.001, timeout_s):.3f} FOR\n{sql}"
+
+
+def _password(account: str | None) -> str:
+    return secret_hash("mariadb-account", account or "", size=40)
+
+
+def _wanted_columns(cur: Any, scope: Scope) -> set[tuple[str, str, str]]:
+    """The scope's (database, table, column) triples that exist on the server."""
+    wanted: set[tuple[str, str, str]] = set()
+    for table in scope.tables:
+        if table.columns:
+            cur.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                        "AND TABLE_NAME = %s", [table.table.schema, table.table.name])
+            present = {r[0] for r in cur.fetchall()}
+            wanted |= {(table.table.schema, table.table.name, c) for c in table.columns if c in present}
+    return wanted
+
+
+def _sync_grants(cur: Any, who: str, account: str, scope: Scope) -> None:
+    """Column SELECT grants of ``account`` become exactly the scope's (existing) columns; any other
+    table or database privilege (but CREATE, INSERT on its home) is revoked."""
+    wanted = _wanted_columns(cur, scope)
+    cur.execute("SELECT Db, Table_name, Column_name FROM mysql.columns_priv WHERE User = %s AND Host = '%%'",
+                [account])
+    held = {(r[0], r[1], r[2]) for r in cur.fetchall()}
+    for verb, triples in (("REVOKE", held - wanted), ("GRANT", wanted - held)):
+        by_table: dict[tuple[str, str], list[str]] = {}
+        for db, table, column in sorted(triples):
+            by_table.setdefault((db, table), []).append(column)
+        for (db, table), columns in by_table.items():
+            cols = ", ".join(_ident(c) for c in columns)
+            target = _qualified(TableName(db, table))
+            cur.execute(f"REVOKE SELECT ({cols}) ON {target} FROM {who}" if verb == "REVOKE" else
+                        f"GRANT SELECT ({cols}) ON {target} TO {who}")
+    cur.execute("SELECT Db, Table_name FROM mysql.tables_priv WHERE User = %s AND Host = '%%' AND Table_priv <> ''",
+                [account])
+    for db, table in cur.fetchall():
+        cur.execute(f"REVOKE ALL PRIVILEGES ON {_qualified(TableName(db, table))} FROM {who}")
+    cur.execute("SELECT Db FROM mysql.db WHERE User = %s AND Host = '%%' AND Db <> %s", [account, scope.home])
+    for (db,) in cur.fetchall():
+        cur.execute(f"REVOKE ALL PRIVILEGES ON {_ident(db)}.* FROM {who}")
 
 
 def _ident(name: str) -> str:

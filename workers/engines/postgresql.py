@@ -10,8 +10,18 @@
   protocol, which refuses more than one statement.
 - ``execute`` is ``CREATE TABLE … AS`` inside one transaction with a
   ``statement_timeout`` from the queue's limit: a failure leaves nothing.
-- Every connection of a job is named ``application_name='daiquiri:<job id>'``
-  so ``abort(job_id)`` from any process finds it and ``pg_cancel_backend``s it.
+- Native SQL (a ``Scope``) logs in as the principal's own role
+  (``<reader>_<database tag>_u<id>`` / ``…_anonymous``: NOINHERIT, member of
+  nothing, a password derived from SECRET_KEY) whose column grants are
+  brought, before each query and under an advisory lock, to exactly the
+  scope: the permission API's answer. It may create tables in its own MyDB
+  schema only; results are then handed to the service user. ``setup()``
+  revokes from PUBLIC the catalogue views that show other users' schemas,
+  tables, roles or activity (``LEAKY_CATALOG``).
+- Every connection of a job is named ``application_name='daiquiri:<tag>'``
+  (``run_tag(job_id)``, a keyed hash: application_name is visible to every
+  database user) so ``abort(job_id)`` from any process finds it and
+  ``pg_cancel_backend``s it.
 - ``stream`` and large ``fetch``es are ``COPY (query) TO STDOUT (FORMAT csv)``
   parsed into Arrow by pyarrow's multi-threaded CSV reader, fed by ``psql``
   in a subprocess (or a psycopg thread when psql is missing), so the Python
@@ -39,8 +49,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 from psycopg import sql as pgsql
 
-from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
-from .common import Watch, check_job_id, check_name, request_abort
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
+from .common import Watch, check_name, request_abort, run_tag, secret_hash
 from .types import adql_from_native, with_names
 
 READER = "daiquiri_reader"
@@ -48,6 +58,20 @@ MYDB_PREFIX = "mydb_"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 PSQL = shutil.which("psql")
 SMALL_PAGE = 10_000  # fetches up to this many rows go through psycopg, not COPY
+# Catalogue relations every role may read by default that show what belongs to others: schema, table and
+# column names (pg_class, pg_namespace ...), roles (user ids), databases, and sessions (pg_stat_activity's
+# application_name). Revoked from PUBLIC in the science database; the service user keeps them.
+LEAKY_CATALOG = (
+    "pg_stat_activity", "pg_roles", "pg_user", "pg_auth_members", "pg_database", "pg_class", "pg_namespace",
+    "pg_attribute", "pg_tables", "pg_views", "pg_matviews", "pg_indexes", "pg_description", "pg_locks",
+    "pg_stat_all_tables", "pg_stat_user_tables", "pg_statio_all_tables", "pg_statio_user_tables",
+    "pg_stat_all_indexes", "pg_stat_user_indexes", "pg_stat_database", "pg_prepared_xacts", "pg_stat_ssl",
+    "pg_stat_gssapi", "pg_stat_progress_vacuum", "pg_stat_progress_create_index", "pg_sequences",
+    "pg_policies", "pg_publication_tables", "pg_stat_subscription", "pg_shdescription", "pg_stats_ext",
+)
+LEAKY_FUNCTIONS = ("pg_stat_get_activity(integer)", "pg_stat_get_backend_activity(integer)",
+                   "pg_stat_get_backend_idset()", "pg_stat_get_backend_userid(integer)",
+                   "pg_stat_get_progress_info(text)", "pg_get_userbyid(oid)")
 
 
 @dataclass(frozen=True)
@@ -68,15 +92,18 @@ class PostgreSQLEngine:
         self.reader = reader_role
         self._ready = False
         self._lock = threading.Lock()
+        database = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "")
+        # Roles are cluster-wide: portals on one server, with their own databases, keep their roles apart.
+        self._role_prefix = f"{reader_role}_{secret_hash('pg-database', database, size=6)}_"[:50]
 
     # ---- connections and set-up ------------------------------------------------
     def connect(self, job_id: str | None = None, *, autocommit: bool = False,
-                reader: bool = False) -> psycopg.Connection[Any]:
-        """A connection as the service user, or as the read-only role (``reader``)."""
-        app = f"daiquiri:{check_job_id(job_id)}" if job_id else "daiquiri"
+                reader: bool = False, role: str | None = None) -> psycopg.Connection[Any]:
+        """A connection as the service user, as the read-only role (``reader``) or as a principal's ``role``."""
+        app = f"daiquiri:{run_tag(job_id)}" if job_id else "daiquiri"
         try:
-            return psycopg.connect(self.reader_url if reader else self.url, application_name=app,
-                                   autocommit=autocommit)
+            return psycopg.connect(self.login_url(role) if role else self.reader_url if reader else self.url,
+                                   application_name=app, autocommit=autocommit)
         except psycopg.Error as e:
             raise EngineError(f"cannot connect to the PostgreSQL science database: {e}") from e
 
@@ -85,6 +112,17 @@ class PostgreSQLEngine:
         params = psycopg.conninfo.conninfo_to_dict(self.url)
         params.pop("password", None)
         params["user"] = self.reader
+        return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+    def role_of(self, principal: str) -> str:
+        """The database role native SQL of ``principal`` (``u<id>``, ``anonymous``) runs as."""
+        role = self._role_prefix + principal
+        check_name(TableName(role, "x"))
+        return role
+
+    def login_url(self, role: str) -> str:
+        params = psycopg.conninfo.conninfo_to_dict(self.url)
+        params["user"], params["password"] = role, _password(role)
         return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
 
     def setup(self) -> None:
@@ -107,6 +145,7 @@ class PostgreSQLEngine:
                     self._grant_mydb(conn, schema)
                 else:
                     self._grant_science(conn, schema)
+            hide_catalog(conn, self.reader)
         self._ready = True
 
     def _ensure_setup(self) -> None:
@@ -137,13 +176,52 @@ class PostgreSQLEngine:
                 else:
                     self._grant_science(conn, schema)
 
+    # ---- native SQL: the principal's own role -------------------------------------
+    def enter_scope(self, scope: Scope) -> str:
+        """Create the principal's role if needed and bring its grants to exactly ``scope``; return it.
+
+        Column grants on the scope's tables (only the columns it lists that exist), USAGE on their
+        schemas, USAGE and CREATE on its home schema; every other grant the role holds is revoked,
+        so a share withdrawn since the last query is withdrawn here too.
+        """
+        role = self.role_of(scope.principal)
+        self.ensure_schema(scope.home)
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [role])  # one sync of a role at a time
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                                       "NOREPLICATION PASSWORD {}").format(pgsql.Identifier(role),
+                                                                          pgsql.Literal(_password(role))))
+            wanted = _existing_columns(conn, scope)
+            held = {tuple(r) for r in conn.execute(HELD_COLUMNS_SQL, {"role": role}).fetchall()}
+            _apply_grants(conn, role, wanted, held)
+            schemas = {s for s, _, _ in wanted}
+            held_usage = {r[0] for r in conn.execute(HELD_SCHEMAS_SQL, {"role": role}).fetchall()}
+            for schema in sorted(held_usage - schemas - {scope.home}):
+                conn.execute(pgsql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(pgsql.Identifier(schema),
+                                                                                pgsql.Identifier(role)))
+            for schema in sorted(schemas - held_usage):
+                conn.execute(pgsql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(pgsql.Identifier(schema),
+                                                                               pgsql.Identifier(role)))
+            if scope.home not in held_usage:
+                conn.execute(pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
+                    pgsql.Identifier(scope.home), pgsql.Identifier(role)))
+            for schema, table in conn.execute(HELD_TABLES_SQL, {"role": role}).fetchall():
+                conn.execute(pgsql.SQL("REVOKE ALL ON {} FROM {}").format(
+                    _qualified(TableName(schema, table)), pgsql.Identifier(role)))
+        return role
+
     # ---- the Engine protocol ---------------------------------------------------
-    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
+                scope: Scope | None = None) -> StoredResult:
         check_name(into)
         self._ensure_setup()
+        if scope is not None and into.schema != scope.home:
+            raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
         self.ensure_schema(into.schema)
+        role = self.enter_scope(scope) if scope is not None else None
         target = _qualified(into)
-        with self.connect(job_id, reader=True) as conn:
+        with self.connect(job_id, reader=True, role=role) as conn:
             with Watch(job_id, timeout_s, conn.cancel_safe, enforce_timeout=False) as watch:
                 try:
                     with conn.transaction(), conn.cursor() as cur:
@@ -160,9 +238,11 @@ class PostgreSQLEngine:
             size = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [target.as_string(conn)]).fetchone()
         return StoredResult(into, max(rows, 0), int(size[0]) if size else 0)
 
-    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
+               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
         self._ensure_setup()
-        return self._copy_stream(sql, timeout_s=timeout_s, job_id=job_id, reader=True)
+        role = self.enter_scope(scope) if scope is not None else None
+        return self._copy_stream(sql, timeout_s=timeout_s, job_id=job_id, reader=True, role=role)
 
     def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
               order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
@@ -189,7 +269,7 @@ class PostgreSQLEngine:
         """Cancel the job's running statement through the database alone (no Django)."""
         with self.connect(autocommit=True) as conn:
             conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                         "WHERE application_name = %s AND pid <> pg_backend_pid()", [f"daiquiri:{job_id}"])
+                         "WHERE application_name = %s AND pid <> pg_backend_pid()", [f"daiquiri:{run_tag(job_id)}"])
 
     def introspect(self, schema: str, table: str | None = None) -> list[IntrospectedTable]:
         with self.connect() as conn:
@@ -258,9 +338,9 @@ class PostgreSQLEngine:
         cur.execute("SELECT set_config('statement_timeout', %s, true), set_config('TimeZone', 'UTC', true)",
                     [str(max(1, int(timeout_s * 1000)))])
 
-    def describe(self, sql: str, *, reader: bool = True) -> list[OutCol]:
+    def describe(self, sql: str, *, reader: bool = True, role: str | None = None) -> list[OutCol]:
         """The query's columns, and how each is turned into Arrow."""
-        with self.connect(reader=reader) as conn, conn.transaction(), conn.cursor() as cur:
+        with self.connect(reader=reader, role=role) as conn, conn.transaction(), conn.cursor() as cur:
             self._limit(cur, 60)
             try:
                 res = conn.pgconn.prepare(b"", f"SELECT * FROM (\n{sql}\n) AS q LIMIT 0".encode())
@@ -274,8 +354,9 @@ class PostgreSQLEngine:
             types = dict(cur.execute("SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", [oids]).fetchall())
         return [_out_col(name, types.get(oid, "text")) for name, oid in zip(fields, oids, strict=True)]
 
-    def _copy_stream(self, sql: str, *, timeout_s: float, job_id: str | None, reader: bool) -> Iterator[pa.RecordBatch]:
-        cols = self.describe(sql, reader=reader)
+    def _copy_stream(self, sql: str, *, timeout_s: float, job_id: str | None, reader: bool,
+                     role: str | None = None) -> Iterator[pa.RecordBatch]:
+        cols = self.describe(sql, reader=reader, role=role)
         if len({c.name for c in cols}) != len(cols):
             raise EngineError("the query returns two columns with the same name; give them distinct aliases")
         if all(c.expr == f'"q".{_ident(c.name)}' for c in cols):
@@ -283,15 +364,15 @@ class PostgreSQLEngine:
         else:
             query = "SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + f" FROM (\n{sql}\n) AS q"
         setup = [f"SET statement_timeout = {max(1, int(timeout_s * 1000))}", "SET TimeZone = 'UTC'"]
-        return self._parse(cols, query, setup, timeout_s, job_id, reader)
+        return self._parse(cols, query, setup, timeout_s, job_id, reader, role)
 
     def _parse(self, cols: list[OutCol], query: str, setup: list[str], timeout_s: float,
-               job_id: str | None, reader: bool) -> Iterator[pa.RecordBatch]:
+               job_id: str | None, reader: bool, role: str | None) -> Iterator[pa.RecordBatch]:
         final = pa.schema([c.final for c in cols])
         names = [f"c{i}" for i in range(len(cols))]
-        url = self.reader_url if reader else self.url
+        url = self.login_url(role) if role else self.reader_url if reader else self.url
         source: _PsqlSource | _PsycopgSource = _PsqlSource(url, setup, query, job_id) if PSQL else \
-            _PsycopgSource(self, setup, query, job_id, reader)
+            _PsycopgSource(self, setup, query, job_id, reader, role)
         yielded = False
         try:
             with source as stream:
@@ -344,7 +425,7 @@ class _PsqlSource:
     def __enter__(self) -> IO[bytes]:
         params = psycopg.conninfo.conninfo_to_dict(self.url)
         password = params.pop("password", None)  # through the environment, not the process list
-        env = {**os.environ, "PGAPPNAME": f"daiquiri:{self.job_id}" if self.job_id else "daiquiri"}
+        env = {**os.environ, "PGAPPNAME": f"daiquiri:{run_tag(self.job_id)}" if self.job_id else "daiquiri"}
         if password:
             env["PGPASSWORD"] = str(password)
         argv = [PSQL or "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
@@ -372,8 +453,9 @@ class _PsycopgSource:
     """The same COPY through psycopg in a thread, into a pipe (no psql binary)."""
 
     def __init__(self, engine: PostgreSQLEngine, setup: list[str], query: str, job_id: str | None,
-                 reader: bool) -> None:
+                 reader: bool, role: str | None) -> None:
         self.engine, self.setup, self.query, self.job_id, self.reader = engine, setup, query, job_id, reader
+        self.role = role
         self.error: Exception | None = None
 
     def __enter__(self) -> IO[bytes]:
@@ -385,7 +467,7 @@ class _PsycopgSource:
 
     def _pump(self) -> None:
         try:
-            with self.engine.connect(self.job_id, reader=self.reader) as conn, conn.cursor() as cur:
+            with self.engine.connect(self.job_id, reader=self.reader, role=self.role) as conn, conn.cursor() as cur:
                 for statement in self.setup:
                     cur.execute(statement)
                 with cur.copy(f"COPY ({self.query}) TO STDOUT (FORMAT csv)") as copy:
@@ -412,6 +494,80 @@ class _PsycopgSource:
             raise _error(self.error, timeout_s) from self.error
         if self.error is not None or cause is not None:
             raise EngineError(str(self.error or cause))
+
+
+# ---- roles and grants -------------------------------------------------------------
+# Column grants held by a role (what native SQL of its principal may read).
+HELD_COLUMNS_SQL = """
+SELECT n.nspname, c.relname, a.attname FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(a.attacl) x
+WHERE a.attacl IS NOT NULL AND x.grantee = %(role)s::regrole AND x.privilege_type = 'SELECT'
+"""
+# Table-level privileges of a role: it gets none (an owner's ALTER OWNER leaves none either).
+HELD_TABLES_SQL = """
+SELECT DISTINCT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) x WHERE c.relacl IS NOT NULL AND x.grantee = %(role)s::regrole
+"""
+HELD_SCHEMAS_SQL = """
+SELECT DISTINCT n.nspname FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) x
+WHERE n.nspacl IS NOT NULL AND x.grantee = %(role)s::regrole
+"""
+EXISTING_COLUMNS_SQL = """
+SELECT n.nspname, c.relname, a.attname FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN unnest(%(schemas)s::text[], %(tables)s::text[], %(columns)s::text[]) w(s, t, col)
+  ON w.s = n.nspname AND w.t = c.relname AND w.col = a.attname
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+"""
+
+
+def _password(role: str) -> str:
+    """The role's password: derived, so every process of this portal can log in as it."""
+    return secret_hash("pg-role", role, size=40)
+
+
+def _existing_columns(conn: psycopg.Connection[Any], scope: Scope) -> set[tuple[str, str, str]]:
+    """The scope's (schema, table, column) triples that exist in the database."""
+    triples = [(t.table.schema, t.table.name, c) for t in scope.tables for c in t.columns]
+    if not triples:
+        return set()
+    schemas, tables, columns = (list(x) for x in zip(*triples, strict=True))
+    rows = conn.execute(EXISTING_COLUMNS_SQL, {"schemas": schemas, "tables": tables, "columns": columns}).fetchall()
+    return {(r[0], r[1], r[2]) for r in rows}
+
+
+def _apply_grants(conn: psycopg.Connection[Any], role: str, wanted: set[tuple[str, str, str]],
+                  held: set[tuple[Any, ...]]) -> None:
+    """GRANT/REVOKE SELECT on columns, one statement per table, so ``held`` becomes ``wanted``."""
+    for verb, triples in (("REVOKE", held - wanted), ("GRANT", wanted - held)):
+        by_table: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in sorted(triples):
+            by_table.setdefault((schema, table), []).append(column)
+        for (schema, table), columns in by_table.items():
+            cols = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+            statement = "REVOKE SELECT ({}) ON {} FROM {}" if verb == "REVOKE" else "GRANT SELECT ({}) ON {} TO {}"
+            conn.execute(pgsql.SQL(statement).format(cols, _qualified(TableName(schema, table)),  # type: ignore[arg-type]
+                                                     pgsql.Identifier(role)))
+
+
+def hide_catalog(conn: psycopg.Connection[Any], reader: str) -> None:
+    """Revoke from PUBLIC the catalogue views and functions in LEAKY_CATALOG (the service user keeps
+    them), and make sure the reader is no member of the roles that read everybody's activity."""
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    for name in LEAKY_CATALOG:
+        if not conn.execute("SELECT to_regclass(%s)", [f"pg_catalog.{name}"]).fetchone()[0]:  # type: ignore[index]
+            continue
+        relation = pgsql.SQL("pg_catalog.{}").format(pgsql.Identifier(name))
+        if not (superuser and superuser[0]):
+            conn.execute(pgsql.SQL("GRANT SELECT ON {} TO current_user").format(relation))
+        conn.execute(pgsql.SQL("REVOKE SELECT ON {} FROM PUBLIC").format(relation))
+    for function in LEAKY_FUNCTIONS:
+        if conn.execute("SELECT to_regprocedure(%s)", [f"pg_catalog.{function}"]).fetchone()[0]:  # type: ignore[index]
+            conn.execute(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{function} FROM PUBLIC")
+    for role in ("pg_read_all_stats", "pg_monitor", "pg_read_all_data"):
+        conn.execute(pgsql.SQL("REVOKE {} FROM {}").format(pgsql.Identifier(role), pgsql.Identifier(reader)))
 
 
 # ---- types ---------------------------------------------------------------------

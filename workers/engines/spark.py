@@ -9,6 +9,13 @@ place. Each job's operations carry the tag ``daiquiri-<job id>``; a watcher
 thread interrupts the tag at the time limit or when the abort flag is set.
 Reading stored tables (fetch, introspect, ingest, drop, rename) needs no
 Spark: it is the shared Parquet store.
+
+Native SQL (a ``Scope``) runs in a session of its own (``newSession()``: on
+Spark Connect a fresh server-side session, released afterwards) where ``spark.sql.runSQLOnFiles`` is off, so no
+``parquet.`<path>``` can be named, and the only tables are temporary views of
+the scope's tables with their allowed columns (``view_name``), made with the
+DataFrame reader. Temporary views belong to their session; the session ends
+with the query.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, StoredResult, TableName
-from .common import Watch, check_job_id, check_name, request_abort
+from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
+from .common import Watch, check_name, request_abort, run_tag, view_name
 from .parquet import ParquetStore, remove
 
 SESSION_CONF = {
@@ -76,6 +83,32 @@ class SparkEngine:
         except Exception as e:
             raise EngineError(f"cannot reach Spark at {self.remote}: {e}") from e
 
+    def scoped_session(self, scope: Scope) -> Any:
+        """A session of its own for one native query: no SQL on files, views of the scope's tables only."""
+        from pyspark.sql import functions as F
+
+        try:
+            session = self.spark.newSession()  # Connect: a fresh server-side session, never the default one
+            for key, value in {**SESSION_CONF, "spark.sql.runSQLOnFiles": "false"}.items():
+                session.conf.set(key, value)
+            for table in scope.tables:
+                path = self.store.path(table.table)
+                if not path.exists():
+                    continue  # dropped since planning: the query fails on the missing name
+                frame = session.read.parquet(str(path))
+                columns = [F.col("`" + c.replace("`", "``") + "`") for c in table.columns if c in frame.columns]
+                frame.select(*columns).createOrReplaceTempView(table.view or view_name(table.table))
+        except Exception as e:
+            raise EngineError(f"Spark failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        return session
+
+    def _end_session(self, session: Any) -> None:
+        if session is not self._session and self.remote != "local":  # a local newSession() shares the context
+            try:
+                session.stop()
+            except Exception:
+                logging.getLogger(__name__).warning("could not end a Spark session", exc_info=True)
+
     def close(self) -> None:
         if self._session is not None and self.remote != "local":
             self._session.stop()
@@ -87,27 +120,31 @@ class SparkEngine:
         return "parquet.`" + str(path).replace("`", "``") + "`"
 
     # ---- the Engine protocol ---------------------------------------------------
-    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str) -> StoredResult:
+    def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
+                scope: Scope | None = None) -> StoredResult:
         check_name(into)
+        if scope is not None and into.schema != scope.home:
+            raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
         if self.store.exists(into):
             raise EngineError(f"a table named {into.name} already exists in {into.schema}")
         tmp = self.store.temp_path(into)
         try:
-            self._write(sql, tmp, timeout_s, job_id)
+            self._write(sql, tmp, timeout_s, job_id, scope)
             self.store.publish(tmp, into)
         except BaseException:
             remove(tmp)
             raise
         return StoredResult(into, self.store.rows(into), self.store.size(into))
 
-    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
+    def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
+               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
         """Spark writes the result as Parquet parts, which are then read in
         batches: constant memory here, whatever the size."""
         folder = self.store.mydb_dir / ".streams"
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"{uuid.uuid4().hex}.parquet"
         try:
-            self._write(sql, tmp, timeout_s, job_id)
+            self._write(sql, tmp, timeout_s, job_id, scope)
             import pyarrow.dataset as ds
 
             data = ds.dataset(str(tmp), format="parquet")
@@ -141,11 +178,18 @@ class SparkEngine:
         self.store.rename(table, new)
 
     # ---- helpers -----------------------------------------------------------------
-    def _write(self, sql: str, path: Path, timeout_s: float, job_id: str) -> None:
+    def _write(self, sql: str, path: Path, timeout_s: float, job_id: str, scope: Scope | None) -> None:
+        spark = self.scoped_session(scope) if scope is not None else self.spark
+        try:
+            self._write_in(spark, sql, path, timeout_s, job_id)
+        finally:
+            if scope is not None:
+                self._end_session(spark)
+
+    def _write_in(self, spark: Any, sql: str, path: Path, timeout_s: float, job_id: str) -> None:
         from pyspark.errors import PySparkException
 
-        tag = f"daiquiri-{check_job_id(job_id).replace(',', '_')}"
-        spark = self.spark
+        tag = f"daiquiri-{run_tag(job_id)}"
         spark.addTag(tag)  # tags are per thread: concurrent jobs in one process stay apart
         if self.remote == "local":  # a classic session cancels by job group (also per thread)
             spark.sparkContext.setJobGroup(tag, f"daiquiri job {job_id}", interruptOnCancel=True)
