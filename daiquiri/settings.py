@@ -363,14 +363,23 @@ FILES_ROOTS: list[dict[str, Any]] = [
     {"name": "Storage", "kind": "storage", "path": env_path("FILES_STORAGE_DIR", FILES_DIR / "storage"),
      "quota": env_int("FILES_STORAGE_QUOTA_BYTES", 10 * 1024**3, minimum=0), "description": "Backed up; counts against your quota."},
     {"name": "Temporary", "kind": "temporary", "path": env_path("FILES_TEMPORARY_DIR", FILES_DIR / "temporary"),
-     "max_age_days": env_int("FILES_TEMPORARY_MAX_AGE_DAYS", 30, minimum=1), "description": "Scratch space, no quota, cleaned by age."},
+     "quota": env_int("FILES_TEMPORARY_QUOTA_BYTES", 20 * 1024**3, minimum=0),
+     "max_age_days": env_int("FILES_TEMPORARY_MAX_AGE_DAYS", 30, minimum=1), "description": "Scratch space with a quota, cleaned by age."},
     *(
         {"name": name.strip(), "kind": "data", "path": Path(path.strip()), "description": "Published data (read-only)."}
         for name, _, path in (item.partition("=") for item in env_list("FILES_DATA_DIRS", []))
     ),
 ]
-FILES_OWNER_UID = env_int("FILES_OWNER_UID", 1000, minimum=1)  # owner of files the portal writes when it runs as root;
-FILES_OWNER_GID = env_int("FILES_OWNER_GID", 1000, minimum=1)  # compute containers run as this uid too
+# Owner of files the portal writes when it runs as root; compute containers run as this uid too. A uid
+# reserved for this, with no account on the host (system check files.W002), so that nothing a job leaves
+# behind runs as a real user; users' areas are mounted nosuid,nodev and roots are 0700.
+FILES_OWNER_UID = env_int("FILES_OWNER_UID", 70000, minimum=1)
+FILES_OWNER_GID = env_int("FILES_OWNER_GID", 70000, minimum=1)
+# Each user's area in a root with a quota (Storage, and now Temporary too) is a file system
+# of the quota's size (apps/files/areas.py; needs root): on by default with a database server, off for the
+# embedded SQLite set-up of scripts/run, which should not mount anything on a laptop.
+FILES_QUOTA_FILESYSTEMS = env_bool("FILES_QUOTA_FILESYSTEMS", "sqlite" not in DATABASES["default"]["ENGINE"])
+FILES_MAX_VOLUMES_PER_USER = env_int("FILES_MAX_VOLUMES_PER_USER", 50, minimum=2)
 
 # --- compute ---
 DOCKER_HOST = env_str("DOCKER_HOST", "unix:///var/lib/daiquiri-docker/docker.sock")  # scripts/services.d/30-docker

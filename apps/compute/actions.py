@@ -28,7 +28,7 @@ from apps.access.models import Group
 from apps.access.permissions import access_resource, filter_allowed, owns
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
-from apps.files.actions import access_volume, usage_bytes, volume_actions, volume_fs
+from apps.files.actions import access_volume, disk_room, mount_area, usage_bytes, volume_actions, volume_fs
 from apps.files.models import Volume
 from apps.files.paths import PathError, clean_path
 from apps.uws import phases
@@ -387,6 +387,8 @@ def execute_job(job_id: str) -> str:
         if job.mounts and any(m.get("volume") is None for m in job.mounts):
             raise ValidationError("Malformed mounts.")
         mounts = check_mounts(job.owner, job.mounts, workdir_volume)  # privileges may have changed since submission
+        for spec in mounts:
+            mount_area(spec.volume)  # the container writes into the size-limited file system, never beside it
         if workdir_volume is not None and "write" in volume_actions(job.owner, workdir_volume):
             with volume_fs(workdir_volume).directory(clean_path(job.workdir_path), create=True):
                 pass
@@ -438,8 +440,9 @@ def watch_job(job_id: str, slice_s: float = WATCH_SLICE_S) -> str | None:
 
 
 def _over_quota(job: ComputeJob) -> str:
-    """The root whose quota a writable mount's owner now exceeds ('' if none). Docker cannot
-    limit a bind mount, so a job is checked at each watch slice and stopped when over."""
+    """The root whose quota a writable mount's owner now exceeds ('' if none). Writes past the quota
+    already fail in the area's file system (apps/files/areas.py); this names the cause in the job's
+    error, and stops jobs where the portal runs without those file systems (not root)."""
     for mount in job.mounts:
         if not mount.get("write"):
             continue
@@ -449,6 +452,20 @@ def _over_quota(job: ComputeJob) -> str:
         if usage_bytes(volume.owner_id, volume.root) > volume.root.quota_bytes:
             return volume.root.name
     return ""
+
+
+FULL_BELOW = 64 * 1024  # an area with less room than this left was most likely filled by the job
+
+
+def _filled_roots(job: ComputeJob) -> list[str]:
+    """Roots whose area file system a writable mount of the job left (nearly) full."""
+    names = []
+    for mount in job.mounts:
+        volume = Volume.objects.select_related("root").filter(pk=mount["volume"]).first() if mount.get("write") else None
+        room = disk_room(volume) if volume is not None else None
+        if volume is not None and room is not None and room < FULL_BELOW:
+            names.append(volume.root.name)
+    return names
 
 
 def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota: str = "") -> str:
@@ -467,6 +484,9 @@ def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota:
         _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")
     elif exit_code == 0:
         ComputeJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.COMPLETED, end_time=timezone.now())
+    elif filled := _filled_roots(job):
+        _fail(job, f"The command ended with exit code {exit_code}, having filled the quota of {', '.join(filled)}: "
+                   "writes past it failed and were not kept. Remove files to free space.")
     else:
         _fail(job, f"The command ended with exit code {exit_code}.")
     _revoke_token(job)

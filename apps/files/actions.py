@@ -8,6 +8,8 @@ charged to the volume's owner whoever writes.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +28,7 @@ from apps.access.registry import GRANT
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
 
+from . import areas
 from .models import RootVolume, Volume
 from .paths import TEMP_PREFIX, PathError, QuotaExceeded, VolumeFS, clean_name, clean_path, remove_older_than, tree_size
 
@@ -42,7 +45,41 @@ def owner_ids() -> tuple[int, int]:
     return (int(getattr(settings, "FILES_OWNER_UID", 1000)), int(getattr(settings, "FILES_OWNER_GID", 1000)))
 
 
+@functools.cache
+def _can_enforce() -> bool:
+    return areas.can_enforce()
+
+
+def quota_filesystems() -> bool:
+    """Whether users' areas in quota roots are size-limited file systems here (apps/files/areas.py)."""
+    return bool(getattr(settings, "FILES_QUOTA_FILESYSTEMS", True)) and _can_enforce()
+
+
+def mount_area(volume: Volume) -> None:
+    """Make sure the volume's owner's area in a quota root is its size-limited file system, before
+    anyone (the portal or a container) touches files there."""
+    quota = volume.root.quota_bytes
+    if quota is None or volume.owner_id is None or volume.root.read_only or not quota_filesystems():
+        return
+    try:
+        areas.ensure_area(volume.directory.parent, quota, owner_ids())
+    except areas.AreaError as exc:
+        raise PathError(f"The storage of {volume.root.name} is not available: {exc}") from exc
+
+
+def disk_room(volume: Volume) -> int | None:
+    """Free bytes of the volume's area file system (what its owner's quota leaves); None without one."""
+    if volume.root.quota_bytes is None or volume.owner_id is None or not quota_filesystems():
+        return None
+    area = volume.directory.parent
+    if not os.path.ismount(area):
+        return None
+    stats = os.statvfs(area)
+    return stats.f_bavail * stats.f_frsize
+
+
 def volume_fs(volume: Volume) -> VolumeFS:
+    mount_area(volume)
     return VolumeFS(volume.directory, owner_ids())
 
 
@@ -55,12 +92,24 @@ def do_sync_roots() -> list[RootVolume]:
             "kind": spec["kind"], "path": str(spec["path"]), "description": spec.get("description", ""),
             "quota_bytes": spec.get("quota"), "max_age_days": spec.get("max_age_days"),
         }
+        before = RootVolume.objects.filter(name=spec["name"]).values_list("quota_bytes", flat=True).first()
         root, _ = RootVolume.objects.update_or_create(name=spec["name"], defaults=defaults)
         Path(root.path).mkdir(parents=True, exist_ok=True)
+        if root.kind != RootVolume.KIND_DATA:
+            Path(root.path).chmod(0o700)  # no host account may walk into users' files (or run what a job left there)
+            if root.quota_bytes is not None and before is not None and root.quota_bytes != before and quota_filesystems():
+                _refit_areas(root)
         if root.kind == RootVolume.KIND_DATA:
             _ensure_data_volume(root, public=spec.get("public", True))
         roots.append(root)
     return roots
+
+
+def _refit_areas(root: RootVolume) -> None:
+    """A changed quota takes effect in every user's area file system at once."""
+    assert root.quota_bytes is not None
+    for owner_id in Volume.objects.filter(root=root).exclude(owner=None).values_list("owner_id", flat=True).distinct():
+        areas.refit_area(Path(root.path) / str(owner_id), root.quota_bytes)
 
 
 @transaction.atomic
@@ -90,11 +139,21 @@ def do_create_volume(user: User, root: RootVolume, name: str, description: str =
         raise ValidationError(f"A volume name has at most {VOLUME_NAME_MAX} characters.")
     if Volume.objects.filter(root=root, owner=user, name=name).exists():
         raise ValidationError(f"You have a volume called {name!r} in {root.name} already.")
+    _check_volume_count(user)
     resource = do_create_resource("volume", f"{root.name}/{user.username}/{name}", owner=user)
     volume = Volume.objects.create(root=root, owner=user, name=name, description=description, is_default=is_default, resource=resource)
     volume_fs(volume).ensure()
     do_record_event(VOLUME_CREATED, user=user, summary=f"created volume {volume}", volume=volume.pk)
     return volume
+
+
+def _check_volume_count(user: User) -> None:
+    """A user keeps at most FILES_MAX_VOLUMES_PER_USER volumes (over all roots); the user's row is
+    locked first, so parallel requests cannot both make the last one."""
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    limit = int(getattr(settings, "FILES_MAX_VOLUMES_PER_USER", 50))
+    if Volume.objects.filter(owner=user).count() >= limit:
+        raise ValidationError(f"You have {limit} volumes, the most a user may keep; delete one to make another.")
 
 
 def do_ensure_default_volumes(user: User) -> list[Volume]:
@@ -116,6 +175,7 @@ def do_ensure_default_volumes(user: User) -> list[Volume]:
 def do_delete_volume(user: User, volume: Volume) -> None:
     if volume.owner_id != user.pk:
         raise PermissionDenied("Only the owner deletes a volume.")
+    mount_area(volume)
     directory = volume.directory
     name = str(volume)
     volume.resource.delete()  # cascades to the volume and its privileges
@@ -279,6 +339,7 @@ def do_clean_temporary_roots(now: float | None = None) -> int:
     removed = 0
     for volume in Volume.objects.filter(root__kind=RootVolume.KIND_TEMPORARY, root__max_age_days__isnull=False).select_related("root"):
         assert volume.root.max_age_days is not None
+        mount_area(volume)
         if volume.directory.is_dir():  # the volume's own folder stays
             removed += remove_older_than(volume.directory, now - volume.root.max_age_days * 86400)
     return removed

@@ -9,4 +9,6 @@ class FilesConfig(AppConfig):
     def ready(self) -> None:
         from apps.access.registry import register_resource_type
 
+        from . import checks  # noqa: F401  (registers the system checks)
+
         register_resource_type("volume", "File volume", ("read", "write"))

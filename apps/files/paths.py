@@ -1,16 +1,25 @@
-"""Safe file operations inside one volume folder. No Django here.
+r"""Safe file operations inside one volume folder. No Django here.
 
-Every path a user sends is cleaned (NFC, no control or invisible characters,
-no absolute paths, no ``.``/``..``), then walked component by component with
-``O_NOFOLLOW`` directory descriptors (``openat``). A symlink anywhere, even one
-that a container created a moment ago, is refused rather than followed, so no
-operation can leave the volume.
+Every path a user sends is cleaned (no absolute paths, no ``.``/``..``), then
+walked component by component with ``O_NOFOLLOW`` directory descriptors
+(``openat``). A symlink anywhere, even one that a container created a moment
+ago, is refused rather than followed, so no operation can leave the volume.
+
+Names the portal makes (uploads, new folders, move targets) are strict: NFC,
+no control or invisible characters (``clean_name``). Names a job made may be
+anything the kernel takes: bytes that are not UTF-8, newlines, bidi marks.
+They are listed in an escaped form (``shown``: ``\xff`` for a raw byte,
+``\u{202e}`` for an unwelcome character, ``\u{5c}`` for a backslash, which no
+strict name has) that is valid text for JSON, the database and pages, and
+every operation on an existing entry takes that form back (``existing_path``),
+so such a file can be listed, downloaded, renamed and deleted like any other.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 import unicodedata
@@ -56,6 +65,71 @@ def clean_name(name: str) -> str:
     if len(name.encode("utf-8")) > 255:
         raise PathError("A name is at most 255 bytes long.")
     return name
+
+
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u\{([0-9a-fA-F]{1,6})\})")
+
+
+def shown(name: str) -> str:
+    """A name as listed: raw bytes (surrogate-escaped by os) as \\xNN, unwelcome characters and the
+    backslash as \\u{N}. Reversible by ``existing_name``; plain names are unchanged."""
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\\" or unicodedata.category(ch) in _BAD_CATEGORIES:
+            out.append(f"\\u{{{code:x}}}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        byte = int(match.group(1), 16)
+        if byte < 0x80:
+            raise PathError("\\xNN stands for a byte from 80 to ff; other characters are written as they are.")
+        return chr(0xDC00 + byte)
+    code = int(match.group(2), 16)
+    if code == 0 or code == 0x2F or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        raise PathError("This escape names no character a file name may have.")
+    return chr(code)
+
+
+def existing_name(name: str) -> str:
+    """The name on disk of an entry given as listed (see ``shown``); only ``.``, ``..``, NUL and
+    the portal's own temp names are refused, since the entry exists already."""
+    if "\x00" in name or "/" in name:
+        raise PathError("A name cannot contain / or NUL.")
+    pieces = []
+    last = 0
+    for match in _ESCAPE.finditer(name):
+        pieces.append(name[last:match.start()])
+        pieces.append(_unescape(match))
+        last = match.end()
+    rest = name[last:]
+    if "\\" in "".join(pieces[::2]) + rest:
+        raise PathError("A backslash in a name starts an escape: \\xNN or \\u{N}.")
+    real = "".join(pieces) + rest
+    if any(0xD800 <= ord(ch) <= 0xDFFF and not 0xDC80 <= ord(ch) <= 0xDCFF for ch in real):
+        raise PathError("A name cannot contain a lone surrogate.")
+    if real in ("", ".", ".."):
+        raise PathError(f"{name!r} is not a valid name.")
+    if real.startswith(TEMP_PREFIX):
+        raise PathError(f"Names starting with {TEMP_PREFIX} are reserved.")
+    return real
+
+
+def existing_path(path: str) -> tuple[str, ...]:
+    """A relative path of an existing entry, as its names on disk (see ``existing_name``)."""
+    if "\x00" in path:
+        raise PathError("Paths cannot contain NUL.")
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        raise PathError("Paths are relative to the volume.")
+    if len(path) > 4096 * 4:
+        raise PathError("The path is too long.")
+    return tuple(existing_name(part) for part in path.split("/") if part != "")
 
 
 def clean_path(path: str) -> tuple[str, ...]:
@@ -124,10 +198,14 @@ class VolumeFS:
         finally:
             os.close(fd)
 
-    def _split(self, path: str) -> tuple[tuple[str, ...], str]:
-        parts = clean_path(path)
+    def _split(self, path: str, new: bool = False) -> tuple[tuple[str, ...], str]:
+        """Folders and name of an entry: an existing one (names as listed), or a ``new`` one,
+        whose name is held to the strict rules while its folders may be any existing ones."""
+        parts = existing_path(path)
         if not parts:
             raise PathError("This needs a file or folder name, not the volume itself.")
+        if new:
+            return parts[:-1], clean_name(path.rstrip("/").rpartition("/")[2])
         return parts[:-1], parts[-1]
 
     def _lstat(self, name: str, dir_fd: int) -> os.stat_result | None:
@@ -139,18 +217,18 @@ class VolumeFS:
     # --- reading ---------------------------------------------------------
     def listdir(self, path: str = "") -> list[Entry]:
         entries = []
-        with self.directory(clean_path(path)) as fd, os.scandir(fd) as it:
+        with self.directory(existing_path(path)) as fd, os.scandir(fd) as it:
             for item in it:
                 if item.name.startswith(TEMP_PREFIX):
                     continue
                 st = item.stat(follow_symlinks=False)
                 if stat.S_ISLNK(st.st_mode):
                     continue  # never shown, never followed
-                entries.append(Entry(item.name, stat.S_ISDIR(st.st_mode), st.st_size, st.st_mtime))
+                entries.append(Entry(shown(item.name), stat.S_ISDIR(st.st_mode), st.st_size, st.st_mtime))
         return sorted(entries, key=lambda e: (not e.is_dir, e.name.lower()))
 
     def stat(self, path: str) -> os.stat_result:
-        parts = clean_path(path)
+        parts = existing_path(path)
         if not parts:
             return os.stat(self.base)
         with self.directory(parts[:-1]) as fd:
@@ -178,19 +256,23 @@ class VolumeFS:
 
     # --- changing --------------------------------------------------------
     def mkdir(self, path: str) -> None:
-        folder, name = self._split(path)
+        folder, name = self._split(path, new=True)
         with self.directory(folder) as fd:
             try:
                 os.mkdir(name, 0o775, dir_fd=fd)
             except FileExistsError:
                 raise PathError(f"{name!r} exists already.") from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise QuotaExceeded("A new folder would exceed your quota.") from exc
+                raise
             self._own(name, fd)
 
     def move(self, source: str, target: str) -> None:
         """Rename or move within the volume; never replaces an existing entry."""
         src_folder, src_name = self._split(source)
-        dst_folder, dst_name = self._split(target)
-        if clean_path(target)[: len(clean_path(source))] == clean_path(source):
+        dst_folder, dst_name = self._split(target, new=True)
+        if (*dst_folder, dst_name)[: len(src_folder) + 1] == (*src_folder, src_name):
             raise PathError("A folder cannot be moved into itself.")
         with self.directory(src_folder) as src_fd, self.directory(dst_folder) as dst_fd:
             if self._lstat(src_name, src_fd) is None:
@@ -213,11 +295,16 @@ class VolumeFS:
     def write(self, path: str, chunks: Iterable[bytes], limit: int | None = None, expected: int | None = None) -> int:
         """Store a stream as ``path``: into a temp file in the volume's top folder,
         renamed into place only when complete. Anything that goes wrong (quota,
-        a short or broken stream) removes the temp file. Returns the size."""
-        folder, name = self._split(path)
+        a full file system, a short or broken stream) removes the temp file. Returns the size."""
+        folder, name = self._split(path, new=True)
         temp = f"{TEMP_PREFIX}{uuid.uuid4().hex}.part"
         with self.directory(()) as base_fd:
-            out_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o664, dir_fd=base_fd)
+            try:
+                out_fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o664, dir_fd=base_fd)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise QuotaExceeded("The upload would exceed your quota.") from exc
+                raise
             written = 0
             try:
                 if expected is not None:
@@ -240,11 +327,13 @@ class VolumeFS:
                     if existing is not None and not stat.S_ISREG(existing.st_mode):
                         raise PathError(f"{name!r} exists and is not a file.")
                     os.replace(temp, name, src_dir_fd=base_fd, dst_dir_fd=fd)
-            except BaseException:
+            except BaseException as exc:
                 try:
                     os.unlink(temp, dir_fd=base_fd)
                 except FileNotFoundError:
                     pass
+                if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the area's file system (areas.py)
+                    raise QuotaExceeded("The upload would exceed your quota.") from exc
                 raise
         return written
 
@@ -273,15 +362,18 @@ def tree_size(base: Path) -> int:
 
 
 def remove_older_than(base: Path, cutoff: float) -> int:
-    """Remove regular files last modified before ``cutoff`` (and folders left empty); returns how many."""
+    """Remove files (of any type) that have not changed since before ``cutoff``, and folders left
+    empty; returns how many files. Age is the inode's change time (ctime), which the kernel sets
+    and nobody can stamp: a file dated 2099 with ``touch -d`` (mtime) is still as old as the
+    moment it was written."""
     removed = 0
     for folder, _dirs, files in os.walk(base, topdown=False, followlinks=False):
         for name in files:
             path = os.path.join(folder, name)
             st = os.lstat(path)
-            if st.st_mtime < cutoff:
+            if st.st_ctime < cutoff:
                 os.unlink(path)
                 removed += 1
-        if folder != str(base) and not os.listdir(folder) and os.lstat(folder).st_mtime < cutoff:
+        if folder != str(base) and not os.listdir(folder) and os.lstat(folder).st_ctime < cutoff:
             os.rmdir(folder)
     return removed

@@ -19,7 +19,7 @@ from apps.access.permissions import can_grant
 from . import actions
 from .downloads import file_response
 from .models import RootVolume
-from .paths import PathError, clean_path
+from .paths import PathError, existing_path, shown
 from .previews import make_preview, preview_kind
 
 
@@ -86,7 +86,7 @@ def browse(request: HttpRequest, volume_id: int) -> HttpResponse:
     volume = actions.access_volume(user, volume_id)
     path = request.GET.get("path", "")
     try:
-        parts = clean_path(path)
+        parts = tuple(shown(part) for part in existing_path(path))  # as listed: odd names a job made are escaped
         entries = actions.volume_fs(volume).listdir(path)
     except PathError as exc:
         messages.error(request, str(exc))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from apps.compute.actions import JobSpec, do_create_job, do_register_domain, do_
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeJob
 from apps.files.actions import do_sync_roots
 from apps.files.models import RootVolume
-from tests.files.conftest import configure_roots
+from tests.files.conftest import configure_roots, release_roots
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,9 +52,10 @@ def portal(settings: Any, live_server: Any, engine: str) -> Any:
 
 
 @pytest.fixture
-def roots(settings: Any, tmp_path: Path, db: None) -> dict[str, RootVolume]:
-    configure_roots(settings, tmp_path / "files", quota=10_000_000)
-    return {r.name: r for r in do_sync_roots()}
+def roots(settings: Any, tmp_path: Path, db: None) -> Iterator[dict[str, RootVolume]]:
+    configure_roots(settings, tmp_path / "files", quota=10_000_000, filesystems=True)
+    yield {r.name: r for r in do_sync_roots()}
+    release_roots(tmp_path / "files")
 
 
 @pytest.fixture

@@ -11,20 +11,21 @@ import docker
 
 from apps.compute.actions import JobSpec, dispatch, do_create_job, do_run_job, execute_job, watch_job
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeJob
-from apps.files.actions import do_create_volume, do_share_volume, do_upload_file
+from apps.files import areas
+from apps.files.actions import do_create_volume, do_share_volume, do_upload_file, usage_bytes
 from apps.files.models import RootVolume, Volume
 from apps.uws import phases
 from tests.files.conftest import client_for
 
 
 def test_a_container_runs_as_a_non_root_user_without_network_within_the_domains_limits(
-    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob]
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob], settings: Any
 ) -> None:
     memory = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"  # cgroup v1 or v2
     command = f"id -u; ls /sys/class/net; {memory}; touch /etc/x 2>/dev/null || echo ro-root"
     job = run(users.owner, image=busybox, domain=domain, command=command)
     assert job.phase == phases.COMPLETED, (job.error, job.stderr)
-    assert job.stdout.split() == ["1000", "lo", str(256 * 1024 * 1024), "ro-root"]
+    assert job.stdout.split() == [str(settings.FILES_OWNER_UID), "lo", str(256 * 1024 * 1024), "ro-root"]
     assert job.exit_code == 0 and job.start_time and job.end_time
 
 
@@ -128,3 +129,17 @@ def test_a_job_that_fills_its_owners_quota_fails(
     mine = do_create_volume(users.owner, roots["Storage"], "mine")
     job = run(users.owner, image=busybox, domain=domain, command="head -c 20000 /dev/zero > big.bin", workdir_volume=mine)
     assert job.phase == phases.ERROR and "quota of Storage" in job.error
+
+
+def test_a_write_past_the_quota_does_not_persist(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob]
+) -> None:
+    """5 MB quota, a job writes 50 MB as fast as it can: the write fails at the quota, not seconds later."""
+    quota = 5_000_000
+    RootVolume.objects.filter(pk=roots["Storage"].pk).update(quota_bytes=quota)
+    mine = do_create_volume(users.owner, RootVolume.objects.get(pk=roots["Storage"].pk), "mine")
+    job = run(users.owner, image=busybox, domain=domain, command="head -c 50000000 /dev/zero > big.bin", workdir_volume=mine)
+    assert job.phase == phases.ERROR and "quota of Storage" in job.error and "error" in job.stderr
+    limit = quota + areas.margin(quota)  # blocks and folders cost more than bytes: see apps/files/areas.py
+    assert usage_bytes(users.owner.pk, RootVolume.objects.get(pk=roots["Storage"].pk)) <= limit
+    assert (mine.directory / "big.bin").stat().st_size <= limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from astropy.table import Table
 from django.test import Client
 
 from apps.files.actions import do_create_volume, do_sync_roots
+from apps.files.areas import release_areas
 from apps.files.models import RootVolume, Volume
 
 QUOTA = 10_000
@@ -28,18 +30,28 @@ def make_data_dir(path: Path) -> Path:
     return path
 
 
-def configure_roots(settings: Any, base: Path, quota: int = QUOTA) -> None:
+def configure_roots(settings: Any, base: Path, quota: int = QUOTA, filesystems: bool = False) -> None:
+    """Test roots under ``base``. ``filesystems``: users' areas become size-limited file systems as in
+    production (apps/files/areas.py); the caller then releases them (``release_roots``)."""
+    settings.FILES_QUOTA_FILESYSTEMS = filesystems
     settings.FILES_ROOTS = [
         {"name": "Storage", "kind": "storage", "path": base / "storage", "quota": quota},
-        {"name": "Temporary", "kind": "temporary", "path": base / "temporary", "max_age_days": 1},
+        {"name": "Temporary", "kind": "temporary", "path": base / "temporary", "max_age_days": 1, "quota": quota},
         {"name": "survey", "kind": "data", "path": make_data_dir(base / "survey"), "description": "A test survey"},
     ]
 
 
+def release_roots(base: Path) -> None:
+    """Unmount the area file systems a test made under ``base`` (and free their loop devices)."""
+    for name in ("storage", "temporary"):
+        release_areas(base / name)
+
+
 @pytest.fixture
-def roots(settings: Any, tmp_path: Path, db: None) -> dict[str, RootVolume]:
-    configure_roots(settings, tmp_path / "files")
-    return {r.name: r for r in do_sync_roots()}
+def roots(settings: Any, tmp_path: Path, db: None) -> Iterator[dict[str, RootVolume]]:
+    configure_roots(settings, tmp_path / "files", filesystems=True)
+    yield {r.name: r for r in do_sync_roots()}
+    release_roots(tmp_path / "files")
 
 
 @pytest.fixture

@@ -116,7 +116,8 @@ def test_a_large_fits_table_is_previewed_without_reading_it(users: Any, roots: d
     fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer)
     from apps.files.actions import do_create_volume
 
-    volume = do_create_volume(users.owner, roots["Temporary"], "big")  # no quota there
+    RootVolume.objects.filter(pk=roots["Temporary"].pk).update(quota_bytes=20_000_000)
+    volume = do_create_volume(users.owner, RootVolume.objects.get(pk=roots["Temporary"].pk), "big")
     do_upload_file(users.owner, volume, "big.fits", [buffer.getvalue()])  # 8 MB
     tracemalloc.start()
     preview = make_preview("big.fits", volume_fs(volume).open_read("big.fits"))

@@ -57,9 +57,11 @@ def test_writes_by_a_collaborator_count_against_the_owners_quota(users: Any, vol
     assert usage_bytes(users.member.pk, volume.root) == 0
 
 
-def test_the_temporary_root_has_no_quota(users: Any, roots: dict[str, RootVolume]) -> None:
+def test_the_temporary_root_has_a_quota_too(users: Any, roots: dict[str, RootVolume]) -> None:
     scratch = do_create_volume(users.owner, roots["Temporary"], "scratch")
-    assert do_upload_file(users.owner, scratch, "big.bin", [b"x" * (QUOTA * 3)]) == QUOTA * 3
+    with pytest.raises(QuotaExceeded):
+        do_upload_file(users.owner, scratch, "big.bin", [b"x" * (QUOTA * 3)])
+    assert list(scratch.directory.iterdir()) == []
 
 
 def test_an_upload_in_progress_reserves_its_declared_size(users: Any, volume: Volume) -> None:

@@ -76,10 +76,21 @@ def test_temp_files_of_uploads_killed_hard_are_removed_after_a_day(users: Any, v
 
 def test_the_temporary_root_is_cleaned_by_age(users: Any, roots: dict[str, RootVolume]) -> None:
     scratch = do_create_volume(users.owner, roots["Temporary"], "scratch")
-    do_upload_file(users.owner, scratch, "old.txt", [b"old"])
-    do_upload_file(users.owner, scratch, "new.txt", [b"new"])
-    two_days_ago = time.time() - 2 * 86400
-    os.utime(scratch.directory / "old.txt", (two_days_ago, two_days_ago))
-    assert do_clean_temporary_roots() == 1
-    assert [e.name for e in volume_fs(scratch).listdir()] == ["new.txt"]
+    do_upload_file(users.owner, scratch, "data.txt", [b"data"])
+    volume_fs(scratch).mkdir("sub")
+    do_upload_file(users.owner, scratch, "sub/more.txt", [b"more"])
+    assert do_clean_temporary_roots() == 0
+    assert do_clean_temporary_roots(now=time.time() + 2 * 86400) == 2  # max age 1 day
+    assert volume_fs(scratch).listdir() == []
     assert scratch.directory.is_dir()
+
+
+def test_age_is_when_the_file_was_written_not_the_date_it_carries(users: Any, roots: dict[str, RootVolume]) -> None:
+    """A job can stamp a file 2099 (it used to survive every clean-up) or 1990 (it used to vanish at once)."""
+    scratch = do_create_volume(users.owner, roots["Temporary"], "scratch")
+    do_upload_file(users.owner, scratch, "future.txt", [b"2099"])
+    do_upload_file(users.owner, scratch, "past.txt", [b"1990"])
+    os.utime(scratch.directory / "future.txt", (4_070_908_800, 4_070_908_800))  # 2099-01-01
+    os.utime(scratch.directory / "past.txt", (631_152_000, 631_152_000))  # 1990-01-01
+    assert do_clean_temporary_roots() == 0
+    assert do_clean_temporary_roots(now=time.time() + 2 * 86400) == 2
