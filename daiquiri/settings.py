@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RefuseUnstorableText",  # before anything reads the session, the form or the database
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -278,6 +279,14 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Every page (apps/core/middleware.py): scripts and styles only from our static files, never inline, so
+# injected markup cannot run; fetch() only to ourselves and to a SAMP hub's Web Profile on this machine.
+SAMP_WEB_PROFILE = "http://localhost:21012 http://127.0.0.1:21012"
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    f"connect-src 'self' {SAMP_WEB_PROFILE}; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+))
 
 # --- Static files, i18n --------------------------------------------------------
 STATIC_URL = "/static/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,6 +48,7 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
 
     # Write: the editor highlights, the schema browser inserts names.
     page.goto(f"{live_server.url}/query/")
@@ -73,7 +75,8 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
     assert page.locator("#result-table tbody tr").count() == 100
     page.locator('#result-table .sort[data-column="mag"]').click()
     page.locator("#result-table .sort[aria-sort=ascending]").wait_for()
-    page.wait_for_function("document.querySelector('#page-info').textContent.startsWith('Rows 1')")
+    # (locators, not wait_for_function: that evaluates text with eval(), which the page's CSP refuses)
+    playwright_api.expect(page.locator("#page-info")).to_have_text(re.compile(r"^Rows 1"))
     first_mags = page.eval_on_selector_all("#result-table tbody tr td:nth-child(4)", "tds => tds.slice(0, 5).map(t => parseFloat(t.textContent))")
     assert first_mags == sorted(first_mags)
     page.click("#page-next")
@@ -84,7 +87,7 @@ def test_a_user_writes_runs_watches_views_plots_and_downloads(users: Any, stars:
     for kind in ("colour", "sky", "histogram"):
         page.select_option("#plot-kind", kind)
         page.click("#plot-draw")
-        page.wait_for_function(f"document.querySelector('#plot').dataset.drawn === '{kind}'")
+        page.locator(f"#plot[data-drawn='{kind}']").wait_for()
         inked = page.evaluate("""() => { const c = document.querySelector('#plot'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++; return n; }""")
         assert inked > 500, kind

@@ -105,10 +105,15 @@ def _click(url: str, button_name: str) -> str:
             page = browser.new_page()
             page.goto(url)
             page.get_by_role("button", name=button_name).first.click()
-            page.wait_for_function("document.getElementById('samp-status').textContent.length > 20 "
-                                   "&& !document.getElementById('samp-status').textContent.startsWith('Connecting')",
-                                   timeout=30_000)
-            return str(page.locator("#samp-status").text_content())
+            # Polled from here: wait_for_function evaluates its text with eval(), which the page's
+            # Content-Security-Policy (script-src 'self') refuses.
+            status = page.locator("#samp-status")
+            for _ in range(300):
+                text = status.text_content() or ""
+                if len(text) > 20 and not text.startswith("Connecting"):
+                    break
+                page.wait_for_timeout(100)
+            return str(status.text_content())
         finally:
             browser.close()
 
