@@ -90,7 +90,6 @@ TEMPLATES = [
 
 
 # --- Portal database -------------------------------------------------------
-def _database() -> dict[str, Any]:
 # Under ASGI every request runs in a thread of its own, and a persistent connection
 # (CONN_MAX_AGE > 0) stays with its thread: one uvicorn process held 76 idle
 # connections and then failed with "too many clients" (Django's docs warn about
@@ -98,12 +97,15 @@ def _database() -> dict[str, Any]:
 # Django): at most DB_POOL_MAX_SIZE connections, a request waits up to
 # DB_POOL_TIMEOUT seconds for one. DB_POOL_MAX_SIZE=0 turns the pool off (then a
 # connection per request, closed at its end unless DB_CONN_MAX_AGE says otherwise).
+def _database() -> dict[str, Any]:
     engine = env_choice("DB_ENGINE", ("sqlite", "postgresql", "mariadb"), "sqlite")
     if engine == "sqlite":
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_path("DB_NAME", VAR_DIR / "portal.sqlite3"),
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            # timeout: under load from several clients and workers a writer waits up to 30 s for SQLite's one
+            # write lock instead of failing after the default 5 s with "database is locked" (a 500).
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;", "timeout": 30},
         }
     default_port = 5432 if engine == "postgresql" else 3306
     database: dict[str, Any] = {
@@ -118,12 +120,11 @@ def _database() -> dict[str, Any]:
     }
     if engine == "mariadb":
         database["OPTIONS"] = {"charset": "utf8mb4"}
-    return database
     else:
         database["OPTIONS"] = _postgresql_options(database["CONN_MAX_AGE"])
+    return database
 
 
-DATABASES = {"default": _database()}
 def _postgresql_options(conn_max_age: int) -> dict[str, Any]:
     options: dict[str, Any] = {"application_name": env_str("DB_APPLICATION_NAME", "daiquiri-portal")}  # seen in pg_stat_activity
     size = env_int("DB_POOL_MAX_SIZE", 10, minimum=0, maximum=1000)
@@ -149,6 +150,7 @@ def _close_pools() -> None:
         pool.close(timeout=5)
 
 
+DATABASES = {"default": _database()}
 if DATABASES["default"]["ENGINE"].endswith("mysql"):
     import pymysql  # pure-Python driver; Django talks to it through the MySQLdb shim
 
@@ -349,15 +351,6 @@ QUERY_STALE_AFTER_SECONDS = env_int("QUERY_STALE_AFTER_SECONDS", 60, minimum=2) 
 QUERY_REQUEUE_AFTER_SECONDS = env_int("QUERY_REQUEUE_AFTER_SECONDS", 120, minimum=1)  # QUEUED this long: send again
 QUERY_REAPER_SECONDS = env_int("QUERY_REAPER_SECONDS", 30, minimum=1)
 QUERY_REPLAN_AFTER_SECONDS = env_int("QUERY_REPLAN_AFTER_SECONDS", 30, minimum=0)  # older plans are made again at run time
-CELERY_BEAT_SCHEDULE: dict[str, Any] = {
-    "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
-}
-
-# --- files ---
-# Root volumes, set by the operator. Storage: backed up, a quota per user over
-# all their volumes in it. Temporary: scratch, no quota, files older than
-# max_age_days removed. Data: read-only published collections, one each
-# (FILES_DATA_DIRS="name=/path,other=/path"; readable by every registered user).
 # Synchronous queries (TAP sync) stream from the web process: at most this many at once per user, and per
 # client address for anonymous users; one more gets HTTP 429 with Retry-After (seconds).
 QUERY_SYNC_CONCURRENCY = env_int("QUERY_SYNC_CONCURRENCY", 4, minimum=1)
@@ -367,6 +360,15 @@ QUERY_SYNC_RETRY_AFTER_SECONDS = env_int("QUERY_SYNC_RETRY_AFTER_SECONDS", 10, m
 QUERY_SYNC_STALE_AFTER_SECONDS = env_int("QUERY_SYNC_STALE_AFTER_SECONDS", 20, minimum=2)
 if QUERY_SYNC_STALE_AFTER_SECONDS < 2 * QUERY_HEARTBEAT_SECONDS:
     raise EnvError("QUERY_SYNC_STALE_AFTER_SECONDS must be at least twice QUERY_HEARTBEAT_SECONDS")
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
+}
+
+# --- files ---
+# Root volumes, set by the operator. Storage: backed up, a quota per user over
+# all their volumes in it. Temporary: scratch, no quota, files older than
+# max_age_days removed. Data: read-only published collections, one each
+# (FILES_DATA_DIRS="name=/path,other=/path"; readable by every registered user).
 FILES_DIR = env_path("FILES_DIR", VAR_DIR / "files")
 FILES_ROOTS: list[dict[str, Any]] = [
     {"name": "Storage", "kind": "storage", "path": env_path("FILES_STORAGE_DIR", FILES_DIR / "storage"),
