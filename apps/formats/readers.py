@@ -45,6 +45,7 @@ class Limits:
 
     max_columns: int | None = None
     max_cells: int | None = None
+    max_bytes: int | None = None  # of the arrays a reader allocates (VOTable FIELDs declare fixed-size arrays)
 
     @property
     def max_elements(self) -> int | None:
@@ -58,6 +59,12 @@ class Limits:
     def check_cells(self, count: int, what: str) -> None:
         if self.max_cells is not None and count > self.max_cells:
             raise ReaderError(f"The {what} has more than {self.max_cells} cells (rows times columns); that is the limit for uploads.")
+
+
+    def check_bytes(self, count: int, what: str) -> None:
+        if self.max_bytes is not None and count > self.max_bytes:
+            raise ReaderError(f"The {what} would take more than {self.max_bytes // 2**20} MiB in memory (rows times the sizes "
+                              "its FIELDs declare); that is the limit for uploads.")
 
 
 UNBOUNDED = Limits()
@@ -141,37 +148,57 @@ def _plain_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 _TYPE_BYTES = {"boolean": 1, "bit": 1, "unsignedByte": 1, "short": 2, "int": 4, "long": 8, "char": 1, "unicodeChar": 2,
                "float": 4, "double": 8, "floatComplex": 8, "doubleComplex": 16}
+_ARRAY_BYTES = {**_TYPE_BYTES, "unicodeChar": 4}  # in astropy's numpy arrays (str is UCS-4)
+_FIRST_ALLOCATION = 512  # rows astropy allocates before the first row, then 1.5 times more each time
 
 
-def _min_cell_bytes(datatype: str, arraysize: str | None) -> int:
-    """The fewest bytes one cell of this FIELD takes in BINARY/BINARY2: bounds rows from the stream's length."""
+@dataclass(frozen=True)
+class _FieldCost:
+    stream_bytes: int  # the fewest bytes one cell takes in BINARY/BINARY2: bounds rows from the stream's length
+    memory_bytes: int  # what one cell takes in astropy's arrays, mask included
+
+
+def _field_cost(datatype: str, arraysize: str | None) -> _FieldCost:
+    """A FIELD's cost per row. A fixed ``arraysize`` of 20000x10000 is 1.6 GB a row, however short the document."""
+    size = _TYPE_BYTES.get(datatype, 1)
     if not arraysize:
-        return _TYPE_BYTES.get(datatype, 1)
+        return _FieldCost(size, _ARRAY_BYTES.get(datatype, 1) + 1)
     if "*" in arraysize:
-        return 4  # the length prefix; the values may be none
+        return _FieldCost(4, 9)  # a length prefix; an object pointer (the values are bounded by the document)
     try:
         count = math.prod(int(part) for part in arraysize.split("x"))
     except ValueError:
-        return 1
-    if datatype == "bit":
-        return (count + 7) // 8
-    return count * _TYPE_BYTES.get(datatype, 1)
+        return _FieldCost(1, 9)  # astropy refuses it
+    stream = (count + 7) // 8 if datatype == "bit" else count * size
+    return _FieldCost(stream, count * (_ARRAY_BYTES.get(datatype, 1) + 1))
 
 
 @dataclass
 class _TableScan:
     nrows: int = 0
     fields: int = 0
-    row_bytes: int = 0
-    cells: int = 0
+    row_stream_bytes: int = 0
+    row_memory_bytes: int = 0
+    rows: int = 0  # TR elements
+    cells: int = 0  # TD elements
     binary2: bool = False
     stream_chars: int = 0
 
+    def data_rows(self) -> int:
+        """The rows the data holds: TRs seen, or what the stream's length allows."""
+        per_row = max(1, self.row_stream_bytes + (math.ceil(self.fields / 8) if self.binary2 else 0))
+        return max(self.rows, (self.stream_chars * 3 // 4) // per_row)
+
+    def allocated_rows(self) -> int:
+        """The most rows astropy allocates: the nrows it is told, or the data rows as its arrays grow."""
+        rows = self.data_rows()
+        return max(self.nrows, max(_FIRST_ALLOCATION, math.ceil(1.5 * rows)) if rows else 0)
+
     def estimated_cells(self) -> int:
-        """The most cells astropy could build: TDs seen, the nrows it preallocates, or what the stream can hold."""
-        per_row = max(1, self.row_bytes + (math.ceil(self.fields / 8) if self.binary2 else 0))
-        stream_rows = (self.stream_chars * 3 // 4) // per_row if self.stream_chars else 0
-        return max(self.cells, self.nrows * self.fields, stream_rows * self.fields)
+        return max(self.cells, max(self.nrows, self.data_rows()) * self.fields)
+
+    def estimated_bytes(self) -> int:
+        return self.allocated_rows() * self.row_memory_bytes
 
 
 @dataclass
@@ -180,6 +207,8 @@ class _VOTableScan:
     tables: list[_TableScan] = field(default_factory=list)
     elements: int = 0
     columns: int = 0
+    closed_cells: int = 0  # of the tables already ended: astropy reads every table of the document
+    closed_bytes: int = 0
     in_stream: bool = False
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
@@ -197,14 +226,21 @@ class _VOTableScan:
             handler(attrs)
 
     def _count_data(self, local: str) -> None:
-        if local == "TD" and self.tables:
-            table = self.tables[-1]
+        if not self.tables:
+            return
+        table = self.tables[-1]
+        if local == "TD":
             table.cells += 1
-            self.limits.check_cells(table.cells, "VOTable")
+            self.limits.check_cells(self.closed_cells + table.cells, "VOTable")
+        else:
+            table.rows += 1
 
     def _start_table(self, attrs: dict[str, str]) -> None:
-        nrows = attrs.get("nrows", "").strip()
-        self.tables.append(_TableScan(nrows=int(nrows) if nrows.isdigit() else 0))
+        try:
+            nrows = max(0, int(attrs.get("nrows", "0")))  # read as astropy reads it: int(), so "+5" and " 5" count
+        except ValueError:
+            nrows = 0  # astropy refuses it
+        self.tables.append(_TableScan(nrows=nrows))
 
     def _start_field(self, attrs: dict[str, str]) -> None:
         self.columns += 1
@@ -212,7 +248,9 @@ class _VOTableScan:
         if self.tables:
             table = self.tables[-1]
             table.fields += 1
-            table.row_bytes += _min_cell_bytes(attrs.get("datatype", ""), attrs.get("arraysize"))
+            cost = _field_cost(attrs.get("datatype", ""), attrs.get("arraysize"))
+            table.row_stream_bytes += cost.stream_bytes
+            table.row_memory_bytes += cost.memory_bytes
 
     def _start_binary2(self, attrs: dict[str, str]) -> None:
         if self.tables:
@@ -230,7 +268,10 @@ class _VOTableScan:
         if local == "STREAM":
             self.in_stream = False
         elif local == "TABLE" and self.tables:
-            self.limits.check_cells(self.tables[-1].estimated_cells(), "VOTable")
+            self.closed_cells += self.tables[-1].estimated_cells()
+            self.closed_bytes += self.tables[-1].estimated_bytes()
+            self.limits.check_cells(self.closed_cells, "VOTable")
+            self.limits.check_bytes(self.closed_bytes, "VOTable")
 
     def text(self, data: str) -> None:
         if self.in_stream and self.tables:

@@ -46,7 +46,8 @@ def max_bytes() -> int:
 
 def limits() -> Limits:
     return Limits(max_columns=int(getattr(settings, "TAP_UPLOAD_MAX_COLUMNS", 1000)),
-                  max_cells=int(getattr(settings, "TAP_UPLOAD_MAX_CELLS", 2_000_000)))
+                  max_cells=int(getattr(settings, "TAP_UPLOAD_MAX_CELLS", 2_000_000)),
+                  max_bytes=16 * max_bytes())  # what astropy may allocate: fixed-size arrays cost more than their text
 
 
 def upload_root() -> pathlib.Path:

@@ -206,10 +206,28 @@ def test_the_column_and_cell_limits_are_settings(settings: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_a_votable_declaring_billions_of_rows_is_refused_before_astropy_allocates_them() -> None:
+@pytest.mark.parametrize("nrows", ["2000000000", "+2000000000", " 2000000000 "])
+def test_a_votable_declaring_billions_of_rows_is_refused_before_astropy_allocates_them(nrows: str) -> None:
     """astropy preallocates ``nrows`` rows: 2e9 rows of a 64-byte column asked it for 128 GB."""
-    content = votable("<TABLEDATA><TR><TD>a</TD></TR></TABLEDATA>", table=' nrows="2000000000"')
+    content = votable("<TABLEDATA><TR><TD>a</TD></TR></TABLEDATA>", table=f' nrows="{nrows}"')
     assert_refused(post_upload("/tap/sync", content), "cells")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ['<FIELD name="a" datatype="double" arraysize="20000x10000"/>',
+                                   '<FIELD name="a" datatype="char" arraysize="2000000000"/>'])
+def test_a_field_declaring_a_huge_fixed_array_is_refused_before_astropy_allocates_it(field: str) -> None:
+    """astropy allocates the declared size for every row (512 rows at first): a 200-byte upload hung a process."""
+    assert_refused(post_upload("/tap/sync", votable("<TABLEDATA><TR><TD>1</TD></TR></TABLEDATA>", fields=field)), "MiB in memory")
+
+
+@pytest.mark.django_db
+def test_the_cell_limit_counts_every_table_of_the_document(settings: Any) -> None:
+    """astropy reads all TABLEs, not only the first: many tables each under the limit add up."""
+    settings.TAP_UPLOAD_MAX_CELLS = 1000
+    table = '<TABLE nrows="600"><FIELD name="a" datatype="int"/><DATA><TABLEDATA/></DATA></TABLE>'
+    content = votable("<TABLEDATA/>", fields='<FIELD name="a" datatype="int"/>').replace(b"</RESOURCE>", (table * 2).encode() + b"</RESOURCE>")
+    assert_refused(post_upload("/tap/sync", content), "more than 1000 cells")
 
 
 @pytest.mark.django_db
