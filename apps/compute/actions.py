@@ -432,11 +432,22 @@ def watch_job(job_id: str, slice_s: float = WATCH_SLICE_S) -> str | None:
         return phases.ERROR
     timed_out = exit_code is None and remaining <= slice_s
     over_quota = _over_quota(job)
-    if exit_code is None and not timed_out and not over_quota:
+    withdrawn = _withdrawn(job) if exit_code is None else ""
+    if exit_code is None and not timed_out and not over_quota and not withdrawn:
         return None
     if exit_code is None:
         engine.kill(job)
-    return _finish(job, exit_code, timed_out, over_quota)
+    return _finish(job, exit_code, timed_out, over_quota, withdrawn)
+
+
+def _withdrawn(job: ComputeJob) -> str:
+    """Why the job may no longer have its mounts ('' if it may): a share revoked while it runs stops it,
+    since the container would otherwise go on reading (or writing) the volume."""
+    try:
+        check_mounts(job.owner, job.mounts, job.workdir_volume)
+    except (PermissionDenied, Http404, ValidationError) as exc:
+        return str(exc) if not isinstance(exc, Http404) else "A volume it mounts is no longer shared with you."
+    return ""
 
 
 def _over_quota(job: ComputeJob) -> str:
@@ -468,7 +479,7 @@ def _filled_roots(job: ComputeJob) -> list[str]:
     return names
 
 
-def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota: str = "") -> str:
+def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota: str = "", withdrawn: str = "") -> str:
     """Record what came out of an ended container, then its final phase."""
     try:
         stdout, stderr = engine.collect(job)
@@ -478,7 +489,9 @@ def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota:
     before = {path: (int(size), float(modified)) for path, (size, modified) in (job.workdir_before or {}).items()}
     outputs = _outputs(job, before)
     ComputeJob.objects.filter(pk=job.pk).update(stdout=stdout, stderr=stderr, exit_code=exit_code if exit_code is not None else -9, outputs=outputs)
-    if over_quota:
+    if withdrawn:
+        _fail(job, f"The job was stopped because its access changed while it ran: {withdrawn}")
+    elif over_quota:
         _fail(job, f"The job's files exceed the quota of {over_quota}: it was stopped (or failed). Remove files to free space.")
     elif timed_out:
         _fail(job, f"The job ran longer than the limit of {job.domain.max_runtime_s} s of {job.domain.name} and was stopped.")

@@ -66,6 +66,24 @@ def test_a_job_whose_mount_privilege_was_revoked_before_it_started_fails(
     assert "may not run" in job.error
 
 
+def test_a_running_job_is_stopped_when_a_share_it_mounts_is_revoked(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage
+) -> None:
+    from apps.compute.actions import dispatch, execute_job, watch_job
+
+    theirs = do_create_volume(users.member, roots["Storage"], "theirs")
+    [privilege] = do_share_volume(users.member, theirs, "read", to_user=users.owner)
+    job = do_create_job(users.owner, JobSpec(busybox, domain, command="sleep 60", mounts=[{"volume": theirs.pk, "write": False}]), start=False)
+    ComputeJob.objects.filter(pk=job.pk).update(phase=phases.QUEUED)
+    dispatch(domain.pk, send=lambda job_id: None)
+    assert execute_job(str(job.pk)) == phases.EXECUTING
+    assert watch_job(str(job.pk), slice_s=0.5) is None  # runs, with the share
+    do_revoke(users.member, privilege)
+    assert watch_job(str(job.pk), slice_s=0.5) == phases.ERROR  # the next look stops it
+    job.refresh_from_db()
+    assert "access changed while it ran" in job.error
+
+
 def test_a_job_is_seen_only_by_its_owner(users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage) -> None:
     job = _job(users, domain, busybox)
     for user, page, api in ((users.owner, 200, 200), (users.member, 404, 404), (users.outsider, 404, 404), (users.anonymous, 302, 401)):
