@@ -116,6 +116,8 @@ def existing_name(name: str) -> str:
         raise PathError("A name cannot contain a lone surrogate.")
     if real in ("", ".", ".."):
         raise PathError(f"{name!r} is not a valid name.")
+    if len(os.fsencode(real)) > 255:  # no file system here holds a longer one
+        raise PathError("A name is at most 255 bytes long.")
     if real.startswith(TEMP_PREFIX):
         raise PathError(f"Names starting with {TEMP_PREFIX} are reserved.")
     return real

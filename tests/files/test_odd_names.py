@@ -36,7 +36,7 @@ def test_escaped_names_are_reversible_and_plain_names_unchanged() -> None:
         name = os.fsdecode(raw)
         assert shown(name) == escaped
         assert existing_name(escaped) == name
-    for bad in ("a\\", "a\\x41", "a\\u{2f}b", "a\\u{0}", "\\u{d800}"):
+    for bad in ("a\\", "a\\x41", "a\\u{2f}b", "a\\u{0}", "\\u{d800}", "x" * 256):
         with pytest.raises(PathError):
             existing_name(bad)
 
