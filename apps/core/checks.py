@@ -122,3 +122,18 @@ def check_science_database_users(app_configs: Any, **kwargs: Any) -> list[Warnin
                 id="daiquiri.W010",
             ))
     return warnings
+
+
+@register()
+def check_mariadb_database(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The MariaDB engine keeps users' tables under the database SCIENCE_MARIADB_URL names; that database
+    must be this portal's: never a system one, never another portal's (its daiquiri_installation says whose)."""
+    if not settings.SCIENCE_MARIADB_URL:
+        return []
+    from workers.engines.mariadb import installation_problem
+
+    problem = installation_problem(settings.SCIENCE_MARIADB_URL, settings.SITE_URL)
+    if problem is None:
+        return []
+    return [Error(problem, hint="Two portals on one MariaDB server need one database each, e.g. "
+                  "mysql://portal@db:3306/portal_a and mysql://portal@db:3306/portal_b.", id="daiquiri.E020")]

@@ -102,6 +102,10 @@ def physical_from(engine: str, schema: str, table: str, owner_id: int | None) ->
             return "parquet.`" + str(path).replace("`", "``") + "`"
         pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
         return "read_parquet(" + get_dialect("duckdb").string(pattern) + ")"
+    if engine == "mariadb":  # users' MyDB databases are named after the portal's own (see the engine)
+        from workers.engines.mariadb import server_database, url_database
+
+        schema = server_database(url_database(settings.SCIENCE_MARIADB_URL), schema)
     d = get_dialect(engine)
     return f"{d.ident(schema)}.{d.ident(table)}"
 

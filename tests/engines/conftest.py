@@ -126,7 +126,7 @@ def maria() -> Iterator[Any]:
         cur.execute(f"INSERT INTO `{cat}`.stars SELECT seq, seq * 0.36, (seq % 180) - 89.5, "
                     "IF(seq % 10 = 0, NULL, 10 + (seq % 50) / 10), seq % 3, seq * 7, "
                     "IF(seq % 7 = 0, '', CONCAT('star ', seq)), seq % 2 = 0, "
-                    "TIMESTAMP('2020-01-01') + INTERVAL seq HOUR, 'abc', seq / 4 FROM seq_0_to_999")
+                    f"TIMESTAMP('2020-01-01') + INTERVAL seq HOUR, 'abc', seq / 4 FROM `{cat}`.seq_0_to_999")
         cur.execute(f"ANALYZE TABLE `{cat}`.stars")
     engine.cat = cat  # type: ignore[attr-defined]
     yield engine
@@ -138,7 +138,7 @@ def maria() -> Iterator[Any]:
 def maria_mydb(maria: Any, mydb: str) -> Iterator[str]:
     yield mydb
     with maria.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{mydb}`")
+        cur.execute(f"DROP DATABASE IF EXISTS `{maria.server_database(mydb)}`")
 
 
 # ---- Spark ----------------------------------------------------------------------

@@ -13,12 +13,13 @@ from workers.engines.base import EngineError, QueryAborted, QueryTimeout, TableN
 
 from .conftest import run_python
 
-SLOW = "SELECT SUM(a.seq * b.seq) AS s FROM seq_1_to_100000 a, seq_1_to_100000 b"
+SLOW = "SELECT SUM(a.seq * b.seq) AS s FROM mysql.seq_1_to_100000 a, mysql.seq_1_to_100000 b"
 
 
 def tables(maria: Any, schema: str) -> list[str]:
     with maria.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [schema])
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                    [maria.server_database(schema)])
         return [r[0] for r in cur.fetchall()]
 
 

@@ -196,7 +196,7 @@ def test_mariadb_native_sql_reads_its_scope_and_nothing_else(maria: Any, maria_s
     assert rows(maria, f"SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{cat}'",
                 maria_scope, job_id) == [{"t": "stars"}]
     shown = rows(maria, "SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA", maria_scope, job_id)
-    assert {r["s"] for r in shown} <= {"information_schema", cat, maria_scope.home}
+    assert {r["s"] for r in shown} <= {"information_schema", cat, maria.server_database(maria_scope.home)}
     assert rows(maria, "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER <> CURRENT_USER()"
                 .replace("CURRENT_USER()", "SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"), maria_scope, job_id) == [{"n": 0}]
     stored = maria.execute(f"SELECT id FROM `{cat}`.stars", into=TableName(maria_scope.home, "mine"), timeout_s=60,

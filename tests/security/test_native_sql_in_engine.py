@@ -36,7 +36,7 @@ from workers.engines.base import EngineError
 SUFFIX = uuid.uuid4().hex[:8]
 VALUE = f"privatevalue{SUFFIX}"  # in the owner's rows only: it must never reach anybody else
 PG_ADMIN = os.environ.get("QUERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-MARIA_URL = "mysql://root@127.0.0.1:3306/mysql"
+MARIA_URL = f"mysql://root@127.0.0.1:3306/native_test_{SUFFIX}"  # this portal's own: MyDB under it
 SPARK_REMOTE = os.environ.get("SPARK_REMOTE") or "sc://127.0.0.1:15002"
 ENGINES = ["duckdb", "postgresql", "mariadb", "spark"]
 
@@ -54,8 +54,24 @@ def pg_science() -> Iterator[str]:
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
+@pytest.fixture(scope="module")
+def maria_science() -> Iterator[str]:
+    from workers.engines.mariadb import MariaDBEngine
+
+    yield MARIA_URL
+    maria = MariaDBEngine(MARIA_URL)
+    with maria.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                    [f"native\\_test\\_{SUFFIX}%"])
+        for (name,) in cur.fetchall():
+            cur.execute(f"DROP DATABASE `{name}`")
+        cur.execute("SELECT User FROM mysql.user WHERE User LIKE %s", [maria.account_of("").replace("_", "\\_") + "%"])
+        for (user,) in cur.fetchall():
+            cur.execute(f"DROP USER '{user}'@'%'")
+
+
 @pytest.fixture(params=ENGINES)
-def engine(request: Any, settings: Any, pg_science: str) -> Iterator[str]:
+def engine(request: Any, settings: Any, pg_science: str, maria_science: str) -> Iterator[str]:
     from workers.engines import reset_engines
 
     settings.DEFAULT_ENGINE = request.param

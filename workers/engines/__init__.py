@@ -76,7 +76,7 @@ def _create(name: str) -> Engine:
     if name == "mariadb":
         from .mariadb import MariaDBEngine
 
-        return MariaDBEngine(settings.SCIENCE_MARIADB_URL)
+        return MariaDBEngine(settings.SCIENCE_MARIADB_URL, installation=settings.SITE_URL)
     if name == "spark":
         from .spark import SparkEngine
 

@@ -12,6 +12,13 @@
   grants are brought to exactly the scope before each query (under GET_LOCK),
   with CREATE and INSERT on its own MyDB database only (for CREATE TABLE … AS);
   MariaDB shows such an account no other database, table, column or thread.
+- Users' MyDB schemas (``mydb_<id>``, the tables the portal makes on its own)
+  live in server databases named after the database of SCIENCE_MARIADB_URL:
+  ``<database>_mydb_<id>`` (``server_database``), so two portals on one server
+  never share them; science schemas are the databases the operator names.
+  That database holds ``daiquiri_installation`` (the owning portal's SITE_URL):
+  ``installation_problem`` (a system check) refuses to start a portal on
+  another's database.
 - PyMySQL does not enable multi-statements, so one call is one statement.
 - Geometry values are DALI text ("ra dec ...") as the ADQL dialect emits them.
 """
@@ -35,6 +42,8 @@ from .common import Watch, check_job_id, check_name, request_abort, run_tag, sec
 from .types import adql_from_native, with_names
 
 MYDB_PREFIX = "mydb_"
+SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+MARKER = "daiquiri_installation"
 ER_STATEMENT_TIMEOUT = 1969
 ER_QUERY_INTERRUPTED = 1317
 INSERT_ROWS = 2000
@@ -46,26 +55,36 @@ class MariaDBEngine:
     name = "mariadb"
     dialect = "mariadb"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, installation: str = "") -> None:
+        self.installation = installation
+        self._ready = False
         parsed = urlparse(url)
         if parsed.scheme not in ("mysql", "mariadb"):
             raise EngineError("SCIENCE_MARIADB_URL must look like mysql://user:password@host:3306/database")
         self.params: dict[str, Any] = {
             "host": parsed.hostname or "127.0.0.1", "port": parsed.port or 3306,
             "user": unquote(parsed.username or "root"), "password": unquote(parsed.password or ""),
-            "database": parsed.path.lstrip("/") or None,
+            "database": None,  # every name we use is qualified; the URL's database may not exist yet
         }
+        self.database = url_database(url)
         # Accounts are server-wide: portals sharing a server keep theirs apart.
-        self._account_prefix = f"dq_{secret_hash('mariadb', self.params['host'], str(self.params['database']), size=6)}_"
+        self._account_prefix = f"dq_{secret_hash('mariadb', self.params['host'], str(self.database), size=6)}_"
 
     def connect(self, account: str | None = None, **extra: Any) -> pymysql.connections.Connection[Any]:
         """A connection as the service user, or as a principal's ``account`` (see ``enter_scope``)."""
-        params = {**self.params, "user": account, "password": _password(account), "database": None} \
+        params = {**self.params, "user": account, "password": _password(account)} \
             if account else self.params
         try:
             return pymysql.connect(**params, charset="utf8mb4", autocommit=True, **extra)
         except pymysql.Error as e:
             raise EngineError(f"cannot connect to the MariaDB science database: {e}") from e
+
+    def server_database(self, schema: str) -> str:
+        return server_database(self.database, schema)
+
+    def _server(self, table: TableName) -> TableName:
+        """Where ``table`` lives on the server (users' MyDB under the portal's database name)."""
+        return check_name(TableName(self.server_database(table.schema), table.name))
 
     def account_of(self, principal: str) -> str:
         account = self._account_prefix + principal
@@ -74,8 +93,11 @@ class MariaDBEngine:
 
     def enter_scope(self, scope: Scope) -> str:
         """Create the principal's account if needed and bring its grants to exactly ``scope``."""
+        self._ensure_setup()
         account = self.account_of(scope.principal)
         who = f"'{account}'@'%'"  # a checked plain name
+        scope = Scope(scope.principal, self.server_database(scope.home),
+                      tuple(replace(t, table=self._server(t.table)) for t in scope.tables))
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(scope.home)} {COLLATION}")
             cur.execute("SELECT GET_LOCK(%s, 30)", [account])
@@ -83,14 +105,30 @@ class MariaDBEngine:
                 cur.execute("SELECT 1 FROM mysql.user WHERE User = %s AND Host = '%%'", [account])
                 if cur.fetchone() is None:
                     cur.execute(f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY '{_password(account)}'")  # hex digits
-                    cur.execute(f"GRANT CREATE, INSERT ON {_ident(scope.home)}.* TO {who}")
+                cur.execute("SELECT 1 FROM mysql.db WHERE User = %s AND Host = '%%' AND Db = %s AND Create_priv = 'Y' "
+                            "AND Insert_priv = 'Y'", [account, _db_pattern(scope.home)])
+                if cur.fetchone() is None:
+                    cur.execute(f"GRANT CREATE, INSERT ON {_ident(_db_pattern(scope.home))}.* TO {who}")
                 _sync_grants(cur, who, account, scope)
             finally:
                 cur.execute("SELECT RELEASE_LOCK(%s)", [account])
         return account
 
+    def _ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
     def setup(self) -> None:
-        """Nothing to prepare: MyDB databases are created on first use."""
+        """Claim the portal's database for this installation (MyDB databases are created on first use)."""
+        database = self.database
+        if not database or database in SYSTEM_DATABASES:
+            return  # installation_problem explains; nothing of ours to mark
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(database)} {COLLATION}")
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {_ident(database)}.{MARKER} (site_url VARCHAR(255) NOT NULL)")
+            cur.execute(f"INSERT INTO {_ident(database)}.{MARKER} SELECT %s FROM DUAL "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {_ident(database)}.{MARKER})", [self.installation])
 
     # ---- the Engine protocol ---------------------------------------------------
     def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
@@ -100,6 +138,8 @@ class MariaDBEngine:
         if scope is not None and into.schema != scope.home:
             raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
         account = self.enter_scope(scope) if scope is not None else None
+        self._ensure_setup()
+        logical, into = into, self._server(into)
         tmp = TableName(into.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(into.schema)} {COLLATION}")
@@ -117,7 +157,7 @@ class MariaDBEngine:
             cur.execute("SELECT COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) FROM information_schema.TABLES "
                         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", [into.schema, into.name])
             size = cur.fetchone()
-        return StoredResult(into, int(rows), int(size[0]) if size else 0)
+        return StoredResult(logical, int(rows), int(size[0]) if size else 0)
 
     def _create_as(self, tmp: TableName, sql: str, job_id: str, timeout_s: float, account: str | None) -> int:
         """CREATE TABLE tmp AS the query, as ``account`` (or the service user)."""
@@ -138,8 +178,7 @@ class MariaDBEngine:
 
     def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
               order_by: str | None = None, descending: bool = False) -> Iterator[pa.RecordBatch]:
-        check_name(table)
-        query = f"SELECT * FROM {_qualified(table)}"
+        query = f"SELECT * FROM {_qualified(self._server(check_name(table)))}"
         if order_by is not None:  # NULLS LAST, as on the other engines
             query += f" ORDER BY {_ident(order_by)} IS NULL, {_ident(order_by)} {'DESC' if descending else 'ASC'}"
         if limit is not None or offset:
@@ -166,7 +205,7 @@ class MariaDBEngine:
 
     def introspect(self, schema: str, table: str | None = None) -> list[IntrospectedTable]:
         with self.connect() as conn, conn.cursor() as cur:
-            cur.execute(INTROSPECT_SQL, {"schema": schema, "table": table})
+            cur.execute(INTROSPECT_SQL, {"schema": self.server_database(schema), "table": table})
             rows = cur.fetchall()
         tables: dict[str, dict[str, Any]] = {}
         for name, comment, estimate, column, native, col_comment, indexed in rows:
@@ -183,7 +222,8 @@ class MariaDBEngine:
 
     def ingest(self, table: TableName, batches: Iterator[pa.RecordBatch], schema: pa.Schema, *,
                replace: bool = False) -> int:
-        check_name(table)
+        self._ensure_setup()
+        logical, table = check_name(table), self._server(table)
         tmp = TableName(table.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
         columns = ", ".join(f"{_ident(f.name)} {_ddl_type(f.type)}" for f in schema)
         placeholders = ", ".join(["%s"] * len(schema))
@@ -191,7 +231,7 @@ class MariaDBEngine:
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(table.schema)} {COLLATION}")
             if not replace and _exists(cur, table):
-                raise EngineError(f"a table named {table.name} already exists in {table.schema}")
+                raise EngineError(f"a table named {logical.name} already exists in {logical.schema}")
             cur.execute(f"CREATE TABLE {_qualified(tmp)} ({columns}) {COLLATION}")
             try:
                 insert = f"INSERT INTO {_qualified(tmp)} VALUES ({placeholders})"
@@ -218,12 +258,12 @@ class MariaDBEngine:
     def drop(self, table: TableName) -> None:
         with self.connect() as conn, conn.cursor() as cur:
             try:
-                cur.execute(f"DROP TABLE {_qualified(check_name(table))}")
+                cur.execute(f"DROP TABLE {_qualified(self._server(check_name(table)))}")
             except pymysql.Error as e:
                 raise EngineError(f"no table {table.schema}.{table.name}") from e
 
     def rename(self, table: TableName, new: TableName) -> None:
-        check_name(table), check_name(new)
+        table, new = self._server(check_name(table)), self._server(check_name(new))
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(new.schema)} {COLLATION}")
             try:
@@ -271,6 +311,49 @@ def _statement(sql: str, job_id: str, timeout_s: float) -> str:
     return f"/* daiquiri:{run_tag(job_id)} */ SET STATEMENT max_statement_time={max(0.001, timeout_s):.3f} FOR\n{sql}"
 
 
+def url_database(url: str) -> str | None:
+    """The database SCIENCE_MARIADB_URL names (the portal's own), if any."""
+    return urlparse(url).path.lstrip("/") or None
+
+
+def server_database(database: str | None, schema: str) -> str:
+    """The server database of a logical schema: ``mydb_*`` under the portal's own database name."""
+    if database and schema.startswith(MYDB_PREFIX):
+        return f"{database}_{schema}"
+    return schema
+
+
+def installation_problem(url: str, installation: str) -> str | None:
+    """Why this portal must not use the MariaDB server at ``url`` (None: it may)."""
+    engine = MariaDBEngine(url, installation=installation)
+    database = engine.database
+    if not database:
+        return "SCIENCE_MARIADB_URL names no database: name one of this portal's own (mysql://user@host/<database>)."
+    if database in SYSTEM_DATABASES:
+        return f"SCIENCE_MARIADB_URL names the system database {database}: name one of this portal's own."
+    if len(server_database(database, "mydb_" + "9" * 12)) > 63:
+        return f"The database name {database} in SCIENCE_MARIADB_URL is too long (at most 40 characters)."
+    try:
+        with engine.connect() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                        [database, MARKER])
+            if cur.fetchone() is None:
+                return None
+            cur.execute(f"SELECT site_url FROM {_ident(database)}.{MARKER}")
+            owners = {r[0] for r in cur.fetchall()}
+    except (EngineError, pymysql.Error):
+        return None  # the server is down: queries will say so; nothing is touched meanwhile
+    if owners and installation not in owners:
+        return (f"The MariaDB database {database} belongs to the portal at {', '.join(sorted(owners))}: "
+                "give this portal a database of its own in SCIENCE_MARIADB_URL.")
+    return None
+
+
+def _db_pattern(database: str) -> str:
+    """A database name as a database-level GRANT reads it: ``_`` is a wildcard there unless escaped."""
+    return database.replace("_", "\\_")
+
+
 def _password(account: str | None) -> str:
     return secret_hash("mariadb-account", account or "", size=40)
 
@@ -307,7 +390,8 @@ def _sync_grants(cur: Any, who: str, account: str, scope: Scope) -> None:
                 [account])
     for db, table in cur.fetchall():
         cur.execute(f"REVOKE ALL PRIVILEGES ON {_qualified(TableName(db, table))} FROM {who}")
-    cur.execute("SELECT Db FROM mysql.db WHERE User = %s AND Host = '%%' AND Db <> %s", [account, scope.home])
+    cur.execute("SELECT Db FROM mysql.db WHERE User = %s AND Host = '%%' AND Db <> %s",
+                [account, _db_pattern(scope.home)])
     for (db,) in cur.fetchall():
         cur.execute(f"REVOKE ALL PRIVILEGES ON {_ident(db)}.* FROM {who}")
 
