@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from apps import formats
+from apps.accounts.addresses import client_address
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
 from apps.metadata.catalog import tables_with_columns
@@ -144,7 +145,7 @@ def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
     query = cone_query(found, ra, dec, sr, verb)
     try:
         result = actions.run_sync(user, query=query, language="ADQL", maxrec=maxrec, response_format="votable",
-                                  client_address=request.META.get("REMOTE_ADDR", ""))
+                                  client_address=client_address(request))
     except (AdqlError, actions.QueryError, QueueError, EngineError) as exc:
         return scs_error(error_message(exc))
     info = formats.ResultInfo(query=query, table_name=found.name, description=found.description)

@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from apps import formats
+from apps.accounts.addresses import client_address
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
 from apps.core.workers import NO_WORKER_NOTE, workers_alive
@@ -179,7 +180,7 @@ def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language:
                       uploads: list[Any]) -> HttpResponseBase:
     try:
         result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
-                                  response_format=fmt.mime_type, client_address=request.META.get("REMOTE_ADDR", ""))
+                                  response_format=fmt.mime_type, client_address=client_address(request))
     except actions.SyncLimitReached as exc:
         discard_uploads(uploads)
         response = vo_error(exc.message, status=429, query=query)
