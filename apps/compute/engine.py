@@ -33,7 +33,9 @@ PIDS_LIMIT = 512
 CONTAINER_TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
 
 
-HOST_NETWORKS = ("host",)  # network modes that share the host's interfaces: a trusted domain only
+# Network modes that reach the host: its own interfaces, or the default bridge, whose gateway is the host
+# (services bound to all addresses answer there). Trusted domains only; other networks must be --internal.
+HOST_NETWORKS = ("host", "bridge", "default")
 
 
 def docker_host(domain: ComputeDomain) -> str:
@@ -54,6 +56,18 @@ def network_mode(job: ComputeJob) -> str:
     if not (job.network and domain.network) or (reaches_host(domain.network) and not domain.trusted):
         return "none"
     return domain.network
+
+
+def _check_network(client: docker.DockerClient, job: ComputeJob, mode: str) -> None:
+    """An untrusted domain's named network must be internal (no route out, so none to the host either)."""
+    if mode == "none" or job.domain.trusted:
+        return
+    try:
+        internal = bool(client.networks.get(mode).attrs.get("Internal"))
+    except NotFound:
+        internal = False
+    if not internal:
+        raise RuntimeError(f"The network {mode} of {job.domain.name} is not internal; only a trusted domain may use it.")
 
 
 def log_config() -> dict[str, Any]:
@@ -93,8 +107,10 @@ def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, envi
     domain = job.domain
     client = client_for(domain)
     uid, gid = settings.FILES_OWNER_UID, settings.FILES_OWNER_GID
+    mode = network_mode(job)
     try:
         socket_folder = gateway.ensure_gateway(client, docker_host(domain))
+        _check_network(client, job, mode)
     except Exception:
         client.close()
         raise
@@ -107,7 +123,7 @@ def start_container(job: ComputeJob, mounts: list[MountSpec], workdir: str, envi
         "user": f"{uid}:{gid}",
         "working_dir": workdir,
         "environment": {"HOME": CONTAINER_TMP, "DAIQUIRI_SOCKET": gateway.CONTAINER_SOCKET, **environment},
-        "network_mode": network_mode(job),
+        "network_mode": mode,
         "log_config": log_config(),
         "mem_limit": f"{domain.memory_mb}m",
         "memswap_limit": f"{domain.memory_mb}m",

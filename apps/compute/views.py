@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -72,7 +73,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def job_page(request: HttpRequest, job_id: str) -> HttpResponse:
     job = actions.access_job(_user(request), job_id)
     outputs = [
-        {**o, "url": reverse("files:download", args=[o["volume"]]) + f"?path={o['path']}"} for o in job.outputs
+        {**o, "url": reverse("files:download", args=[o["volume"]]) + "?" + urlencode({"path": o["path"]})} for o in job.outputs
     ]
     names = {v.pk: mount_target(v) for v in Volume.objects.filter(pk__in=[m["volume"] for m in job.mounts]).select_related("root", "owner")}
     mounts = [{"target": names.get(m["volume"], "(deleted volume)"), "write": m["write"]} for m in job.mounts]

@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
+import docker
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -94,6 +95,38 @@ def test_host_networking_is_refused_unless_the_domain_is_trusted(
     domain.trusted = True
     domain.save()
     assert container_engine.network_mode(job) == "host"
+
+
+@pytest.mark.parametrize("network", ["bridge", "default", "container:daiquiri-gateway"])
+def test_other_networks_that_reach_the_host_are_refused_too(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, network: str
+) -> None:
+    domain.network = network
+    domain.save()
+    with pytest.raises(ValidationError, match="host's network"):
+        do_create_job(users.owner, JobSpec(busybox, domain, command="true", network=True))
+
+
+def test_a_named_network_must_be_internal_in_an_untrusted_domain(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, engine: str,
+    run: Callable[..., ComputeJob],
+) -> None:
+    client = docker.DockerClient(base_url=engine, version="auto")
+    outward = client.networks.create(f"daiquiri-test-out-{domain.pk}", driver="bridge")
+    inward = client.networks.create(f"daiquiri-test-in-{domain.pk}", driver="bridge", internal=True)
+    try:
+        domain.network = outward.name
+        domain.save()
+        job = run(users.owner, image=busybox, domain=domain, command="true", network=True)
+        assert job.phase == phases.ERROR and "not internal" in job.error
+        domain.network = inward.name
+        domain.save()
+        job = run(users.owner, image=busybox, domain=domain, command="ls /sys/class/net", network=True)
+        assert job.phase == phases.COMPLETED and "eth0" in job.stdout.split()
+    finally:
+        outward.remove()
+        inward.remove()
+        client.close()
 
 
 def test_a_domain_is_usable_only_with_the_run_privilege(users: Any, roots: dict[str, RootVolume], busybox: ComputeImage, engine: str) -> None:
