@@ -92,3 +92,16 @@ def test_a_user_keeps_a_bounded_number_of_volumes(users: Any, roots: dict[str, R
     assert [r.status_code for r in made] == [201, 201, 201, 400]
     assert "3 volumes" in made[3].json()["detail"]
     assert Volume.objects.filter(owner=users.owner).count() == 3
+
+
+def test_files_made_before_the_area_had_its_file_system_move_into_it(users: Any, roots: dict[str, RootVolume], settings: Any) -> None:
+    settings.FILES_QUOTA_FILESYSTEMS = False  # as on a portal upgraded to this version
+    volume = do_create_volume(users.owner, roots["Storage"], "old")
+    do_upload_file(users.owner, volume, "kept.txt", [b"from before"])
+    area = volume.directory.parent
+    assert not os.path.ismount(area)
+    settings.FILES_QUOTA_FILESYSTEMS = True
+    do_upload_file(users.owner, volume, "new.txt", [b"after"])
+    assert os.path.ismount(area)
+    assert (volume.directory / "kept.txt").read_bytes() == b"from before"
+    assert sorted(p.name for p in volume.directory.iterdir()) == ["kept.txt", "new.txt"]
