@@ -85,10 +85,14 @@ def check_sync_limit(job: QueryJob) -> None:
 
 
 def finish_sync(job_id: uuid.UUID | str, phase: str, *, rows: int = 0, overflow: bool = False, error: str = "") -> None:
-    """EXECUTING -> ``phase``; a job already finished (or reaped) is left alone."""
-    heartbeats.forget(str(job_id))
+    """EXECUTING -> ``phase``; a job already finished (or reaped) is left alone.
+
+    Forgotten by the heartbeat thread only once written: if this fails (say, a generator finalised
+    where no query may run), the thread finds the stream gone and ends the job itself.
+    """
     QueryJob.objects.filter(pk=job_id, phase=phases.EXECUTING).update(
         phase=phase, row_count=rows, overflow=overflow, error=error, end_time=timezone.now())
+    heartbeats.forget(str(job_id))
 
 
 @dataclass
