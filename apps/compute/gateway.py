@@ -48,8 +48,10 @@ def upstream() -> tuple[str, int]:
 
 
 def _key(docker_host: str) -> str:
+    """One gateway per engine, portal address, image and socket folder (two portals on one engine keep theirs apart)."""
     host, port = upstream()
-    return hashlib.sha256(f"{docker_host}|{host}:{port}|{settings.COMPUTE_GATEWAY_IMAGE}".encode()).hexdigest()[:16]
+    text = f"{docker_host}|{host}:{port}|{settings.COMPUTE_GATEWAY_IMAGE}|{settings.COMPUTE_GATEWAY_DIR}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def socket_folder(docker_host: str) -> Path:
@@ -86,21 +88,30 @@ def ensure_gateway(client: docker.DockerClient, docker_host: str) -> Path:
     """The running gateway of this engine and portal address (started when needed); returns its socket folder."""
     folder = socket_folder(docker_host)
     name = f"daiquiri-gateway-{_key(docker_host)}"
-    try:
-        container = client.containers.get(name)
-        if container.status != "running":
-            container.remove(force=True)
-            raise NotFound("stopped")
-    except NotFound:
-        _prepare_folder(folder)
+    for attempt in range(2):
+        created = False
         try:
-            _run(client, name, folder)
-        except APIError as exc:
-            if exc.status_code != 409:  # 409: another worker created it a moment ago
-                raise GatewayError(f"The portal gateway did not start: {exc}") from exc
-    deadline = time.monotonic() + READY_TIMEOUT_S
+            container = client.containers.get(name)
+            if container.status != "running" or attempt:  # stopped, or running without its socket (folder removed)
+                container.remove(force=True)
+                raise NotFound("replaced")
+        except NotFound:
+            _prepare_folder(folder)
+            created = True
+            try:
+                _run(client, name, folder)
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: another worker created it a moment ago
+                    raise GatewayError(f"The portal gateway did not start: {exc}") from exc
+        if _socket_appears(folder, READY_TIMEOUT_S if created else 2.0):  # a running gateway has its socket already
+            return folder
+    raise GatewayError("The portal gateway did not open its socket.")
+
+
+def _socket_appears(folder: Path, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
     while not (folder / SOCKET_NAME).is_socket():
         if time.monotonic() > deadline:
-            raise GatewayError("The portal gateway did not open its socket.")
+            return False
         time.sleep(0.05)
-    return folder
+    return True

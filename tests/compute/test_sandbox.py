@@ -182,3 +182,16 @@ def test_a_real_jobs_token_no_longer_works_once_the_job_ended(
     key = job.stdout.strip()
     assert key.startswith(tokens.PREFIX) and job.token_hash == ""
     assert Client(HTTP_AUTHORIZATION=f"Token {key}").get("/files/api/volumes/").status_code == 401
+
+
+def test_a_gateway_that_lost_its_socket_folder_is_replaced(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob], engine: str
+) -> None:
+    import shutil
+
+    from apps.compute import gateway
+
+    assert run(users.owner, image=busybox, domain=domain, command="test -S /run/daiquiri/portal.sock").phase == phases.COMPLETED
+    shutil.rmtree(gateway.socket_folder(engine))  # e.g. the var folder was cleaned while the engine ran on
+    job = run(users.owner, image=busybox, domain=domain, command="test -S /run/daiquiri/portal.sock")
+    assert job.phase == phases.COMPLETED, job.error
