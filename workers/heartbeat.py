@@ -1,8 +1,9 @@
 """Worker liveness: every worker process reports itself alive to the portal database.
 
 A thread of the worker's main process (started on ``worker_ready``) records a
-heartbeat every WORKER_HEARTBEAT_SECONDS (apps/core/actions.py); a clean stop
-removes it at once, a killed worker's goes stale. apps/core/workers.py reads
+heartbeat every WORKER_HEARTBEAT_SECONDS (apps/core/actions.py) while the
+broker answers; a clean stop removes it at once, a killed (or frozen, or
+cut-off) worker's goes stale. apps/core/workers.py reads
 them for VOSI availability and the query pages. The same thread tidies the
 embedded broker: kombu's SQLAlchemy transport keeps delivered messages.
 """
@@ -23,19 +24,41 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 _name: list[str] = []  # this process's heartbeat name, once the worker is ready
 PURGE_EVERY_S = 60.0
+BROKER_TIMEOUT_S = 3.0
 
 
-def _beat(name: str, started: datetime) -> None:
+def beat(name: str, started: datetime) -> bool:
+    """Record that this worker is alive, if it can take work: the broker must answer too.
+
+    A worker whose broker is down (Redis restarted, unreachable) takes no job however alive its
+    process is; it skips the beat, so availability turns false until the broker is back.
+    """
     from django.db import connection
 
     from apps.core.actions import do_record_heartbeat
 
+    if not broker_reachable():
+        return False
     try:
         do_record_heartbeat(name, started)
+        return True
     except Exception:  # the portal database is away for a moment: say so, beat again later
         log.warning("worker heartbeat failed", exc_info=True)
+        return False
     finally:
         connection.close()
+
+
+def broker_reachable() -> bool:
+    from celery import current_app
+
+    try:
+        with current_app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+        return True
+    except Exception as exc:  # kombu raises the transport's own errors: any means "not reachable now"
+        log.warning("worker heartbeat skipped: the broker cannot be reached (%s)", exc)
+        return False
 
 
 def _purge_broker() -> None:
@@ -52,7 +75,7 @@ def _purge_broker() -> None:
 def _loop(name: str) -> None:
     started, purged = datetime.now(UTC), 0.0
     while not _stop.is_set():
-        _beat(name, started)
+        beat(name, started)
         if time.monotonic() - purged >= PURGE_EVERY_S:
             _purge_broker()
             purged = time.monotonic()

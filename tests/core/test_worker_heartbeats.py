@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -71,3 +72,23 @@ def test_heartbeats_of_workers_silent_for_a_day_are_removed(real_workers: None) 
     WorkerHeartbeat.objects.update(seen=timezone.now() - timedelta(days=2))
     do_record_heartbeat("celery@host:2", timezone.now())
     assert list(WorkerHeartbeat.objects.values_list("name", flat=True)) == ["celery@host:2"]
+
+
+@pytest.mark.django_db(transaction=True)  # beat() closes its connection, as the worker's thread must
+def test_a_worker_whose_broker_is_unreachable_does_not_count_as_alive(tmp_path: Any) -> None:
+    from daiquiri.celery import app
+    from workers.heartbeat import beat
+
+    saved = {k: app.conf[k] for k in ("broker_url", "broker_transport", "broker_transport_options")}
+    try:
+        with socket.socket() as closed:  # a port nobody listens on: connections are refused
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        app.conf.update(broker_url=f"redis://127.0.0.1:{port}/0", broker_transport=None, broker_transport_options={})
+        assert beat("celery@cut-off:1", timezone.now()) is False
+        assert not WorkerHeartbeat.objects.exists()
+        app.conf.update(broker_url=f"sqlite:///{tmp_path / 'broker.sqlite3'}", broker_transport="daiquiri.celery:EmbeddedTransport")
+        assert beat("celery@cut-off:1", timezone.now()) is True
+        assert WorkerHeartbeat.objects.filter(name="celery@cut-off:1").exists()
+    finally:
+        app.conf.update(saved)
