@@ -193,6 +193,8 @@ def read_table(data: bytes) -> pa.Table:
         return read_csv(data, limits())
     except ReaderError as exc:
         raise ParameterError(str(exc)) from None
+    except (ValueError, TypeError) as exc:  # cells astropy read but that do not convert (a timestamp that is none)
+        raise ParameterError(f"The uploaded table cannot be converted: {without_paths(str(exc))}") from None
 
 
 def _votable_table(data: bytes) -> pa.Table:

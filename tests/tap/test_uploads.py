@@ -90,3 +90,10 @@ def test_it_refuses_csv_it_cannot_read_with_the_reason(content: bytes, reason: s
     settings.TAP_UPLOAD_MAX_COLUMNS = 10**7
     with pytest.raises(ParameterError, match=reason):
         read_table(content)
+
+
+def test_it_refuses_a_votable_cell_that_does_not_convert_with_a_reason() -> None:
+    from apps.tap.uploads import read_table
+
+    with pytest.raises(ParameterError, match="cannot be converted"):
+        read_table(VOTABLE.replace(b"2000-01-21T04:48:00", b"not a time"))
