@@ -138,6 +138,7 @@ class TooManyJobs(ValidationError):
 
 
 MAX_COMMAND = 100_000
+MAX_PENDING = 100  # UWS jobs created without PHASE=RUN wait as PENDING: bounded too
 MAX_PATH = 1000  # the columns of notebook and workdir_path
 
 
@@ -183,6 +184,8 @@ def _validate(user: User, spec: JobSpec) -> None:
 @transaction.atomic
 def do_create_job(user: User, spec: JobSpec, start: bool = True) -> ComputeJob:
     _validate(user, spec)
+    if ComputeJob.objects.filter(owner=user, phase__in=(phases.PENDING, phases.HELD)).count() >= MAX_PENDING:
+        raise TooManyJobs(f"You have {MAX_PENDING} jobs that were never started; run or delete some first.")
     mounts = check_mounts(user, spec.mounts or [], spec.workdir_volume)
     job = ComputeJob.objects.create(
         owner=user, run_id=spec.run_id[:255], image=spec.image, domain=spec.domain, kind=spec.kind, command=spec.command,

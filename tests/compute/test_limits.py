@@ -39,6 +39,15 @@ def test_a_fifth_job_is_refused_with_a_clear_message(users: Any, roots: dict[str
     assert _submit(client_for(users.member)).status_code == 201  # other users are not affected
 
 
+def test_jobs_never_started_are_bounded_too(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("apps.compute.actions.MAX_PENDING", 3)
+    owner = client_for(users.owner)
+    made = [owner.post("/compute/uws", {"IMAGE": "busybox", "DOMAIN": "local", "COMMAND": "true"}).status_code for _ in range(4)]
+    assert made == [303, 303, 303, 429]
+
+
 def test_one_user_cannot_hold_every_slot(users: Any, roots: dict[str, RootVolume], busybox: ComputeImage, engine: str) -> None:
     domain = do_register_domain("two", public=True, max_jobs=2)
     mine = [do_create_job(users.owner, JobSpec(busybox, domain, command="true"), start=False) for _ in range(3)]
