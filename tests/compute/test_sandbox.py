@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pwd
 import socket
 import subprocess
 from collections.abc import Callable
@@ -195,3 +196,18 @@ def test_a_gateway_that_lost_its_socket_folder_is_replaced(
     shutil.rmtree(gateway.socket_folder(engine))  # e.g. the var folder was cleaned while the engine ran on
     job = run(users.owner, image=busybox, domain=domain, command="test -S /run/daiquiri/portal.sock")
     assert job.phase == phases.COMPLETED, job.error
+
+
+def test_volumes_reach_a_job_nosuid_nodev_and_owned_by_the_reserved_uid(
+    users: Any, roots: dict[str, RootVolume], domain: ComputeDomain, busybox: ComputeImage, run: Callable[..., ComputeJob], settings: Any
+) -> None:
+    persistent = next(v for v in do_ensure_default_volumes(users.owner) if v.name == "persistent")
+    job = run(users.owner, image=busybox, domain=domain, workdir_volume=persistent,
+              command="cat /proc/mounts; echo x > made.txt; chmod 4755 made.txt")
+    assert job.phase == phases.COMPLETED, (job.error, job.stderr)
+    [line] = [line for line in job.stdout.splitlines() if " /volumes/" in line]
+    assert {"nosuid", "nodev"} <= set(line.split()[3].split(","))
+    made = (persistent.directory / "made.txt").stat()
+    assert made.st_uid == settings.FILES_OWNER_UID != 1000
+    with pytest.raises(KeyError):
+        pwd.getpwuid(made.st_uid)  # no host account owns what jobs leave behind
