@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -92,6 +93,7 @@ def test_two_hundred_concurrent_requests_all_succeed_within_the_pool_bound(live_
     sampler = Sampler()
     sampler.start()
     start = threading.Barrier(len(mix))
+    began = time.monotonic()
     try:
         with ThreadPoolExecutor(len(mix)) as pool:
             outcomes = list(pool.map(lambda item: _send(live_tap, start, *item), mix))
@@ -99,6 +101,7 @@ def test_two_hundred_concurrent_requests_all_succeed_within_the_pool_bound(live_
         sampler.stop.set()
         sampler.join()
     failures = [o for o in outcomes if o]
+    print(f"{len(mix)} concurrent requests in {time.monotonic() - began:.1f} s; peak {sampler.peak} portal connections (pool {POOL})")
     assert not failures, f"{len(failures)} of {len(mix)} failed, e.g. {failures[:3]}"
     assert sampler.samples > 5 and sampler.peak >= 1  # the sampler saw the portal at work
     assert sampler.peak <= POOL, f"the process held {sampler.peak} connections; its pool allows {POOL}"
