@@ -1,10 +1,17 @@
 """Side effects of compute jobs: register, submit, queue fairly, run, abort, reap.
 
-Flow: ``do_create_job`` checks everything the user asked for (the image's
-"run" privilege, each volume's read/write privilege) and queues the job;
-``dispatch`` claims as many queued jobs as the domain has free slots, the
-user with the least recent usage first, and hands each to the worker
-(``workers.compute.run_job``), which calls ``execute_job``.
+Flow: ``do_create_job`` checks everything the user asked for (the "run"
+privilege of the image and of the domain, each volume's read/write privilege,
+lengths, the mount count, no host network outside trusted domains) and queues
+the job, at most COMPUTE_MAX_QUEUED_PER_USER per user and domain (more:
+``TooManyJobs``, a 429); ``dispatch`` claims as many queued jobs as the domain
+has free slots, the user with the least recent usage first and at most
+COMPUTE_MAX_RUNNING_PER_USER each, and hands each to the worker
+(``workers.compute.run_job``), which calls ``execute_job``: mounts checked
+again, users' areas mounted (their file systems are the quota), a scoped job
+token (tokens.py), the container (engine.py). ``watch_job`` looks at it in
+slices and stops it past its time, over quota, or when a mounted share is
+revoked.
 """
 
 from __future__ import annotations
