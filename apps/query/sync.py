@@ -64,12 +64,14 @@ def _live_sync_jobs() -> QuerySet[QueryJob]:
 
 
 def check_sync_limit(job: QueryJob) -> None:
-    """Refuse (and delete) ``job`` when its owner now has more live sync queries than allowed.
+    """Refuse (and delete) ``job`` when its owner already has ``QUERY_SYNC_CONCURRENCY`` live sync queries.
 
-    Counted after the job is written, itself included: concurrent requests all see each
-    other, so the limit is never exceeded (at worst two racing requests are both refused).
+    Counted after the job is written, among the jobs that came first (by creation time, then id):
+    in a burst the earliest run and the later ones are refused, rather than every one refusing
+    every other. Like ``claim``, no lock: a request whose insert commits in the very milliseconds
+    of another's count may be missed by it, so a burst can overshoot by such a racer; never more.
     """
-    live = _live_sync_jobs()
+    live = _live_sync_jobs().filter(Q(created__lt=job.created) | Q(created=job.created, pk__lte=job.pk))
     if job.owner_id is not None:
         live = live.filter(owner_id=job.owner_id)
     else:
