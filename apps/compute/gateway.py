@@ -32,6 +32,7 @@ SOCKET_DIR = "/run/daiquiri"  # in the gateway and in every job
 SOCKET_NAME = "portal.sock"
 CONTAINER_SOCKET = f"{SOCKET_DIR}/{SOCKET_NAME}"
 READY_TIMEOUT_S = 20.0
+JOBS_SOURCE = "127.0.0.2"  # with the portal on 127.0.0.1, jobs' requests come from here (not from local clients' address)
 
 
 class GatewayError(RuntimeError):
@@ -74,7 +75,7 @@ def _run(client: docker.DockerClient, name: str, folder: Path) -> None:
     host, port = upstream()
     client.containers.run(
         image=settings.COMPUTE_GATEWAY_IMAGE, name=name, detach=True,
-        command=["python3", "-m", "daiquiri_client.gateway", CONTAINER_SOCKET, host, str(port)],
+        command=["python3", "-m", "daiquiri_client.gateway", CONTAINER_SOCKET, host, str(port), *([JOBS_SOURCE] if host == "127.0.0.1" else [])],
         user=f"{settings.FILES_OWNER_UID}:{settings.FILES_OWNER_GID}",
         network_mode="host",  # the gateway alone may reach the portal on the host's loopback
         mounts=[Mount(target=SOCKET_DIR, source=str(folder), type="bind")],
@@ -92,7 +93,8 @@ def ensure_gateway(client: docker.DockerClient, docker_host: str) -> Path:
         created = False
         try:
             container = client.containers.get(name)
-            if container.status != "running" or attempt:  # stopped, or running without its socket (folder removed)
+            current = container.attrs.get("Image") == client.images.get(settings.COMPUTE_GATEWAY_IMAGE).id  # not an older build
+            if container.status != "running" or not current or attempt:  # or running without its socket (folder removed)
                 container.remove(force=True)
                 raise NotFound("replaced")
         except NotFound:

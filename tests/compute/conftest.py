@@ -42,7 +42,7 @@ def engine(settings: Any, docker_host: str) -> str:
 @pytest.fixture
 def portal(settings: Any, live_server: Any, engine: str) -> Any:
     """Jobs reach this test's live server through its gateway; the gateway is removed afterwards."""
-    settings.COMPUTE_PORTAL_URL = live_server.url
+    settings.COMPUTE_PORTAL_URL = live_server.url.replace("localhost", "127.0.0.1")  # the gateway then forwards from 127.0.0.2
     yield live_server
     client = docker.DockerClient(base_url=engine)
     host, port = gateway.upstream()

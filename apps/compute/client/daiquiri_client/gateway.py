@@ -7,7 +7,11 @@ the client library speaks HTTP over that socket. A job can therefore open
 connections to exactly one place, the portal's HTTP server, whatever it sends:
 databases, brokers and every other port of the host stay out of reach.
 
-    python3 -m daiquiri_client.gateway /run/daiquiri/portal.sock 127.0.0.1 8000
+    python3 -m daiquiri_client.gateway /run/daiquiri/portal.sock 127.0.0.1 8000 [127.0.0.2]
+
+The optional last argument is the source address of the forwarded connections:
+with the portal on 127.0.0.1, jobs' requests come from 127.0.0.2, so the
+portal (its logs, its per-address limits) tells them from local clients.
 
 Standard library only.
 """
@@ -34,10 +38,13 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
 
 
-async def _serve_one(host: str, port: int, slots: asyncio.Semaphore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_one(
+    upstream: tuple[str, int, str], slots: asyncio.Semaphore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+) -> None:
+    host, port, source = upstream
     async with slots:
         try:
-            up_reader, up_writer = await asyncio.open_connection(host, port)
+            up_reader, up_writer = await asyncio.open_connection(host, port, local_addr=(source, 0) if source else None)
         except OSError:
             writer.close()
             return
@@ -50,21 +57,21 @@ async def _serve_one(host: str, port: int, slots: asyncio.Semaphore, reader: asy
                     await w.wait_closed()
 
 
-async def serve(path: str, host: str, port: int) -> None:
+async def serve(path: str, host: str, port: int, source: str = "") -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by an earlier gateway of the same folder
     slots = asyncio.Semaphore(MAX_CONNECTIONS)
-    server = await asyncio.start_unix_server(lambda r, w: _serve_one(host, port, slots, r, w), path=path)
+    server = await asyncio.start_unix_server(lambda r, w: _serve_one((host, port, source), slots, r, w), path=path)
     os.chmod(path, 0o666)  # noqa: S103  (any job user may connect; the folder is mounted read-only)
     async with server:
         await server.serve_forever()
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        print("usage: python3 -m daiquiri_client.gateway SOCKET HOST PORT", file=sys.stderr)
+    if len(argv) not in (4, 5):
+        print("usage: python3 -m daiquiri_client.gateway SOCKET HOST PORT [SOURCE]", file=sys.stderr)
         return 2
-    asyncio.run(serve(argv[1], argv[2], int(argv[3])))
+    asyncio.run(serve(argv[1], argv[2], int(argv[3]), argv[4] if len(argv) == 5 else ""))
     return 0
 
 
