@@ -48,6 +48,12 @@ def upstream() -> tuple[str, int]:
     return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
+def upstream_speaks_tls() -> bool:
+    """Whether the gateway forwards to a TLS port (the portal URL's own, https): the client then speaks
+    TLS over the socket. With COMPUTE_PORTAL_UPSTREAM set, that is the app server's plain HTTP."""
+    return not settings.COMPUTE_PORTAL_UPSTREAM and settings.COMPUTE_PORTAL_URL.startswith("https://")
+
+
 def _key(docker_host: str) -> str:
     """One gateway per engine, portal address, image and socket folder (two portals on one engine keep theirs apart)."""
     host, port = upstream()

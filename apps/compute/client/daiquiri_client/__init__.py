@@ -2,7 +2,8 @@
 
 Inside a job the portal passes its address, the socket of its gateway and a
 token that lives as long as the job: ``DAIQUIRI_URL``, ``DAIQUIRI_SOCKET`` and
-``DAIQUIRI_TOKEN``. Jobs have no network: requests go over the Unix socket
+``DAIQUIRI_TOKEN`` (and ``DAIQUIRI_SOCKET_TLS=1`` when the socket leads to the
+portal's TLS port: HTTPS then runs over it, checked against the URL's host). Jobs have no network: requests go over the Unix socket
 (``DAIQUIRI_SOCKET``), which reaches the portal's HTTP server and nothing
 else; ``DAIQUIRI_URL`` only names the portal (its host and path prefix).
 Outside a job, pass ``url=`` (and ``token=``) and plain HTTP(S) is used.
@@ -22,6 +23,7 @@ import io
 import json
 import os
 import socket
+import ssl
 import urllib.parse
 from typing import Any
 
@@ -34,16 +36,20 @@ class PortalError(RuntimeError):
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a Unix socket; ``host`` is only what the Host header says."""
+    """HTTP (or HTTPS, with ``tls``) over a Unix socket; ``host`` is what the Host header and the
+    certificate check say."""
 
-    def __init__(self, socket_path: str, host: str, timeout: float) -> None:
+    def __init__(self, socket_path: str, host: str, timeout: float, tls: bool = False) -> None:
         super().__init__(host, timeout=timeout)
         self.socket_path = socket_path
+        self.tls = tls
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         sock.connect(self.socket_path)
+        if self.tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
         self.sock = sock
 
 
@@ -52,6 +58,7 @@ class Portal:
         self.url = (url or os.environ.get("DAIQUIRI_URL", "")).rstrip("/")
         self.token = token or os.environ.get("DAIQUIRI_TOKEN", "")
         self.socket_path = socket_path if socket_path is not None else ("" if url else os.environ.get("DAIQUIRI_SOCKET", ""))
+        self.socket_tls = bool(os.environ.get("DAIQUIRI_SOCKET_TLS")) and not url
         self.timeout = timeout
         if not self.url:
             raise PortalError("No portal address: pass url= or set DAIQUIRI_URL.")
@@ -60,7 +67,7 @@ class Portal:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.socket_path:
-            return UnixHTTPConnection(self.socket_path, self._host, self.timeout)
+            return UnixHTTPConnection(self.socket_path, self._host, self.timeout, tls=self.socket_tls)
         if self._scheme == "https":
             return http.client.HTTPSConnection(self._host, timeout=self.timeout)
         return http.client.HTTPConnection(self._host, timeout=self.timeout)
