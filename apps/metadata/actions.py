@@ -20,8 +20,8 @@ from apps.activity.actions import do_record_event
 from . import kinds
 from .catalog import bump_metadata_version
 from .datatypes import adql_type
-from .files import FieldMeta, open_catalogue, read_votable_fields
-from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, Schema, Table
+from .files import REJECT, BadCellsError, FieldMeta, open_catalogue, read_votable_fields
+from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, IngestRun, Schema, Table
 from .storage import drop_table, live_tables, store_table, table_bytes
 from .validators import validate_identifier, validate_ucd, validate_vounit
 
@@ -202,14 +202,46 @@ def do_unpublish_table(actor: Actor, table: Table) -> Table:
 
 
 @transaction.atomic
-def do_delete_table(actor: Actor, table: Table, *, drop_data: bool = False) -> None:
+def do_withdraw_table(actor: Actor, table: Table, *, withdrawn: bool = True) -> Table:
+    """Hide a table from everyone (TAP, TAP_SCHEMA, VOSI, pages), keeping its data and metadata; ``withdrawn=False`` restores it."""
+    _require_publisher(actor)
+    table.withdrawn = withdrawn
+    table.save(update_fields=["withdrawn", "updated"])
+    bump_metadata_version()
+    kind = kinds.TABLE_WITHDRAWN if withdrawn else kinds.TABLE_RESTORED
+    _record(kind, actor, f"{'withdrew' if withdrawn else 'restored'} {table.qualified_name}", table=table.pk)
+    return table
+
+
+def do_restore_table(actor: Actor, table: Table) -> Table:
+    return do_withdraw_table(actor, table, withdrawn=False)
+
+
+def _drop_data(engine: str, schema_name: str, table_name: str) -> None:
+    """Remove the stored rows; a table the engine no longer holds counts as removed."""
+    from workers.engines.base import EngineError
+
+    try:
+        drop_table(engine, schema_name, table_name)
+    except EngineError as exc:
+        if live_tables(engine, schema_name, table_name):
+            raise ValidationError(f"{engine} could not delete {schema_name}.{table_name}: {exc}") from None
+
+
+@transaction.atomic
+def do_delete_table(actor: Actor, table: Table, *, drop_data: bool = True) -> None:
+    """Delete a table's metadata and (``drop_data``) its data in the engine, for good: the name is free again.
+
+    The data goes first, inside the transaction: if the engine refuses, the metadata stays and says so.
+    ``drop_data=False`` forgets only the description (the data stays in the engine, and discovery finds it again).
+    """
     _require_publisher(actor)
     name, engine = table.qualified_name, table.schema.engine
-    schema_name, table_name = table.schema.name, table.name
-    table.delete()  # its Resource and privileges go too (apps.py)
     if drop_data:
-        transaction.on_commit(lambda: drop_table(engine, schema_name, table_name))
-    _record(kinds.TABLE_DELETED, actor, f"deleted {name}{' and its data' if drop_data else ''}")
+        _drop_data(engine, table.schema.name, table.name)
+    table.delete()  # its Resource and privileges go too (apps.py)
+    _record(kinds.TABLE_DELETED, actor, f"deleted {name}{' and its data' if drop_data else ' (data kept in the engine)'}",
+            engine=engine, data_deleted=drop_data)
 
 
 # --- discovery ---------------------------------------------------------------------------
@@ -286,13 +318,36 @@ IngestProgress = Callable[[int, int | None], None]
 
 
 def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine: str, fmt: str | None = None, replace: bool = False,
-                   chunk_rows: int = 100_000, progress: IngestProgress | None = None, **table_fields: Any) -> Table:
+                   chunk_rows: int = 100_000, progress: IngestProgress | None = None, bad_cells: str = REJECT,
+                   report: dict[str, Any] | None = None, **table_fields: Any) -> Table:
     """Load a FITS, VOTable, CSV or Parquet file into ``engine`` as ``schema.table`` and describe it.
 
     The data is stored first (atomically, by the engine); if describing it then
     fails, the new table is dropped again, so a failed ingest leaves nothing.
+    CSV cells that do not fit their column refuse the file (line and column
+    named), or with ``bad_cells="null"`` load as NULL and are listed in ``report``
+    and the activity log. A failure is recorded in the activity log too.
     """
     _require_publisher(actor)
+    try:
+        return _ingest(actor, Path(path), schema, table, engine, fmt, replace, chunk_rows, progress, bad_cells,
+                       report if report is not None else {}, table_fields)
+    except (ValidationError, ValueError, OSError) as exc:
+        message = "; ".join(getattr(exc, "messages", None) or [str(exc) or type(exc).__name__])
+        cells = [vars(c) for c in exc.cells] if isinstance(exc, BadCellsError) else []
+        _record_failure(actor, f"ingest of {Path(path).name} into {engine} {schema}.{table} failed: {message}", engine=engine,
+                        target=f"{schema}.{table}", reason=message, bad_cells=cells)
+        raise ValidationError(message) from exc
+
+
+def _record_failure(actor: Actor, summary: str, **details: Any) -> None:
+    """Kept even though the caller's transaction rolls back: a failure must not vanish with it."""
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _record(kinds.INGEST_FAILED, actor, summary, **details))  # pragma: no cover (admin runs outside)
+    _record(kinds.INGEST_FAILED, actor, summary, **details)
+
+
+def _check_target(schema: str, table: str, engine: str, replace: bool) -> Table | None:
     validate_identifier(schema)
     validate_identifier(table)
     existing = Table.objects.filter(schema__name=schema, name=table).first()
@@ -301,15 +356,24 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
     held_by = Schema.objects.filter(name=schema).values_list("engine", flat=True).first()
     if held_by and held_by != engine:
         raise ValidationError(f"Schema {schema} is held by {held_by}, not {engine}.")
-    cat = open_catalogue(Path(path), fmt, chunk_rows)
+    if existing is None and not replace and live_tables(engine, schema, table):
+        raise ValidationError(f"{engine} already holds data called {schema}.{table} that no table describes (left by an earlier "
+                              "deletion that kept the data?): replace it, or discover it to describe it.")
+    return existing
+
+
+def _ingest(actor: Actor, path: Path, schema: str, table: str, engine: str, fmt: str | None, replace: bool, chunk_rows: int,
+            progress: IngestProgress | None, bad_cells: str, report: dict[str, Any], table_fields: dict[str, Any]) -> Table:
+    existing = _check_target(schema, table, engine, replace)
+    cat = open_catalogue(path, fmt, chunk_rows, bad_cells)
     total = cat.total_rows
+    if cat.bad_cell_count:
+        report.update(count=cat.bad_cell_count, cells=[vars(c) for c in cat.bad_cells])
     try:
         rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
                            progress=(lambda done: progress(done, total)) if progress else None)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # the engine stored nothing
-        hint = " (CSV column types are guessed from the first rows: a larger --chunk-rows, or Parquet/FITS, avoids this)" \
-            if (fmt or Path(path).suffix.lower().lstrip(".")) == "csv" else ""
-        raise ValidationError(f"{Path(path).name} could not be read: {str(exc).splitlines()[0]}{hint}") from exc
+        raise ValidationError(f"{path.name} could not be read: {str(exc).splitlines()[0]}") from exc
     try:
         with transaction.atomic():
             columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
@@ -321,8 +385,9 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
                 fields = {"description": cat.description, "row_count": rows, "size_bytes": size, "data_updated_on": datetime.date.today(),
                           **table_fields}
                 t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
-            _record(kinds.INGESTED, actor, f"ingested {Path(path).name} into {engine} {schema}.{table} ({rows} rows)",
-                    table=t.pk, rows=rows, engine=engine)
+            loaded_null = f"; {cat.bad_cell_count} bad cell(s) loaded as NULL" if cat.bad_cell_count else ""
+            _record(kinds.INGESTED, actor, f"ingested {path.name} into {engine} {schema}.{table} ({rows} rows{loaded_null})",
+                    table=t.pk, rows=rows, engine=engine, bad_cells=report)
     except BaseException:
         if not replace:
             drop_table(engine, schema, table)
@@ -424,22 +489,8 @@ GAIA_HEALPIX: dict[str, Any] = {
 
 # --- ingest in the background (admin console) -------------------------------------------------------
 
-def _progress_key(job_id: str) -> str:
-    return f"metadata:ingest:{job_id}"
-
-
 def set_ingest_progress(job_id: str, **state: Any) -> None:
-    from django.core.cache import cache
-
-    cache.set(_progress_key(job_id), state, 7 * 86400)
-
-
-def ingest_progress(job_id: str) -> dict[str, Any] | None:
-    """{state: queued|running|done|failed, done, total, message, table_id} of a background ingest."""
-    from django.core.cache import cache
-
-    value = cache.get(_progress_key(job_id))
-    return value if isinstance(value, dict) else None
+    IngestRun.objects.filter(pk=job_id).update(**state, updated=timezone.now())
 
 
 def do_start_ingest(actor: User, path: Path, *, remove_after: bool = False, publish: str = "", **options: Any) -> str:
@@ -447,8 +498,8 @@ def do_start_ingest(actor: User, path: Path, *, remove_after: bool = False, publ
     import uuid
 
     _require_publisher(actor)
-    job_id = uuid.uuid4().hex
-    set_ingest_progress(job_id, state="queued", done=0, total=None, message="", table_id=None, user_id=actor.pk, name=Path(path).name)
+    run = IngestRun.objects.create(id=uuid.uuid4().hex, user=actor, name=Path(path).name, target=f"{options['schema']}.{options['table']}")
+    job_id = run.pk
 
     def queue() -> None:
         from workers.metadata import ingest_file
@@ -464,21 +515,22 @@ def run_ingest_job(job_id: str, user_id: int, path: str, remove_after: bool, pub
     import shutil
 
     user = User.objects.get(pk=user_id)
-    state: dict[str, Any] = {"user_id": user_id, "name": Path(path).name, "table_id": None, "message": ""}
+    report: dict[str, Any] = {}
 
     def progress(done: int, total: int | None) -> None:
-        set_ingest_progress(job_id, **state, state="running", done=done, total=total)
+        set_ingest_progress(job_id, state=IngestRun.RUNNING, done=done, total=total)
 
     try:
-        table = do_ingest_file(user, Path(path), progress=progress, **options)
+        set_ingest_progress(job_id, state=IngestRun.RUNNING)
+        table = do_ingest_file(user, Path(path), progress=progress, report=report, **options)
         if publish:
             do_set_access_level(user, table, publish)
             do_publish_table(user, table)
-    except Exception as exc:  # any failure is the publisher's to read, on the status page
+    except Exception as exc:  # any failure is the publisher's to read, on the status page and in the activity log
         message = "; ".join(getattr(exc, "messages", None) or [str(exc) or type(exc).__name__])
-        set_ingest_progress(job_id, **{**state, "message": message}, state="failed", done=0, total=None)
+        set_ingest_progress(job_id, message=message, state=IngestRun.FAILED, done=0, report=report)
     else:
-        set_ingest_progress(job_id, **{**state, "table_id": table.pk}, state="done", done=table.row_count, total=table.row_count)
+        set_ingest_progress(job_id, table=table, state=IngestRun.DONE, done=table.row_count or 0, total=table.row_count, report=report)
     finally:
         if remove_after:
             shutil.rmtree(Path(path).parent, ignore_errors=True)

@@ -19,7 +19,7 @@ from apps.access.actions import do_create_resource
 
 from . import actions
 from .forms import DiscoverForm, ImportMetadataForm, IngestForm
-from .models import Column, Function, Schema, Table
+from .models import Column, Function, IngestRun, Schema, Table
 from .votable import metadata_votable
 
 
@@ -92,7 +92,7 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
 
     def _start_ingest(self, request: HttpRequest, data: dict[str, Any]) -> str:
         options = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
-                   "replace": data["replace"]}
+                   "replace": data["replace"], "bad_cells": data["bad_cells"]}
         if data.get("server_path"):
             root = incoming_dir().resolve()
             source = (root / data["server_path"]).resolve()
@@ -108,14 +108,12 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         return actions.do_start_ingest(request.user, target, remove_after=True, publish=data["publish"], **options)  # type: ignore[arg-type]
 
     def ingest_status_view(self, request: HttpRequest, job_id: str) -> HttpResponse:
-        progress = actions.ingest_progress(job_id)
-        if progress is None or (progress.get("user_id") != request.user.pk and not request.user.is_superuser):
+        run = IngestRun.objects.select_related("table", "table__schema").filter(pk=job_id).first()
+        if run is None or (run.user_id != request.user.pk and not request.user.is_superuser):
             raise Http404("No such ingest.")
-        table_id = progress.get("table_id")
-        table = Table.objects.select_related("schema").filter(pk=table_id).first() if table_id else None
-        percent = int(100 * progress["done"] / progress["total"]) if progress.get("total") else None
-        context = {**self.admin_site.each_context(request), "title": f"Ingest of {progress.get('name', '')}", "progress": progress,
-                   "percent": percent, "table": table, "opts": self.model._meta}
+        percent = int(100 * run.done / run.total) if run.total else None
+        context = {**self.admin_site.each_context(request), "title": f"Ingest of {run.name}", "run": run,
+                   "percent": percent, "table": run.table, "opts": self.model._meta}
         return render(request, "metadata/admin/ingest_status.html", context)
 
     def discover_view(self, request: HttpRequest) -> HttpResponse:
@@ -144,14 +142,16 @@ class ColumnInline(admin.TabularInline):
 @admin.register(Table)
 class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
     resource_type = "table"
-    list_display = ("__str__", "title", "row_count", "access_level", "published", "published_on")
-    list_filter = ("published", "access_level", "schema__engine", "schema", "licence")
+    list_display = ("__str__", "title", "row_count", "access_level", "published", "withdrawn", "published_on")
+    list_filter = ("published", "withdrawn", "access_level", "schema__engine", "schema", "licence")
     search_fields = ("name", "title", "description", "schema__name", "columns__name")
     list_select_related = ("schema",)
     exclude = ("resource",)
     inlines = [ColumnInline]
-    actions = ["publish", "unpublish", "refresh_from_database", "export_metadata"]
+    actions = ["publish", "unpublish", "withdraw", "restore", "refresh_from_database", "export_metadata", "delete_selected"]
     change_form_template = "metadata/admin/table_change_form.html"
+    delete_confirmation_template = "metadata/admin/table_delete_confirmation.html"
+    delete_selected_confirmation_template = "metadata/admin/table_delete_selected_confirmation.html"
     change_list_template = "metadata/admin/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Table]:
@@ -172,6 +172,19 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         for t in queryset.select_related("schema"):
             actions.do_unpublish_table(request.user, t)  # type: ignore[arg-type]
         messages.success(request, f"Unpublished {queryset.count()} table(s).")
+
+    @admin.action(description="Withdraw the selected tables (keep the data, hide them from everyone)", permissions=["change"])
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for t in queryset.select_related("schema"):
+            actions.do_withdraw_table(request.user, t)  # type: ignore[arg-type]
+        messages.success(request, f"Withdrew {queryset.count()} table(s): hidden from TAP, TAP_SCHEMA, VOSI and the pages; "
+                                  "their data is kept. Restore them with “Restore withdrawn tables”.")
+
+    @admin.action(description="Restore withdrawn tables", permissions=["change"])
+    def restore(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
+        for t in queryset.select_related("schema"):
+            actions.do_restore_table(request.user, t)  # type: ignore[arg-type]
+        messages.success(request, f"Restored {queryset.count()} table(s).")
 
     @admin.action(description="Refresh columns and row counts from the database", permissions=["change"])
     def refresh_from_database(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
@@ -211,12 +224,19 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
                    "opts": self.model._meta}
         return render(request, "metadata/admin/form.html", context)
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        found = super().get_actions(request)
+        if "delete_selected" in found:  # say what it does: the data goes too
+            func, name, _ = found["delete_selected"]
+            found["delete_selected"] = (func, name, "Delete the selected tables and their data")
+        return found
+
     def delete_model(self, request: HttpRequest, obj: Table) -> None:
-        actions.do_delete_table(request.user, obj)  # type: ignore[arg-type]
+        actions.do_delete_table(request.user, obj, drop_data=True)  # type: ignore[arg-type]
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Table]) -> None:
         for table in queryset.select_related("schema"):
-            actions.do_delete_table(request.user, table)  # type: ignore[arg-type]
+            actions.do_delete_table(request.user, table, drop_data=True)  # type: ignore[arg-type]
 
     def save_model(self, request: HttpRequest, obj: Table, form: Any, change: bool) -> None:
         was_published = change and Table.objects.filter(pk=obj.pk, published=True).exists()
@@ -238,3 +258,20 @@ class FunctionAdmin(admin.ModelAdmin):
     list_display = ("name", "return_type", "signature", "published")
     list_filter = ("published", "return_type")
     search_fields = ("name", "description")
+
+
+@admin.register(IngestRun)
+class IngestRunAdmin(admin.ModelAdmin):
+    """Past and running ingests, with their outcome: a failed one stays listed with its reason."""
+
+    list_display = ("created", "name", "target", "state", "done", "user", "message")
+    list_filter = ("state",)
+    search_fields = ("name", "target", "message")
+    list_select_related = ("user",)
+    readonly_fields = ("id", "user", "name", "target", "state", "done", "total", "message", "report", "table", "created", "updated")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

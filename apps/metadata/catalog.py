@@ -65,7 +65,7 @@ def visible_tables(user: AnyUser, action: str = "query") -> QuerySet[Table]:
     """Published tables of published schemas the user may ``action`` ('read' or 'query'), as one query."""
     # The table's own privileges decide: a private table shared with a group is visible to its members
     # even inside a schema whose description is private.
-    tables = Table.objects.filter(published=True, schema__published=True)
+    tables = Table.objects.filter(published=True, withdrawn=False, schema__published=True)
     return tables.filter(resource__in=allowed_resources(user, action, "table"))
 
 

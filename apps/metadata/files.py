@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .csvtypes import BadCell, converted_batches, scan_csv
+
 FORMATS = ("fits", "votable", "csv", "parquet")
 _SUFFIXES = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".vot": "votable", ".xml": "votable", ".votable": "votable",
              ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -45,6 +47,21 @@ class CatalogueFile:
     total_rows: int | None
     fields: dict[str, FieldMeta] = field(default_factory=dict)
     description: str = ""
+    bad_cells: list[BadCell] = field(default_factory=list)  # loaded as NULL (CSV, when the publisher chose so)
+    bad_cell_count: int = 0
+
+
+REJECT, LOAD_AS_NULL = "reject", "null"  # what to do with CSV cells that do not fit their column's type
+
+
+class BadCellsError(ValueError):
+    """A CSV file with cells that do not fit their column's type, refused before anything is stored."""
+
+    def __init__(self, cells: list[BadCell], count: int) -> None:
+        self.cells, self.count = cells, count
+        more = f" (and {count - len(cells)} more)" if count > len(cells) else ""
+        super().__init__(f"{count} cell(s) do not fit their column's type: " + "; ".join(map(str, cells[:5])) + more
+                         + ". Fix the file, declare the column's type in a sidecar VOTable, or load the bad cells as NULL.")
 
 
 def guess_format(path: Path) -> str:
@@ -63,17 +80,20 @@ def clean_name(name: str) -> str:
     return cleaned[:64]
 
 
-def open_catalogue(path: Path, fmt: str | None = None, chunk_rows: int = 100_000) -> CatalogueFile:
+def open_catalogue(path: Path, fmt: str | None = None, chunk_rows: int = 100_000, bad_cells: str = REJECT) -> CatalogueFile:
+    """The file as Arrow batches with its metadata. CSV cells that do not fit their column raise
+    BadCellsError, or (``bad_cells="null"``) load as NULL and are listed in ``CatalogueFile.bad_cells``."""
     fmt = fmt or guess_format(path)
-    readers = {"fits": _fits, "votable": _votable, "csv": _csv, "parquet": _parquet}
-    if fmt not in readers:
+    if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
-    cat = readers[fmt](path, chunk_rows)
-    if fmt in ("csv", "parquet"):
-        sidecar = find_sidecar(path)
-        if sidecar:
-            _merge(cat.fields, read_votable_fields(sidecar)[0])
-            cat.description = cat.description or read_votable_fields(sidecar)[1]
+    sidecar = find_sidecar(path) if fmt in ("csv", "parquet") else None
+    side_fields, side_description = read_votable_fields(sidecar) if sidecar else ({}, "")
+    if fmt == "csv":
+        cat = _csv(path, chunk_rows, {k: v.datatype for k, v in side_fields.items()}, bad_cells)
+    else:
+        cat = {"fits": _fits, "votable": _votable, "parquet": _parquet}[fmt](path, chunk_rows)
+    _merge(cat.fields, side_fields)
+    cat.description = cat.description or side_description
     return _renamed(cat)
 
 
@@ -108,7 +128,7 @@ def _renamed(cat: CatalogueFile) -> CatalogueFile:
         for b in cat.batches:
             yield pa.RecordBatch.from_arrays(b.columns, schema=schema)
 
-    return CatalogueFile(schema, batches(), cat.total_rows, fields, cat.description)
+    return CatalogueFile(schema, batches(), cat.total_rows, fields, cat.description, cat.bad_cells, cat.bad_cell_count)
 
 
 # --- readers ---------------------------------------------------------------------
@@ -125,20 +145,27 @@ def _parquet(path: Path, chunk_rows: int) -> CatalogueFile:
     return CatalogueFile(schema.remove_metadata(), pf.iter_batches(batch_size=chunk_rows), pf.metadata.num_rows, fields)
 
 
-def _csv(path: Path, chunk_rows: int) -> CatalogueFile:
-    import pyarrow.csv as pcsv
-
-    # Blocks of roughly chunk_rows rows (types are inferred from the first block).
-    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 100, 1 << 24))))
-    total = None  # unknown without reading the file twice
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield from reader
-
-    return CatalogueFile(reader.schema, batches(), total, {})
+def _csv(path: Path, chunk_rows: int, declared: dict[str, str], bad_cells: str) -> CatalogueFile:
+    """Types from the whole file (or the sidecar's declared types), never from one stray cell (csvtypes.py)."""
+    block = max(1 << 16, min(chunk_rows * 100, 1 << 24))  # blocks of roughly chunk_rows rows
+    try:
+        scan = scan_csv(path, block, declared)
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"{path.name} is not a readable CSV file: {str(exc).splitlines()[0]}") from None
+    if scan.bad_cell_count and bad_cells != LOAD_AS_NULL:
+        raise BadCellsError(scan.bad_cells, scan.bad_cell_count)
+    return CatalogueFile(scan.schema, converted_batches(path, block, scan.schema), scan.rows, {}, "", scan.bad_cells, scan.bad_cell_count)
 
 
 def _fits_column(col: Any, data: np.ndarray) -> pa.Array:
+    """One FITS column as Arrow; a column Arrow cannot hold is refused with its name."""
+    try:
+        return _fits_array(col, data)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise ValueError(f"FITS column {col.name} (format {col.format}) cannot be read: {str(exc).splitlines()[0]}") from None
+
+
+def _fits_array(col: Any, data: np.ndarray) -> pa.Array:
     if data.dtype.kind == "S":
         return pa.array(np.char.rstrip(np.char.decode(data, "ascii", errors="replace")), type=pa.string())
     if data.dtype.kind == "U":

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from workers.engines import available_engines
 
-from .files import FORMATS
+from .files import FORMATS, LOAD_AS_NULL, REJECT
 from .models import ACCESS_LEVELS
 from .validators import validate_identifier
 
@@ -24,6 +24,9 @@ class IngestForm(forms.Form):
     engine = forms.ChoiceField(choices=_engines)
     format = forms.ChoiceField(choices=[("", "from the file name"), *[(f, f) for f in FORMATS]], required=False)
     replace = forms.BooleanField(required=False, help_text="Replace the table if it exists.")
+    bad_cells = forms.ChoiceField(label="Cells that do not fit their column (CSV)", initial=REJECT,
+                                  choices=[(REJECT, "refuse the file and list them (line and column)"),
+                                           (LOAD_AS_NULL, "load them as NULL and list them in a report")])
     publish = forms.ChoiceField(choices=[("", "no, keep it unpublished"), *ACCESS_LEVELS], required=False,
                                 help_text="Publish at once with this access level.")
 

@@ -84,6 +84,8 @@ class Table(Described):
     data_updated_on = models.DateField(null=True, blank=True, help_text="Date the data last changed.")
     position_columns = models.JSONField(null=True, blank=True,
                                         help_text='[ra column, dec column] (ICRS degrees) for cone search, e.g. ["ra", "dec"].')
+    withdrawn = models.BooleanField(default=False, editable=False,
+                                    help_text="Hidden from everyone (embargo, legal reasons); the data is kept until deleted.")
 
     class Meta:
         ordering = ["schema__order", "schema__name", "order", "name"]
@@ -156,3 +158,29 @@ class Function(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IngestRun(models.Model):
+    """One ingest started in the admin console: followed while it runs, listed afterwards with its outcome."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATES = [(QUEUED, "queued"), (RUNNING, "running"), (DONE, "done"), (FAILED, "failed")]
+
+    id = models.CharField(max_length=32, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField("file", max_length=255)
+    target = models.CharField(max_length=140, help_text="schema.table")
+    state = models.CharField(max_length=10, choices=STATES, default=QUEUED, db_index=True)
+    done = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="Bad cells loaded as NULL: {count, cells: [{line, column, value}]}.")
+    table = models.ForeignKey(Table, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.target} ({self.state})"

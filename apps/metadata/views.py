@@ -34,7 +34,7 @@ def _user(request: HttpRequest) -> AnyUser:
 def access_table(user: AnyUser, schema: str, table: str, action: str = "read") -> Table:
     """Checked lookup: 404 if the user may not see the table (or it is unpublished and not theirs), 403 if not ``action``."""
     found = Table.objects.select_related("schema", "resource", "schema__resource").filter(schema__name=schema, name=table).first()
-    if found is None:
+    if found is None or found.withdrawn:  # withdrawn: hidden from everyone, its owner too (the admin still lists it)
         raise Http404("No such table.")
     held = actions_of(user, found.resource)
     if not (found.published and found.schema.published) and "grant" not in held:

@@ -2,6 +2,10 @@
 
 An app contributes by defining ``load_demo(stdout, size)`` in its module
 ``demo.py`` (e.g. apps/metadata/demo.py generates the demo catalogues).
+Demo catalogues go into the embedded DuckDB engine only, unless ``--engines``
+names configured servers too: a science database the operator configured is
+never written to by surprise. ``--remove`` deletes the demo catalogues with
+their data. scripts/run loads the demo only on embedded defaults or DEMO=1.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.apps import apps
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 
@@ -32,8 +36,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--size", choices=["small", "medium", "large"], default="small")
+        parser.add_argument("--engines", default="duckdb",
+                            help="Comma-separated engines to write demo catalogues into (default: duckdb, the embedded one). "
+                                 "Name a configured server only if it is not a production database.")
+        parser.add_argument("--remove", action="store_true", help="Delete the demo catalogues and their data, in every engine.")
 
-    def handle(self, *args: Any, size: str, **options: Any) -> None:
+    def handle(self, *args: Any, size: str, engines: str, remove: bool, **options: Any) -> None:
+        from apps.metadata.demo import remove_demo
+        from workers.engines import available_engines
+
+        if remove:
+            remove_demo(self.stdout)
+            return
+        wanted = tuple(e.strip() for e in engines.split(",") if e.strip())
+        unknown = [e for e in wanted if e not in available_engines()]
+        if unknown:
+            raise CommandError(f"Not configured on this portal: {', '.join(unknown)} (configured: {', '.join(available_engines())}).")
         self._users_and_group()
         for config in apps.get_app_configs():
             if not config.name.startswith("apps."):
@@ -44,7 +62,10 @@ class Command(BaseCommand):
                 if exc.name != f"{config.name}.demo":
                     raise
                 continue
-            module.load_demo(self.stdout, size)
+            if config.name == "apps.metadata":
+                module.load_demo(self.stdout, size, engines=wanted)
+            else:
+                module.load_demo(self.stdout, size)
 
     @override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend")  # no invitation mails for demo users
     @transaction.atomic
