@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.checks import Warning, register
 
 
-@register()
+@register(deploy=True)
 def check_quota_filesystems(app_configs: Any, **kwargs: Any) -> list[Warning]:
     from .actions import quota_filesystems
 
@@ -23,7 +23,7 @@ def check_quota_filesystems(app_configs: Any, **kwargs: Any) -> list[Warning]:
     return []
 
 
-@register()
+@register(deploy=True)
 def check_owner_uid(app_configs: Any, **kwargs: Any) -> list[Warning]:
     try:
         account = pwd.getpwuid(settings.FILES_OWNER_UID).pw_name

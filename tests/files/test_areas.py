@@ -105,3 +105,16 @@ def test_files_made_before_the_area_had_its_file_system_move_into_it(users: Any,
     assert os.path.ismount(area)
     assert (volume.directory / "kept.txt").read_bytes() == b"from before"
     assert sorted(p.name for p in volume.directory.iterdir()) == ["kept.txt", "new.txt"]
+
+
+def test_deploy_checks_name_unenforced_quotas_and_an_owner_uid_that_is_an_account(settings: Any) -> None:
+    from apps.files.checks import check_owner_uid, check_quota_filesystems
+
+    settings.FILES_QUOTA_FILESYSTEMS = False
+    assert [w.id for w in check_quota_filesystems(None)] == ["files.W001"]
+    settings.FILES_QUOTA_FILESYSTEMS = True
+    assert check_quota_filesystems(None) == []
+    settings.FILES_OWNER_UID = 0  # root: an account on every host
+    assert [w.id for w in check_owner_uid(None)] == ["files.W002"]
+    settings.FILES_OWNER_UID = 70000
+    assert check_owner_uid(None) == []
