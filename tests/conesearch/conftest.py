@@ -2,4 +2,4 @@
 
 from tests.tap.conftest import _own_folders, live_tap, live_tap_env
 
-__all__ = ["_own_folders", "live_tap"]
+__all__ = ["_own_folders", "live_tap", "live_tap_env"]
