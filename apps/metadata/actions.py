@@ -341,10 +341,7 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
 
 
 def _record_failure(actor: Actor, summary: str, **details: Any) -> None:
-    """Kept even though the caller's transaction rolls back: a failure must not vanish with it."""
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: _record(kinds.INGEST_FAILED, actor, summary, **details))  # pragma: no cover (admin runs outside)
-    _record(kinds.INGEST_FAILED, actor, summary, **details)
+    _record(kinds.INGEST_FAILED, actor, summary, **details)  # ingest runs outside any transaction: the record stays
 
 
 def _check_target(schema: str, table: str, engine: str, replace: bool) -> Table | None:

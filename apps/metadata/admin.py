@@ -18,6 +18,7 @@ from django.urls import URLPattern, path, reverse
 from apps.access.actions import do_create_resource
 
 from . import actions
+from .files import REJECT
 from .forms import DiscoverForm, ImportMetadataForm, IngestForm
 from .models import Column, Function, IngestRun, Schema, Table
 from .votable import metadata_votable
@@ -92,7 +93,7 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
 
     def _start_ingest(self, request: HttpRequest, data: dict[str, Any]) -> str:
         options = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
-                   "replace": data["replace"], "bad_cells": data["bad_cells"]}
+                   "replace": data["replace"], "bad_cells": data.get("bad_cells") or REJECT}
         if data.get("server_path"):
             root = incoming_dir().resolve()
             source = (root / data["server_path"]).resolve()

@@ -24,7 +24,7 @@ class IngestForm(forms.Form):
     engine = forms.ChoiceField(choices=_engines)
     format = forms.ChoiceField(choices=[("", "from the file name"), *[(f, f) for f in FORMATS]], required=False)
     replace = forms.BooleanField(required=False, help_text="Replace the table if it exists.")
-    bad_cells = forms.ChoiceField(label="Cells that do not fit their column (CSV)", initial=REJECT,
+    bad_cells = forms.ChoiceField(label="Cells that do not fit their column (CSV)", initial=REJECT, required=False,
                                   choices=[(REJECT, "refuse the file and list them (line and column)"),
                                            (LOAD_AS_NULL, "load them as NULL and list them in a report")])
     publish = forms.ChoiceField(choices=[("", "no, keep it unpublished"), *ACCESS_LEVELS], required=False,

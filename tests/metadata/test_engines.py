@@ -147,3 +147,18 @@ def test_demo_catalogues_are_published_in_the_servers_too(users: FourUsers, engi
     assert _count(users.anonymous, engine, f"ztf_{engine}.lightcurves") == 3000
     [live] = live_tables(engine, f"ztf_{engine}", "lightcurves")
     assert live.row_count == 3000
+
+
+def test_deleting_a_table_deletes_its_data_in_the_server_and_frees_the_name(users: FourUsers, engine: str, tmp_path: Path) -> None:
+    from apps.metadata.actions import do_delete_table
+
+    from .test_ingest import N, _fits
+
+    users.owner.is_staff = True
+    path = _fits(tmp_path / "cat.fits")
+    table = do_ingest_file(users.owner, path, schema=SCHEMA, table="stars", engine=engine, chunk_rows=1000)
+    do_delete_table(users.owner, table)
+    assert live_tables(engine, SCHEMA, "stars") == []
+    assert [t.name for t in do_discover_schema(users.owner, SCHEMA, engine=engine)] == []  # discovery brings nothing back
+    again = do_ingest_file(users.owner, path, schema=SCHEMA, table="stars", engine=engine, chunk_rows=1000)
+    assert again.row_count == N
