@@ -25,6 +25,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env_str("SITE_NAME", "Daiquiri data portal")
 
+# --- the VO Registry: this portal's records are ivo://<REGISTRY_AUTHORITY>/<path> (apps/registry)
+REGISTRY_AUTHORITY = env_str("REGISTRY_AUTHORITY", "daiquiri.invalid")  # a naming authority the operator registered
+REGISTRY_PUBLISHER = env_str("REGISTRY_PUBLISHER", SITE_NAME)  # curation/publisher in every record
+REGISTRY_CONTACT_EMAIL = env_str("REGISTRY_CONTACT_EMAIL", "")
+REGISTRY_PAGE_SIZE = env_int("REGISTRY_PAGE_SIZE", 50, minimum=1)  # records per OAI-PMH answer before a resumptionToken
+
 INSTALLED_APPS = [
     "daphne",  # ASGI runserver, so WebSockets work in development too
     "django.contrib.admin",
@@ -50,6 +56,8 @@ INSTALLED_APPS = [
     "apps.conesearch",
     "apps.files",
     "apps.compute",
+    "apps.registry",
+    "apps.datalink",
     *env_list("DAIQUIRI_EXTRA_APPS", []),
 ]
 

@@ -13,5 +13,7 @@ urlpatterns = [
     path("conesearch/", include("apps.conesearch.urls")),
     path("files/", include("apps.files.urls")),
     path("compute/", include("apps.compute.urls")),
+    path("registry/", include("apps.registry.urls")),
+    path("datalink/", include("apps.datalink.urls")),
     path("admin/", admin.site.urls),
 ]
