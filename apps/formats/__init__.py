@@ -130,6 +130,8 @@ class ResultInfo:
     infos: list[tuple[str, str]] = field(default_factory=list)  # more INFO name/value pairs (e.g. request, server time)
     total_rows: int | None = None  # lets FITS stream without spooling
     error: str = ""  # set by the writer when the rows failed and a VOTable reported it (see write())
+    field_ids: dict[str, str] = field(default_factory=dict)  # column name -> FIELD ID, for references (DataLink)
+    resources: list[str] = field(default_factory=list)  # VOTable RESOURCEs after the results (service descriptors)
 
 
 def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Generator[bytes, None, None]:
@@ -184,7 +186,7 @@ def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Col
 
 def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequence[ColumnPlan], info: ResultInfo) -> Iterator[bytes]:
     yield document_head(plans, query=info.query, infos=info.infos, table_name=info.table_name,
-                        description=info.description, serialization=serialization).encode("utf-8")
+                        description=info.description, serialization=serialization, field_ids=info.field_ids).encode("utf-8")
     stream = Base64Stream()
     try:
         if serialization == TABLEDATA:
@@ -195,10 +197,11 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
     except Exception as exc:
         # The header is out: close the document so clients can read the rows sent and the reason.
         info.error = _failed(exc)
-        yield stream.finish() + document_tail(serialization, [("QUERY_STATUS", "ERROR", f"Result incomplete: {info.error}")]).encode()
+        yield stream.finish() + document_tail(serialization, [("QUERY_STATUS", "ERROR", f"Result incomplete: {info.error}")],
+                                              info.resources).encode()
         return
     after = [("QUERY_STATUS", "OVERFLOW", "")] if info.overflow else []
-    yield stream.finish() + document_tail(serialization, after).encode("utf-8")
+    yield stream.finish() + document_tail(serialization, after, info.resources).encode("utf-8")
 
 
 def _failed(exc: Exception) -> str:

@@ -16,7 +16,7 @@ time with numpy/pyarrow (no Python loop over rows or cells):
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -47,8 +47,8 @@ def info_element(name: str, value: str, content: str = "") -> str:
     return f"<INFO{_attr('name', name)} value={quoteattr(_clean_text(value))}" + (f">{body}</INFO>" if body else "/>")
 
 
-def field_element(p: ColumnPlan, serialization: str | None) -> str:
-    attrs = _attr("name", p.name) + _attr("datatype", p.datatype) + _attr("arraysize", p.arraysize)
+def field_element(p: ColumnPlan, serialization: str | None, field_id: str = "") -> str:
+    attrs = _attr("ID", field_id) + _attr("name", p.name) + _attr("datatype", p.datatype) + _attr("arraysize", p.arraysize)
     attrs += _attr("xtype", p.xtype) + _attr("unit", p.unit) + _attr("ucd", p.ucd) + _attr("utype", p.utype)
     inner = f"<DESCRIPTION>{escape(_clean_text(p.description))}</DESCRIPTION>" if p.description else ""
     if serialization == BINARY and p.kind == INT:
@@ -58,7 +58,8 @@ def field_element(p: ColumnPlan, serialization: str | None) -> str:
 
 
 def document_head(plans: Sequence[ColumnPlan], *, query: str | None, infos: Sequence[tuple[str, str]],
-                  table_name: str, description: str, serialization: str | None, status: str = "OK") -> str:
+                  table_name: str, description: str, serialization: str | None, status: str = "OK",
+                  field_ids: Mapping[str, str] | None = None) -> str:
     """Everything up to and including the TABLE's FIELDs (and, with a serialization, the opening of DATA)."""
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
              f'<VOTABLE version="1.4" xmlns="{NAMESPACE}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n',
@@ -69,7 +70,7 @@ def document_head(plans: Sequence[ColumnPlan], *, query: str | None, infos: Sequ
     parts.append(f'<TABLE ID="result"{_attr("name", table_name)}>\n')
     if description:
         parts.append(f"<DESCRIPTION>{escape(_clean_text(description))}</DESCRIPTION>\n")
-    parts += [field_element(p, serialization) + "\n" for p in plans]
+    parts += [field_element(p, serialization, (field_ids or {}).get(p.name, "")) + "\n" for p in plans]
     if serialization == TABLEDATA:
         parts.append("<DATA><TABLEDATA>\n")
     elif serialization is not None:
@@ -77,8 +78,9 @@ def document_head(plans: Sequence[ColumnPlan], *, query: str | None, infos: Sequ
     return "".join(parts)
 
 
-def document_tail(serialization: str | None, after: Sequence[tuple[str, str, str]] = ()) -> str:
-    """Closes DATA and TABLE; ``after`` holds (name, value, content) INFOs placed after the TABLE (OVERFLOW, ERROR)."""
+def document_tail(serialization: str | None, after: Sequence[tuple[str, str, str]] = (), resources: Sequence[str] = ()) -> str:
+    """Closes DATA and TABLE; ``after`` holds (name, value, content) INFOs placed after the TABLE (OVERFLOW, ERROR);
+    ``resources`` are more RESOURCE elements after the results (DataLink service descriptors)."""
     if serialization == TABLEDATA:
         parts = ["</TABLEDATA></DATA>\n"]
     elif serialization is not None:
@@ -87,7 +89,9 @@ def document_tail(serialization: str | None, after: Sequence[tuple[str, str, str
         parts = []
     parts.append("</TABLE>\n")
     parts += [info_element(n, v, c) + "\n" for n, v, c in after]
-    parts.append("</RESOURCE>\n</VOTABLE>\n")
+    parts.append("</RESOURCE>\n")
+    parts += list(resources)
+    parts.append("</VOTABLE>\n")
     return "".join(parts)
 
 
