@@ -9,6 +9,7 @@ charged to the volume's owner whoever writes.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from . import areas
 from .models import RootVolume, Volume
 from .paths import TEMP_PREFIX, PathError, QuotaExceeded, VolumeFS, clean_name, clean_path, remove_older_than, tree_size
 
+log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 # Event kinds of this app beside the shared ones in apps/activity/kinds.py (owned by the activity app).
 VOLUME_CREATED = "file.volume_created"
@@ -63,7 +65,7 @@ def mount_area(volume: Volume) -> None:
         return
     try:
         areas.ensure_area(volume.directory.parent, quota, owner_ids())
-    except areas.AreaError as exc:
+    except (areas.AreaError, OSError) as exc:
         raise PathError(f"The storage of {volume.root.name} is not available: {exc}") from exc
 
 
@@ -109,7 +111,10 @@ def _refit_areas(root: RootVolume) -> None:
     """A changed quota takes effect in every user's area file system at once."""
     assert root.quota_bytes is not None
     for owner_id in Volume.objects.filter(root=root).exclude(owner=None).values_list("owner_id", flat=True).distinct():
-        areas.refit_area(Path(root.path) / str(owner_id), root.quota_bytes)
+        try:
+            areas.refit_area(Path(root.path) / str(owner_id), root.quota_bytes)
+        except (areas.AreaError, OSError):  # that area keeps its size until its next use refits it
+            log.exception("area of user %s in %s not refitted", owner_id, root.name)
 
 
 @transaction.atomic
@@ -283,6 +288,7 @@ def do_move_file(user: AnyUser, volume: Volume, source: str, target: str) -> Non
 def do_delete_file(user: AnyUser, volume: Volume, path: str) -> None:
     _check_write(user, volume)
     volume_fs(volume).delete(path)
+    mount_area(volume)  # a user who was over a lowered quota: the freed room goes back into the reserve
     do_record_event(FILE_CHANGED, user=user, summary=f"deleted {path} in {volume}", volume=volume.pk, path=path)
 
 

@@ -29,7 +29,11 @@ file system counts blocks and folders, while quotas count file bytes: without
 it a user with many small files would meet the disk's limit well before the
 quota's. The portal's own writes are held to the exact quota as before; a job
 can overrun it by the margin at most, and is then told so. A changed quota
-resizes the reserve (and grows the image online when it has to).
+resizes the reserve (and grows the image online when it has to). A quota
+lowered below what a user already has cannot be reserved in full: the reserve
+takes what is free, and grows again as the portal sees room freed (each use
+refits it). Until then a job can refill what it deleted, never more than the
+user had.
 An image is attached to at most one loop device: a second mount reuses it, so
 one file system is never mounted twice through two devices.
 
@@ -207,7 +211,9 @@ def _fit(area: Path, quota: int) -> int:
         free = stats.f_bavail * stats.f_frsize
         used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize - held
         want_free = max(0, quota - used)
-        new_held = free + held - want_free
+        # Never ask for all that is free: the reserve's own extent tree needs a few blocks, and a failed
+        # fallocate would leave blocks allocated past the file's end that no size accounts for.
+        new_held = min(free + held - want_free, held + free - SLACK_BLOCKS * BLOCK)
         if new_held < 0:
             os.ftruncate(fd, 0)
             return -new_held

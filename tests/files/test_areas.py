@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from apps.files import areas
-from apps.files.actions import do_create_volume, do_sync_roots, do_upload_file, usage_bytes
+from apps.files.actions import do_create_volume, do_delete_file, do_sync_roots, do_upload_file, usage_bytes
 from apps.files.models import RootVolume, Volume
 from apps.files.paths import QuotaExceeded
 
@@ -75,6 +75,11 @@ def test_a_changed_quota_takes_effect_in_mounted_areas(users: Any, roots: dict[s
     settings.FILES_ROOTS[0]["quota"] = 2_500_000  # and lowers it again
     do_sync_roots()
     assert _write_until_full(volume.directory / "more.bin", 2_000_000) <= 500_000 + areas.margin(2_500_000)
+    settings.FILES_ROOTS[0]["quota"] = 1_000_000  # below what the user has: nothing more fits, nothing breaks
+    do_sync_roots()
+    assert _write_until_full(volume.directory / "none.bin", 200_000) <= 64 * 1024
+    do_delete_file(users.owner, volume, "big.bin")  # deleting frees room again, up to the lowered quota
+    assert _write_until_full(volume.directory / "after.bin", 2_000_000) <= 1_000_000 + areas.margin(1_000_000)
 
 
 def test_areas_are_mounted_nosuid_nodev_and_roots_are_closed_to_host_accounts(users: Any, roots: dict[str, RootVolume]) -> None:
