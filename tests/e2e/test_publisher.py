@@ -1,4 +1,4 @@
-"""The publisher's console in a real browser: ingest with a bad cell, delete with data, withdraw and restore.
+"""The publisher's console in a real browser: ingest with a bad cell, delete with data, withdraw and restore, the metadata sidecar.
 
 Screenshots of each page go to $PUBLISHER_SHOTS (default /tmp/publisher-shots) for a person to look at.
 """
@@ -6,6 +6,7 @@ Screenshots of each page go to $PUBLISHER_SHOTS (default /tmp/publisher-shots) f
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from tests.conftest import make_user
 from tests.metadata.test_publishing import stray_cell_csv
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("PUBLISHER_SHOTS", "/tmp/publisher-shots"))
+SHOTS = Path(os.environ.get("PUBLISHER_SHOTS", Path(tempfile.gettempdir()) / "publisher-shots"))
 
 
 @pytest.fixture
@@ -117,3 +118,34 @@ def test_deleting_a_table_with_its_data_frees_the_name_and_withdraw_restores(
     ingest(page, base, path, "sources", bad_cells_as_null=True)  # the same name again
     expect(page.locator("#ingest-status")).to_contain_text("Loaded 200 rows")
     shot(page, "reingested")
+
+
+def test_the_metadata_sidecar_round_trips_through_the_admin(page: Page, live_server: Any, science_dir: Path, tmp_path: Path) -> None:
+    from tests.metadata.test_publishing import TABLE_FIELDS, described_table
+
+    base = live_server.url
+    admin_login(page, base)
+    from django.contrib.auth.models import User
+
+    from tests.conftest import FourUsers
+
+    curator = User.objects.get(username="curator")
+    table = described_table(FourUsers(curator, curator, curator, None, None), tmp_path)  # type: ignore[arg-type]
+    before = {key: getattr(table, key) for key in TABLE_FIELDS}
+    page.goto(base + "/admin/metadata/table/")
+    page.locator(f"input[name=_selected_action][value='{table.pk}']").check()
+    page.locator("select[name=action]").select_option("export_metadata")
+    with page.expect_download() as download:
+        page.locator("button[name=index]").click()
+    sidecar = tmp_path / "exported.vot"
+    download.value.save_as(sidecar)
+    Table.objects.filter(pk=table.pk).update(title="", description="", citation="", doi="", licence="", creators=[], published_on=None)
+
+    page.goto(base + f"/admin/metadata/table/{table.pk}/import-metadata/")
+    page.get_by_label("VOTable").set_input_files(str(sidecar))
+    shot(page, "import-metadata")
+    page.locator("input[type=submit]").click()
+    expect(page.locator(".messagelist")).to_contain_text("Updated")
+    shot(page, "imported-metadata")
+    table = Table.objects.get(pk=table.pk)
+    assert {key: getattr(table, key) for key in TABLE_FIELDS} == before
