@@ -25,6 +25,7 @@ from apps import formats
 from apps.accounts.addresses import client_address
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
+from apps.datalink.results import describe_result
 from apps.metadata.catalog import tables_with_columns
 from apps.metadata.models import Table
 from apps.query import actions
@@ -149,6 +150,7 @@ def search(request: HttpRequest, schema: str, table: str) -> HttpResponseBase:
     except (AdqlError, actions.QueryError, QueueError, EngineError) as exc:
         return scs_error(error_message(exc))
     info = formats.ResultInfo(query=query, table_name=found.name, description=found.description)
+    describe_result(info, user, query, result.columns)  # provenance INFOs, DataLink descriptors
 
     def batches() -> Iterator[pa.RecordBatch]:
         yield from result.batches

@@ -16,10 +16,11 @@ from apps.metadata.models import Table
 
 URL, FILE, TAP = "url", "file", "tap"
 KINDS = [(URL, "A web address"), (FILE, "A file in a data volume"), (TAP, "An ADQL query on the TAP service")]
-# The IVOA DataLink core vocabulary (http://www.ivoa.net/rdf/datalink/core), the terms a catalogue row needs.
+# Terms of the IVOA DataLink core vocabulary (http://www.ivoa.net/rdf/datalink/core). Newer terms (#documentation,
+# #counterpart, #thumbnail, #coderived, #package, #detached-header) are left out until the validators clients run
+# (STILTS 3.4 datalinklint) know them: a term a client does not know is an error there.
 SEMANTICS = ["#this", "#progenitor", "#derivation", "#auxiliary", "#preview", "#preview-image", "#preview-plot",
-             "#thumbnail", "#documentation", "#detached-header", "#calibration", "#coderived", "#counterpart",
-             "#error", "#noise", "#weight", "#package", "#cutout", "#proc"]
+             "#calibration", "#bias", "#dark", "#flat", "#error", "#noise", "#weight", "#cutout", "#proc"]
 
 
 class LinkTemplate(models.Model):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, StreamingHttpResponse
 
 from apps import formats
 from apps.core.streaming import streaming_response
+from apps.datalink.results import describe_result
 
 from . import actions
 from .models import QueryJob
@@ -24,8 +26,10 @@ FORMATS: dict[str, tuple[str, str, str]] = {
 
 def result_info(job: QueryJob, url: str = "") -> formats.ResultInfo:
     infos = [("job_id", str(job.id))] + ([("job_url", url)] if url else [])
-    return formats.ResultInfo(query=job.query, overflow=job.overflow, table_name=job.table_name or "result",
+    info = formats.ResultInfo(query=job.query, overflow=job.overflow, table_name=job.table_name or "result",
                               description=f"Result of query job {job.id}", infos=infos, total_rows=job.row_count)
+    describe_result(info, job.owner or AnonymousUser(), job.query, actions.result_columns(job))  # provenance, DataLink
+    return info
 
 
 def stream_result(job: QueryJob, fmt: str, url: str = "") -> tuple[Iterator[bytes], str]:

@@ -104,6 +104,14 @@ def _extras(identifier: str) -> RegistryRecord | None:
     return RegistryRecord.objects.filter(identifier=identifier).first()
 
 
+def _orcid(creator: dict[str, object]) -> str:
+    """An ORCID given plainly or DataCite-style (nameIdentifier with nameIdentifierScheme ORCID)."""
+    if creator.get("orcid"):
+        return str(creator["orcid"])
+    scheme = str(creator.get("nameIdentifierScheme") or "").upper()
+    return str(creator.get("nameIdentifier") or "") if scheme == "ORCID" else ""
+
+
 def table_record(table: Table) -> ResourceData:
     identifier = table_id(table)
     data = _common(identifier, "vs:CatalogService", table.title or table.qualified_name,
@@ -113,7 +121,7 @@ def table_record(table: Table) -> ResourceData:
     if extras is not None:
         data.subjects = [str(s) for s in extras.subjects if str(s).strip()] or data.subjects
         data.short_name = extras.short_name
-    data.creators = [Creator(str(c.get("name")), str(c.get("orcid") or "")) for c in table.creators or [] if isinstance(c, dict)]
+    data.creators = [Creator(str(c.get("name")), _orcid(c)) for c in table.creators or [] if isinstance(c, dict) and c.get("name")]
     data.dates = [(d.isoformat(), role) for d, role in ((table.published_on, "Created"), (table.data_updated_on, "Updated")) if d]
     data.doi, data.source, data.licence, data.content_type = table.doi, table.citation, table.licence, "Catalog"
     caps = [capability(TAP_AUX, f"{settings.SITE_URL}/tap", version="1.1")]

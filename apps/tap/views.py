@@ -31,6 +31,7 @@ from apps.accounts.addresses import client_address
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
 from apps.core.workers import NO_WORKER_NOTE, workers_alive
+from apps.datalink.results import describe_result
 from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
@@ -190,6 +191,7 @@ def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language:
         discard_uploads(uploads)
         return vo_error(error_message(exc), query=query)
     info = formats.ResultInfo(query=query)
+    describe_result(info, user, query, result.columns)  # type: ignore[arg-type]  # provenance INFOs, DataLink descriptors
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -308,6 +310,7 @@ def _job_result(request: HttpRequest, found: QueryJob, fmt: formats.Format | Non
         return _text(f"The job is {found.phase}: it has no result.", 404)
     fmt = fmt or service.format_of(found)
     info = formats.ResultInfo(query=found.query, overflow=found.overflow, total_rows=found.row_count)
+    describe_result(info, found.owner or AnonymousUser(), found.query, actions.result_columns(found))
     try:
         batches = actions.result_batches(found)
     except actions.QueryError as exc:
