@@ -20,10 +20,11 @@ from apps.activity.actions import do_record_event
 from . import kinds
 from .catalog import bump_metadata_version
 from .datatypes import adql_type
-from .files import REJECT, BadCellsError, FieldMeta, open_catalogue, read_votable_fields
+from .files import REJECT, BadCellsError, FieldMeta, open_catalogue, read_votable_sidecar
 from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, IngestRun, Schema, Table
-from .storage import drop_table, live_tables, store_table, table_bytes
+from .storage import drop_table, engine_schemas, live_tables, store_table, table_bytes
 from .validators import validate_identifier, validate_ucd, validate_vounit
+from .votable import parse_infos
 
 Actor = User | AnonymousUser | None  # None: the portal itself (commands, demo)
 _BUILTIN_FOR = {PUBLIC: Group.KIND_ANYONE, "internal": Group.KIND_PUBLIC}
@@ -259,10 +260,15 @@ def do_discover_schema(actor: Actor, schema_name: str, *, engine: str, table: st
     longer has are removed.
     """
     _require_publisher(actor)
-    schema = ensure_schema(actor, schema_name, engine, access_level=PRIVATE)
+    known = Schema.objects.filter(name=schema_name).exists()
     found = live_tables(engine, schema_name, table)
     if table and not found:
         raise ValidationError(f"{engine} has no table {schema_name}.{table}.")
+    if not found and not known:  # a typo must not leave an empty schema behind
+        held = engine_schemas(engine)
+        listing = f" It holds: {', '.join(held)}." if held else " It holds no schema with tables." if held == [] else ""
+        raise ValidationError(f"{engine} has no schema {schema_name!r} with tables.{listing}")
+    schema = ensure_schema(actor, schema_name, engine, access_level=PRIVATE)
     result, skipped = [], []
     for live in found:
         info = live.info
@@ -396,12 +402,15 @@ def _ingest(actor: Actor, path: Path, schema: str, table: str, engine: str, fmt:
 
 @transaction.atomic
 def do_import_metadata(actor: Actor, table: Table, votable: Any, *, overwrite: bool = False) -> int:
-    """Read FIELD units, UCDs, descriptions and utypes from a VOTable (a sidecar); return the columns changed.
+    """Read a VOTable sidecar (what metadata_votable exports) into ``table``; return the columns changed.
 
-    Bad units or UCDs in the file are refused with the column named.
+    FIELD units, UCDs, descriptions and utypes, the table's description and its
+    INFOs (title, citation, DOI, licence, creators, dates, position and principal
+    columns) fill what is empty, or replace it with ``overwrite``. Bad values are
+    refused with the column or field named.
     """
     _require_publisher(actor)
-    fields, description = read_votable_fields(votable)
+    fields, description, infos = read_votable_sidecar(votable)
     by_name = {k.lower(): v for k, v in fields.items()}
     changed = 0
     for col in table.columns.all():
@@ -418,11 +427,24 @@ def do_import_metadata(actor: Actor, table: Table, votable: Any, *, overwrite: b
             raise ValidationError(f"Column {col.name}: {'; '.join(exc.messages)}") from None
         col.save()
         changed += 1
-    if description and (overwrite or not table.description):
-        table.description = description
-        table.save(update_fields=["description", "updated"])
+    _import_table_fields(table, {"description": description, **parse_infos(infos)}, overwrite)
     _record(kinds.METADATA_IMPORTED, actor, f"imported metadata of {changed} column(s) into {table.qualified_name}", table=table.pk)
     return changed
+
+
+def _import_table_fields(table: Table, values: dict[str, Any], overwrite: bool) -> None:
+    principal = values.pop("principal_columns", None)
+    for key, value in values.items():
+        if value and (overwrite or not getattr(table, key)):
+            setattr(table, key, value)
+    try:
+        table.full_clean()
+    except ValidationError as exc:
+        raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+    table.save()
+    if principal and (overwrite or not table.columns.filter(principal=True).exists()):
+        table.columns.update(principal=False)
+        table.columns.filter(name__in=principal).update(principal=True)
 
 
 # --- demo and benchmark catalogues ------------------------------------------------------------------

@@ -175,6 +175,24 @@ def live_tables(engine_name: str, schema_name: str, table: str | None = None) ->
     return found
 
 
+_SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys", "main", "temp", "system"}
+
+
+def engine_schemas(engine_name: str) -> list[str] | None:
+    """The schemas ``engine_name`` holds that its readers may see, to pick from; None when the engine cannot say."""
+    engine = _engine_or_none(engine_name)
+    if engine_name in PARQUET_ENGINES:
+        root = parquet_path("x", "x").parent.parent
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    try:
+        batches = list(engine.stream("SELECT DISTINCT table_schema FROM information_schema.tables", timeout_s=30,
+                                     job_id=f"schemas-{uuid.uuid4().hex}"))
+    except Exception:  # an engine that refuses the catalogue query: the caller says less, nothing breaks
+        return None
+    names = {str(v) for b in batches for v in b.column(0).to_pylist() if v}
+    return sorted(n for n in names if n.lower() not in _SYSTEM_SCHEMAS and not n.startswith(("pg_", "_")))
+
+
 def table_bytes(engine_name: str, schema_name: str, table: str) -> int | None:
     """Size on disk of a Parquet table (the servers keep theirs to themselves)."""
     if engine_name not in PARQUET_ENGINES:

@@ -162,3 +162,13 @@ def test_deleting_a_table_deletes_its_data_in_the_server_and_frees_the_name(user
     assert [t.name for t in do_discover_schema(users.owner, SCHEMA, engine=engine)] == []  # discovery brings nothing back
     again = do_ingest_file(users.owner, path, schema=SCHEMA, table="stars", engine=engine, chunk_rows=1000)
     assert again.row_count == N
+
+
+def test_discovering_a_missing_schema_in_a_server_creates_nothing_and_lists_its_schemas(users: FourUsers, engine: str) -> None:
+    from apps.metadata.models import Schema
+
+    _create_live_table(engine)
+    users.owner.is_staff = True
+    with pytest.raises(ValidationError, match=rf"{engine} has no schema 'nosuch' with tables\. It holds: .*{SCHEMA}"):
+        do_discover_schema(users.owner, "nosuch", engine=engine)
+    assert not Schema.objects.filter(name="nosuch").exists()

@@ -118,3 +118,80 @@ def test_a_withdrawn_table_is_hidden_from_everyone_and_comes_back_when_restored(
     assert Table.objects.get(pk=table.pk).withdrawn  # discovery does not bring it back
     do_restore_table(users.owner, Table.objects.get(pk=table.pk))
     assert all(visible_tables(u).filter(pk=table.pk).exists() for u in everyone)
+
+
+def described_table(users: FourUsers, tmp_path: Path) -> Table:
+    """An ingested table with everything a publisher writes filled in."""
+    import datetime
+
+    table = do_ingest_file(users.owner, stray_cell_csv(tmp_path / "cat.csv", rows=100, bad_line=50), schema="survey", table="sources",
+                           engine="duckdb", bad_cells="null")
+    table.title, table.description, table.utype = "Survey sources", "Positions of the survey's sources", "ivo://example/utype"
+    table.citation, table.doi, table.licence = "Doe et al. (2026), A&A 1, 1", "10.5281/zenodo.1234567", "CC-BY-4.0"
+    table.creators = [{"name": "Doe, Jane", "affiliation": "Observatory", "orcid": "0000-0002-1825-0097"}]
+    table.published_on, table.data_updated_on = datetime.date(2026, 1, 2), datetime.date(2026, 3, 4)
+    table.save()
+    ra = table.columns.get(name="ra")
+    ra.unit, ra.ucd, ra.description, ra.principal = "deg", "pos.eq.ra;meta.main", "Right ascension", True
+    ra.save()
+    return table
+
+
+TABLE_FIELDS = ("title", "description", "utype", "citation", "doi", "licence", "creators", "published_on", "data_updated_on",
+                "position_columns")
+
+
+def test_the_metadata_sidecar_round_trips_everything_the_publisher_wrote(
+        owner_is_publisher: FourUsers, science: Path, tmp_path: Path) -> None:
+    import io
+
+    from apps.metadata.actions import do_import_metadata
+    from apps.metadata.votable import metadata_votable
+
+    table = described_table(owner_is_publisher, tmp_path)
+    before = {key: getattr(table, key) for key in TABLE_FIELDS}
+    exported = metadata_votable(table)
+    Table.objects.filter(pk=table.pk).update(title="", description="", utype="", citation="", doi="", licence="", creators=[],
+                                             published_on=None, data_updated_on=None)
+    table.columns.update(unit="", ucd="", description="", principal=False)
+    table = Table.objects.get(pk=table.pk)
+    do_import_metadata(owner_is_publisher.owner, table, io.BytesIO(exported))
+    table = Table.objects.get(pk=table.pk)
+    assert {key: getattr(table, key) for key in TABLE_FIELDS} == before
+    ra = table.columns.get(name="ra")
+    assert (ra.unit, ra.ucd, ra.description, ra.principal) == ("deg", "pos.eq.ra;meta.main", "Right ascension", True)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("doi", "https://doi.org/10.5281/zenodo.1", "Did you mean '10.5281/zenodo.1'"),
+    ("doi", "my dataset", "is not a DOI"),
+    ("licence", "cc-by-4.0", "Write the licence as 'CC-BY-4.0'"),
+    ("licence", "free for all", "is not a licence we know"),
+])
+def test_a_doi_or_licence_that_is_not_one_is_refused(owner_is_publisher: FourUsers, science: Path, field: str, value: str,
+                                                       message: str) -> None:
+    from tests.metadata.conftest import make_table
+
+    table = make_table(owner_is_publisher)
+    setattr(table, field, value)
+    with pytest.raises(ValidationError, match=message):
+        table.full_clean()
+
+
+def test_a_licence_may_be_the_url_of_its_text(owner_is_publisher: FourUsers, science: Path) -> None:
+    from tests.metadata.conftest import make_table
+
+    table = make_table(owner_is_publisher)
+    table.licence, table.doi = "https://example.org/our-data-licence.html", "10.1000/182"
+    table.full_clean()
+
+
+def test_discovering_a_schema_that_does_not_exist_creates_nothing_and_lists_what_there_is(
+        owner_is_publisher: FourUsers, science: Path, tmp_path: Path) -> None:
+    from apps.metadata.models import Schema
+
+    do_ingest_file(owner_is_publisher.owner, stray_cell_csv(tmp_path / "cat.csv", rows=10, bad_line=5), schema="survey", table="sources",
+                   engine="duckdb", bad_cells="null")
+    with pytest.raises(ValidationError, match=r"duckdb has no schema 'suvrey' with tables\. It holds: survey\."):
+        do_discover_schema(owner_is_publisher.owner, "suvrey", engine="duckdb")
+    assert not Schema.objects.filter(name="suvrey").exists()
