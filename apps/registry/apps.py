@@ -7,4 +7,4 @@ class RegistryConfig(AppConfig):
     verbose_name = "VO Registry"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, signals  # noqa: F401  (register the system checks and signal handlers)
