@@ -203,7 +203,10 @@ class SyncHeartbeats:
         if alive:
             QueryJob.objects.filter(pk__in=alive, phase=phases.EXECUTING).update(heartbeat=timezone.now())
         for job_id in orphans:  # dropped before streaming began: nobody else will finish them
-            finish_sync(job_id, phases.ERROR, error=ORPHANED)
+            try:
+                finish_sync(job_id, phases.ERROR, error=ORPHANED)
+            finally:
+                self.forget(job_id)  # tried once: if that failed, the job goes silent and the reaper ends it
 
 
 heartbeats = SyncHeartbeats()
