@@ -15,16 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import before_task_publish, worker_init
 from kombu.transport.sqlalchemy import Transport as SQLAlchemyTransport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daiquiri.settings")
 
 _WORKERS_DIR = Path(__file__).resolve().parent.parent / "workers"
 
-app = Celery("daiquiri")
+app = Celery("daiquiri", task_cls="workers.checked:CheckedTask")  # runs only tasks of its own configuration
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = [f"workers.{m.name}" for m in pkgutil.iter_modules([str(_WORKERS_DIR)]) if not m.ispkg]
+
+
+@before_task_publish.connect
+def _stamp_configuration(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    from apps.core.fingerprint import stamp_task_message
+
+    stamp_task_message(headers)
 
 
 @worker_init.connect

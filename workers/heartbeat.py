@@ -40,7 +40,7 @@ def beat(name: str, started: datetime) -> bool:
     if not broker_reachable():
         return False
     try:
-        do_record_heartbeat(name, started)
+        do_record_heartbeat(name, started)  # with this worker's configuration fingerprint
         return True
     except Exception:  # the portal database is away for a moment: say so, beat again later
         log.warning("worker heartbeat failed", exc_info=True)

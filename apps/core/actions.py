@@ -11,10 +11,13 @@ from .models import WorkerHeartbeat
 FORGET_AFTER = timedelta(days=1)
 
 
-def do_record_heartbeat(name: str, started: datetime) -> None:
-    """Mark a worker process alive now; rows of workers silent for a day go (killed long ago)."""
+def do_record_heartbeat(name: str, started: datetime, fingerprint: str | None = None) -> None:
+    """Mark a worker process alive now, with its configuration (default: this process's); rows of workers silent for a day go."""
+    from .fingerprint import configuration_fingerprint
+
+    fingerprint = configuration_fingerprint() if fingerprint is None else fingerprint
     now = timezone.now()
-    WorkerHeartbeat.objects.update_or_create(name=name[:255], defaults={"started": started, "seen": now})
+    WorkerHeartbeat.objects.update_or_create(name=name[:255], defaults={"started": started, "seen": now, "fingerprint": fingerprint})
     WorkerHeartbeat.objects.filter(seen__lt=now - FORGET_AFTER).delete()
 
 

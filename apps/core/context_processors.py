@@ -13,6 +13,6 @@ def site(request: HttpRequest) -> dict[str, Any]:
 
 def workers_notice() -> str:
     """The warning the query pages show when no worker would run a query, or nothing."""
-    from .workers import NO_WORKER_NOTE, workers_alive
+    from .workers import no_worker_note, workers_alive
 
-    return "" if workers_alive() else NO_WORKER_NOTE
+    return "" if workers_alive() else no_worker_note()

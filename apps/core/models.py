@@ -14,6 +14,7 @@ class WorkerHeartbeat(models.Model):
     name = models.CharField(max_length=255, unique=True)  # Celery node name and process id
     started = models.DateTimeField()
     seen = models.DateTimeField(db_index=True)
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="Its configuration (apps/core/fingerprint.py).")
 
     def __str__(self) -> str:
         return self.name

@@ -226,7 +226,7 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
         return render(request, "metadata/admin/form.html", context)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        found = super().get_actions(request)
+        found: dict[str, Any] = dict(super().get_actions(request))
         if "delete_selected" in found:  # say what it does: the data goes too
             func, name, _ = found["delete_selected"]
             found["delete_selected"] = (func, name, "Delete the selected tables and their data")

@@ -30,7 +30,7 @@ from apps import formats
 from apps.accounts.addresses import client_address
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
-from apps.core.workers import NO_WORKER_NOTE, workers_alive
+from apps.core.workers import no_worker_note, workers_alive
 from apps.datalink.results import describe_result
 from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
@@ -38,6 +38,7 @@ from apps.query.models import QueryJob
 from apps.query.permissions import access_job, jobs_for
 from apps.query.planning import error_message
 from apps.query.queues import QueueError
+from apps.registry.records import tap_id
 from apps.uws import handlers, phases
 from apps.uws.documents import CONTENT_TYPE as UWS_TYPE
 from apps.uws.documents import JobRef, job_list_document, parse_timestamp
@@ -109,7 +110,7 @@ def root(request: HttpRequest) -> HttpResponse:
 @require_safe
 def capabilities(request: HttpRequest) -> HttpResponse:
     body = vosi.capabilities_document(_base_url(request), languages=service.languages(), formats=service.output_formats(),
-                                      limits=service.limits(), udfs=service.udf_forms())
+                                      limits=service.limits(), udfs=service.udf_forms(), ivoid=tap_id())
     return _xml(body)
 
 
@@ -120,7 +121,7 @@ def availability(request: HttpRequest) -> HttpResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         # Without a live worker, async jobs would wait in QUEUED for ever: not available, and why.
-        up, note = (True, "The service is accepting queries.") if workers_alive() else (False, NO_WORKER_NOTE)
+        up, note = (True, "The service is accepting queries.") if workers_alive() else (False, no_worker_note())
     except Exception as exc:  # any database failure means "not available", with the reason
         up, note = False, f"The metadata database cannot be reached: {exc}"
     return _xml(vosi.availability_document(up, STARTED if up else None, note))
