@@ -150,10 +150,12 @@ def _limits(capability: ET.Element, limits: Limits) -> None:
 
 
 def capabilities_document(base_url: str, *, languages: Sequence[Language], formats: Sequence[OutputFormat],
-                          limits: Limits, udfs: Sequence[tuple[str, str]] = ()) -> bytes:
+                          limits: Limits, udfs: Sequence[tuple[str, str]] = (), ivoid: str = "") -> bytes:
     root = _declare(ET.Element(_q(CAP, "capabilities")), vr=VR, vs=VS, tr=TR)
     tap = _sub(root, "capability", standardID="ivo://ivoa.net/std/TAP")
     _xsi_type(tap, "tr:TableAccess")
+    if ivoid:  # the capability's description is the one place VOSI leaves for the service's registry identifier
+        _sub(tap, "description", f"The TAP service registered as {ivoid}.")
     _interface(tap, base_url, use="base", role="std", secured=True)
     for language in languages:
         _language(tap, language, udfs)

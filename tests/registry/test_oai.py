@@ -150,3 +150,14 @@ def test_bad_requests_get_the_oai_error_that_names_the_fault(demo: Any, client: 
     assert error_code(etree.fromstring(repeated.content)) == "badArgument"
     posted = client.post("/registry/oai", {"verb": "Identify"})
     assert posted.status_code == 200 and error_code(etree.fromstring(posted.content)) is None
+
+
+def test_the_capabilities_and_the_tap_page_name_the_service_identifier(db: None, client: Client, settings: Any) -> None:
+    from tests.uws.schemas import assert_valid
+
+    settings.REGISTRY_AUTHORITY = "data.example.org"
+    capabilities = assert_valid(client.get("/tap/capabilities").content)
+    tap = capabilities.find("capability[@standardID='ivo://ivoa.net/std/TAP']")
+    assert tap is not None and "ivo://data.example.org/tap" in tap.findtext("description")
+    page = client.get("/tap/").content.decode()
+    assert '<code id="tap-ivoid">ivo://data.example.org/tap</code>' in page
