@@ -521,7 +521,8 @@ def _finish(job: ComputeJob, exit_code: int | None, timed_out: bool, over_quota:
 
 
 def reap() -> int:
-    """Jobs whose container vanished (engine restarted, worker killed hard) end in ERROR."""
+    """Jobs whose container vanished (engine restarted, worker killed hard) end in ERROR; notebook
+    sessions idle past their domain's limit are stopped (sessions.cull_sessions)."""
     count = 0
     now = timezone.now()
     unwatched = ComputeJob.objects.filter(phase=phases.EXECUTING, watched__lt=now - dt.timedelta(seconds=60)).exclude(container_id="")
@@ -534,4 +535,7 @@ def reap() -> int:
             _fail(job, "The job's container disappeared (the engine or its worker stopped).")
             _revoke_token(job)
             count += 1
+    from .sessions import cull_sessions  # sessions.py builds on this module
+
+    cull_sessions(now)
     return count

@@ -1,14 +1,16 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.access.actions import do_create_resource
 
-from .models import ComputeDomain, ComputeImage, ComputeJob
+from .models import ComputeDomain, ComputeImage, ComputeJob, ComputeSession
+from .sessions import do_stop_session
 
 
 @admin.register(ComputeImage)
 class ComputeImageAdmin(admin.ModelAdmin):
-    list_display = ["name", "docker_image", "notebooks", "enabled"]
+    list_display = ["name", "docker_image", "notebooks", "jupyterlab", "enabled"]
     exclude = ["resource"]
 
     def save_model(self, request: HttpRequest, obj: ComputeImage, form: object, change: bool) -> None:
@@ -19,7 +21,8 @@ class ComputeImageAdmin(admin.ModelAdmin):
 
 @admin.register(ComputeDomain)
 class ComputeDomainAdmin(admin.ModelAdmin):
-    list_display = ["name", "docker_host", "cpus", "memory_mb", "max_runtime_s", "max_jobs", "network", "trusted", "enabled"]
+    list_display = ["name", "docker_host", "cpus", "memory_mb", "max_runtime_s", "max_jobs", "max_sessions_per_user", "session_idle_s",
+                    "network", "trusted", "enabled"]
     exclude = ["resource"]
 
     def save_model(self, request: HttpRequest, obj: ComputeDomain, form: object, change: bool) -> None:
@@ -33,3 +36,20 @@ class ComputeJobAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "image", "domain", "phase", "created", "exit_code"]
     list_filter = ["phase", "domain", "image"]
     readonly_fields = [f.name for f in ComputeJob._meta.fields]
+
+
+@admin.register(ComputeSession)
+class ComputeSessionAdmin(admin.ModelAdmin):
+    """Operators see every session and stop the ones they select (recorded in the activity log)."""
+
+    list_display = ["id", "owner", "image", "domain", "state", "created", "last_activity"]
+    list_filter = ["state", "domain", "image"]
+    readonly_fields = [f.name for f in ComputeSession._meta.fields if f.name != "token_hash"]
+    exclude = ["token_hash"]
+    actions = ["stop_sessions"]
+
+    @admin.action(description="Stop the selected sessions")
+    def stop_sessions(self, request: HttpRequest, queryset: QuerySet[ComputeSession]) -> None:
+        for session in queryset.filter(state__in=ComputeSession.LIVE).select_related("owner", "domain"):
+            do_stop_session(session, f"stopped by the operator {request.user}")
+        self.message_user(request, "The selected sessions are stopped.")

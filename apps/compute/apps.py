@@ -15,3 +15,4 @@ class ComputeConfig(AppConfig):
         register_resource_type("image", "Container image", ("run",))
         register_resource_type("domain", "Compute domain", ("run",))
         register_scoped_tokens(tokens.PREFIX, tokens.resolve)
+        register_scoped_tokens(tokens.SESSION_PREFIX, tokens.resolve_session)

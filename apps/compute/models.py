@@ -1,4 +1,4 @@
-"""Container images, compute domains (Docker endpoints with limits) and batch jobs."""
+"""Container images, compute domains (Docker endpoints with limits), batch jobs and notebook sessions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class ComputeImage(models.Model):
     docker_image = models.CharField(max_length=255, help_text="Image reference in the engine, e.g. daiquiri/python:latest.")
     description = models.TextField(blank=True)
     notebooks = models.BooleanField(default=False, help_text="Has jupyter nbconvert and a python3 kernel.")
+    jupyterlab = models.BooleanField(default=False, help_text="Has JupyterLab and start-session: offered for interactive notebook sessions.")
     enabled = models.BooleanField(default=True)
     resource = models.OneToOneField(Resource, on_delete=models.CASCADE, related_name="compute_image")
 
@@ -38,6 +39,8 @@ class ComputeDomain(models.Model):
     memory_mb = models.PositiveIntegerField(default=1024, help_text="Memory per job (no swap beyond it).")
     max_runtime_s = models.PositiveIntegerField(default=3600, help_text="A job running longer is stopped and fails.")
     max_jobs = models.PositiveIntegerField(default=2, help_text="Jobs running at once; more wait in the queue.")
+    max_sessions_per_user = models.PositiveIntegerField(default=3, help_text="Notebook sessions one user may have open here.")
+    session_idle_s = models.PositiveIntegerField(default=3 * 24 * 3600, help_text="A notebook session idle this long is stopped.")
     network = models.CharField(
         max_length=100, blank=True,
         help_text="Docker network for jobs that ask for one; empty: jobs never get a network. Jobs reach the portal "
@@ -114,3 +117,49 @@ class ComputeJob(models.Model):
         from django.utils import timezone
 
         return ((self.end_time or timezone.now()) - self.start_time).total_seconds()
+
+
+class ComputeSession(models.Model):
+    """An interactive JupyterLab in a container, reached only through the portal's proxy (proxy.py)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    STATES = [(STARTING, "starting"), (RUNNING, "running"), (STOPPED, "stopped"), (FAILED, "failed")]
+    LIVE = (STARTING, RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="compute_sessions")
+    image = models.ForeignKey(ComputeImage, on_delete=models.PROTECT, related_name="sessions")
+    domain = models.ForeignKey(ComputeDomain, on_delete=models.PROTECT, related_name="sessions")
+    mounts = models.JSONField(default=list, blank=True, help_text='[{"volume": id, "write": bool}] as granted.')
+    state = models.CharField(max_length=10, choices=STATES, default=STARTING, db_index=True)
+    container_id = models.CharField(max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True, help_text="The session's scoped key (tokens.py).")
+    error = models.TextField(blank=True)
+    stop_reason = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    ready_time = models.DateTimeField(null=True, blank=True, help_text="When JupyterLab first answered.")
+    last_activity = models.DateTimeField(null=True, blank=True, help_text="Last request through the proxy or kernel activity.")
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["owner", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.state}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE
+
+    @property
+    def container_name(self) -> str:
+        return f"daiquiri-session-{self.id}"
+
+    @property
+    def base_url(self) -> str:
+        """JupyterLab's base URL: the portal path the proxy serves it under."""
+        return f"/compute/sessions/{self.id}/"

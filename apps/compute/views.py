@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -23,10 +23,10 @@ from apps.files.models import Volume
 from apps.files.paths import PathError
 from apps.uws import phases
 
-from . import actions
+from . import actions, sessions
 from .engine import CONTAINER_TMP, mount_target
-from .models import ComputeJob
-from .specs import spec_from_json
+from .models import ComputeJob, ComputeSession
+from .specs import find_domain, find_image, spec_from_json
 
 
 def _user(request: HttpRequest | Request) -> User:
@@ -65,6 +65,8 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "images": actions.runnable_images(user), "domains": actions.usable_domains(user), "volumes": volumes,
         "jobs": ComputeJob.objects.filter(owner=user).select_related("image", "domain")[:100], "form": request.POST,
+        "sessions": ComputeSession.objects.filter(owner=user).select_related("image", "domain")[:20],
+        "lab_images": actions.runnable_images(user).filter(jupyterlab=True),
     }
     return render(request, "compute/index.html", context)
 
@@ -166,3 +168,82 @@ def api_domains(request: Request) -> Response:
          "queued": d.jobs.filter(phase=phases.QUEUED).count()}
         for d in actions.usable_domains(request.user)
     ])
+
+
+# --- notebook sessions -----------------------------------------------------------
+def _session_mounts(request: HttpRequest) -> list[dict[str, object]]:
+    return [{"volume": key.removeprefix("mount_"), "write": value == "rw"}
+            for key, value in request.POST.items() if key.startswith("mount_") and value in ("ro", "rw")]
+
+
+def _start_session(user: User, data: dict[str, Any]) -> ComputeSession:
+    image, domain = find_image(user, data.get("image")), find_domain(user, data.get("domain"))
+    mounts = data.get("mounts") or []
+    if not isinstance(mounts, list) or not all(isinstance(m, dict) and "volume" in m for m in mounts):
+        raise ValidationError('mounts is a list of {"volume": id, "write": bool}.')
+    for item in mounts:
+        if not str(item["volume"]).isdigit():
+            raise ValidationError(f"No volume {item['volume']!r}.")
+    return sessions.do_start_session(user, image, domain, [{"volume": int(m["volume"]), "write": bool(m.get("write"))} for m in mounts])
+
+
+@login_required
+@require_POST
+def start_session(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    try:
+        session = _start_session(user, {"image": request.POST.get("image"), "domain": request.POST.get("domain"),
+                                        "mounts": _session_mounts(request)})
+    except (ValidationError, PermissionDenied, Http404) as exc:
+        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc) or "You may not do this.")
+        return redirect("compute:index")
+    return redirect("compute:session", session.pk)
+
+
+@login_required
+def session_page(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = sessions.refresh(sessions.access_session(_user(request), session_id))
+    return render(request, "compute/session.html", {"session": session, "volumes": sessions.session_volumes(session),
+                                                    "starting": session.state == ComputeSession.STARTING})
+
+
+@login_required
+@require_POST
+def stop_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = sessions.do_stop_session(sessions.access_session(_user(request), session_id), "stopped by its owner")
+    messages.success(request, f"The session is {session.state}.")
+    return redirect("compute:index")
+
+
+def session_json(session: ComputeSession) -> dict[str, Any]:
+    return {
+        "id": str(session.id), "state": session.state, "image": session.image.name, "domain": session.domain.name,
+        "mounts": session.mounts, "url": session.base_url + "lab", "created": session.created, "ready_time": session.ready_time,
+        "last_activity": session.last_activity, "end_time": session.end_time, "error": session.error, "stop_reason": session.stop_reason,
+    }
+
+
+@api_view(["GET", "POST"])
+def api_sessions(request: Request) -> Response:
+    user = _user(request)
+    if request.method == "POST":
+        try:
+            session = _start_session(user, request.data if isinstance(request.data, dict) else {})
+        except sessions.TooManySessions as exc:
+            return Response({"detail": exc.messages[0]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        except (ValidationError, PermissionDenied, Http404) as exc:
+            return _refusal(exc)
+        session.refresh_from_db()
+        return Response(session_json(session), status=status.HTTP_201_CREATED)
+    live = ComputeSession.objects.filter(owner=user).select_related("image", "domain")[:100]
+    return Response([session_json(s) for s in live])
+
+
+@api_view(["GET", "DELETE"])
+def api_session(request: Request, session_id: str) -> Response:
+    session = sessions.access_session(_user(request), session_id)
+    if request.method == "DELETE":
+        session = sessions.do_stop_session(session, "stopped by its owner")
+    else:
+        session = sessions.refresh(session)
+    return Response(session_json(session))
