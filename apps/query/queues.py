@@ -57,6 +57,15 @@ def get_queue(name: str | None) -> Queue:
     raise QueueError(f"There is no queue called {name!r}; the queues are {', '.join(q.name for q in all_queues())}.")
 
 
+def queue_or_default(name: str | None) -> Queue:
+    """The queue a stored job names, or the default queue if that one has left the settings since:
+    for showing the job's limits only. Running the job checks its queue again (and fails readably)."""
+    try:
+        return get_queue(name)
+    except QueueError:
+        return get_queue(None)
+
+
 def queue_resource(queue: Queue) -> Resource:
     """The queue's Resource, created (with its default grant) on first use."""
     existing = Resource.objects.filter(type=RESOURCE_TYPE, name=queue.name).first()

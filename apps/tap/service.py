@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps import formats
 from apps.query import actions
 from apps.query.models import QueryJob
-from apps.query.queues import QueueError, all_queues, get_queue
+from apps.query.queues import QueueError, all_queues, get_queue, queue_or_default
 from apps.uws import phases
 from apps.uws.documents import ErrorSummary, JobSummary, Result
 from apps.uws.handlers import UwsError
@@ -123,7 +123,7 @@ class TapJobStore:
         return self.request.build_absolute_uri(reverse("tap:async"))
 
     def summary(self, job: QueryJob) -> JobSummary:
-        queue = get_queue(job.queue)
+        queue = queue_or_default(job.queue)
         results: tuple[Result, ...] = ()
         if job.phase == phases.COMPLETED:
             href = self.request.build_absolute_uri(reverse("tap:job_result", args=[job.id]))
@@ -151,7 +151,7 @@ class TapJobStore:
 
     def set_execution_duration(self, job: QueryJob, seconds: int) -> None:
         # Never longer than the queue allows: the store keeps what will be enforced.
-        _update(job, execution_duration=get_queue(job.queue).timeout_for(seconds))
+        _update(job, execution_duration=queue_or_default(job.queue).timeout_for(seconds))
 
     def set_destruction(self, job: QueryJob, when: dt.datetime) -> None:
         limit = job.created + dt.timedelta(days=int(settings.QUERY_DESTRUCTION_DAYS))
@@ -176,7 +176,7 @@ class TapJobStore:
             duration = parameters["executionduration"].strip()
             if not duration.isdigit():
                 raise UwsError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
-            fields["execution_duration"] = get_queue(fields.get("queue", job.queue)).timeout_for(int(duration))
+            fields["execution_duration"] = queue_or_default(fields.get("queue", job.queue)).timeout_for(int(duration))
         fields["parameters"] = extra
         _update(job, **fields)
         if "destruction" in parameters:

@@ -230,3 +230,21 @@ def test_native_rows_from_is_a_query_error(users: FourUsers) -> None:
     response = Client().post("/tap/sync", {"QUERY": "SELECT * FROM ROWS FROM (generate_series(1, 3)) AS t(n)",
                                             "LANG": "postgresql", "REQUEST": "doQuery"})
     assert response.status_code == 400 and b"not a published table" in response.content
+
+
+def test_a_job_whose_queue_was_removed_from_the_settings_is_still_shown(users: FourUsers) -> None:
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT 1", queue="retired", source=QueryJob.SOURCE_TAP_ASYNC)
+    client = client_for(users.owner)
+    assert client.get(f"/tap/async/{job.id}").status_code == 200
+    assert client.get(f"/tap/async/{job.id}/executionduration").status_code == 200
+    response = client.post(f"/tap/async/{job.id}/phase", {"PHASE": "RUN"})
+    assert response.status_code < 500
+    job.refresh_from_db()
+    assert job.phase == "ERROR" and "retired" in job.error
+
+
+def test_a_queue_and_a_duration_changed_together_are_checked(users: FourUsers) -> None:
+    client = client_for(users.owner)
+    job_url = client.post("/tap/async", {"QUERY": "SELECT 1", "LANG": "ADQL"})["Location"]
+    response = client.post(job_url + "/parameters", {"QUEUE": "nosuch", "EXECUTIONDURATION": "10"})
+    assert 400 <= response.status_code < 500 and b"no queue called" in response.content
