@@ -226,3 +226,21 @@ def test_spark_native_sql_reads_temporary_views_and_no_path(spark_remote: str, s
         assert rows(engine, f"SELECT count(*) AS n FROM {engine.sql_from(STARS)}", None, job_id) == [{"n": 1000}]
     finally:
         engine.close()
+
+
+def test_postgresql_scope_adds_little_to_a_tiny_query(pg: Any, pg_scope: Scope) -> None:
+    """The grant sync is one connection and four catalogue queries: small beside the query itself."""
+    import statistics
+
+    def timed(scope: Scope | None) -> float:
+        started = time.perf_counter()
+        rows(pg, "SELECT id, ra FROM cat.stars WHERE id < 10", scope, uuid.uuid4().hex)
+        return time.perf_counter() - started
+
+    timed(pg_scope), timed(None)
+    trusted, scoped = [], []
+    for _ in range(9):  # interleaved, so load from elsewhere hits both alike
+        trusted.append(timed(None))
+        scoped.append(timed(pg_scope))
+    ratio = statistics.median(scoped) / statistics.median(trusted)
+    assert ratio < 2.5, f"a scoped tiny query takes {ratio:.2f} times as long"

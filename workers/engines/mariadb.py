@@ -26,6 +26,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -58,6 +60,9 @@ class MariaDBEngine:
     def __init__(self, url: str, *, installation: str = "") -> None:
         self.installation = installation
         self._ready = False
+        self._admin_conn: pymysql.connections.Connection[Any] | None = None
+        self._admin_pid = 0
+        self._admin_lock = threading.Lock()
         parsed = urlparse(url)
         if parsed.scheme not in ("mysql", "mariadb"):
             raise EngineError("SCIENCE_MARIADB_URL must look like mysql://user:password@host:3306/database")
@@ -98,7 +103,22 @@ class MariaDBEngine:
         who = f"'{account}'@'%'"  # a checked plain name
         scope = Scope(scope.principal, self.server_database(scope.home),
                       tuple(replace(t, table=self._server(t.table)) for t in scope.tables))
-        with self.connect() as conn, conn.cursor() as cur:
+        with self._admin_lock:  # one kept connection (per process): a new one costs more than the whole sync
+            if self._admin_conn is None or not self._admin_conn.open or self._admin_pid != os.getpid():
+                self._admin_conn, self._admin_pid = self.connect(), os.getpid()
+            else:
+                self._admin_conn.ping(reconnect=True)
+            self._sync(self._admin_conn, account, who, scope)
+        return account
+
+    def close(self) -> None:
+        with self._admin_lock:
+            if self._admin_conn is not None and self._admin_pid == os.getpid():
+                self._admin_conn.close()
+            self._admin_conn = None
+
+    def _sync(self, conn: pymysql.connections.Connection[Any], account: str, who: str, scope: Scope) -> None:
+        with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(scope.home)} {COLLATION}")
             cur.execute("SELECT GET_LOCK(%s, 30)", [account])
             try:
@@ -112,7 +132,6 @@ class MariaDBEngine:
                 _sync_grants(cur, who, account, scope)
             finally:
                 cur.execute("SELECT RELEASE_LOCK(%s)", [account])
-        return account
 
     def _ensure_setup(self) -> None:
         if not self._ready:

@@ -33,6 +33,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -57,6 +58,7 @@ READER = "daiquiri_reader"
 MYDB_PREFIX = "mydb_"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 PSQL = shutil.which("psql")
+log = logging.getLogger(__name__)
 SMALL_PAGE = 10_000  # fetches up to this many rows go through psycopg, not COPY
 # Catalogue relations every role may read by default that show what belongs to others: schema, table and
 # column names (pg_class, pg_namespace ...), roles (user ids), databases, and sessions (pg_stat_activity's
@@ -165,16 +167,19 @@ class PostgreSQLEngine:
         conn.execute(pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(sch, role))
         conn.execute(pgsql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sch, role))
 
-    def ensure_schema(self, schema: str) -> None:
+    def ensure_schema(self, schema: str, conn: psycopg.Connection[Any] | None = None) -> None:
         """Create a schema (a user's MyDB or a science one) with the reader's grants."""
         check_name(TableName(schema, "x"))
-        with self.connect(autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone():
-                conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
-                if schema.startswith(MYDB_PREFIX):
-                    self._grant_mydb(conn, schema)
-                else:
-                    self._grant_science(conn, schema)
+        if conn is None:
+            with self.connect(autocommit=True) as own:
+                return self.ensure_schema(schema, own)
+        if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone():
+            conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema)))
+            if schema.startswith(MYDB_PREFIX):
+                self._grant_mydb(conn, schema)
+            else:
+                self._grant_science(conn, schema)
+        return None
 
     # ---- native SQL: the principal's own role -------------------------------------
     def enter_scope(self, scope: Scope) -> str:
@@ -185,9 +190,9 @@ class PostgreSQLEngine:
         so a share withdrawn since the last query is withdrawn here too.
         """
         role = self.role_of(scope.principal)
-        self.ensure_schema(scope.home)
         with self.connect() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [role])  # one sync of a role at a time
+            self.ensure_schema(scope.home, conn)
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE "
                                        "NOREPLICATION PASSWORD {}").format(pgsql.Identifier(role),
@@ -218,8 +223,9 @@ class PostgreSQLEngine:
         self._ensure_setup()
         if scope is not None and into.schema != scope.home:
             raise EngineError(f"results of {scope.principal} are stored in {scope.home} only")
-        self.ensure_schema(into.schema)
-        role = self.enter_scope(scope) if scope is not None else None
+        if scope is None:
+            self.ensure_schema(into.schema)
+        role = self.enter_scope(scope) if scope is not None else None  # which makes its home schema
         target = _qualified(into)
         with self.connect(job_id, reader=True, role=role) as conn:
             with Watch(job_id, timeout_s, conn.cancel_safe, enforce_timeout=False) as watch:
@@ -556,18 +562,25 @@ def hide_catalog(conn: psycopg.Connection[Any], reader: str) -> None:
     """Revoke from PUBLIC the catalogue views and functions in LEAKY_CATALOG (the service user keeps
     them), and make sure the reader is no member of the roles that read everybody's activity."""
     superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    statements: list[pgsql.SQL | pgsql.Composed] = []
     for name in LEAKY_CATALOG:
         if not conn.execute("SELECT to_regclass(%s)", [f"pg_catalog.{name}"]).fetchone()[0]:  # type: ignore[index]
             continue
         relation = pgsql.SQL("pg_catalog.{}").format(pgsql.Identifier(name))
         if not (superuser and superuser[0]):
-            conn.execute(pgsql.SQL("GRANT SELECT ON {} TO current_user").format(relation))
-        conn.execute(pgsql.SQL("REVOKE SELECT ON {} FROM PUBLIC").format(relation))
+            statements.append(pgsql.SQL("GRANT SELECT ON {} TO current_user").format(relation))
+        statements.append(pgsql.SQL("REVOKE SELECT ON {} FROM PUBLIC").format(relation))
     for function in LEAKY_FUNCTIONS:
         if conn.execute("SELECT to_regprocedure(%s)", [f"pg_catalog.{function}"]).fetchone()[0]:  # type: ignore[index]
-            conn.execute(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{function} FROM PUBLIC")
+            statements.append(pgsql.SQL(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{function} FROM PUBLIC"))  # type: ignore[arg-type]
     for role in ("pg_read_all_stats", "pg_monitor", "pg_read_all_data"):
-        conn.execute(pgsql.SQL("REVOKE {} FROM {}").format(pgsql.Identifier(role), pgsql.Identifier(reader)))
+        statements.append(pgsql.SQL("REVOKE {} FROM {}").format(pgsql.Identifier(role), pgsql.Identifier(reader)))
+    for statement in statements:
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:  # a service user that is not a superuser: say so, go on
+            log.warning("cannot run %s: the catalogue stays readable; run it as a superuser",
+                        statement.as_string(conn))
 
 
 # ---- types ---------------------------------------------------------------------
