@@ -22,10 +22,11 @@ from .errors import AdqlError
 from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geo_type, geometry_for
 from .parser import parse
 from .stcs import Compound, Region, Shape, frames, parse_region
-from .udfs import UDFS, builtin
+from .udfs import UDFS, builtin, emit_point
 from .udfs import emit as emit_udf
 from .units import unit_factor
 
+MAX_SQL_CHARS = 200_000  # of one emitted expression
 GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
 _GEO_XTYPE = {"POINT": ("point", "2"), "CIRCLE": ("circle", "3"), "POLYGON": ("polygon", "*"),
               "BOX": ("polygon", "8")}
@@ -766,6 +767,8 @@ class Translator:
     def is_geometry(self, e: A.Expr, scope: Scope) -> bool:
         if isinstance(e, A.Geom) or (isinstance(e, A.Func) and e.name == "CENTROID"):
             return True
+        if isinstance(e, A.Func) and e.kind == "udf" and self.udf_point(e, scope) is not None:
+            return True
         if isinstance(e, A.Cast) and e.type in GEOMETRY_TYPES:
             return True
         if isinstance(e, A.ColumnRef):
@@ -774,6 +777,9 @@ class Translator:
         return False
 
     def expr(self, e: A.Expr, scope: Scope) -> str:
+        return _bounded(self.expr_sql(e, scope), e)
+
+    def expr_sql(self, e: A.Expr, scope: Scope) -> str:
         if isinstance(e, A.Literal):
             return self.literal(e)
         if isinstance(e, A.ColumnRef):
@@ -864,7 +870,23 @@ class Translator:
             return self.d.as_double(sql)  # one result type, whatever the engine's
         return sql
 
+    def udf_point(self, e: A.Expr, scope: Scope) -> GPoint | None:
+        """A built-in function returning a POINT (unless the metadata defines one of that name)."""
+        if not (isinstance(e, A.Func) and e.kind == "udf"):
+            return None
+        if self.catalog is not None and self.catalog.function(e.name) is not None:
+            return None
+        known = builtin(e.name)
+        if known is None or known.point is None:
+            return None
+        args = [self.expr(a, scope) for a in e.args]
+        x, y = emit_point(known, self.d, args, e.args, e)
+        return GPoint(_bounded(x, e), _bounded(y, e))
+
     def udf(self, f: A.Func, scope: Scope) -> str:
+        point = self.udf_point(f, scope)
+        if point is not None:
+            return self.geometry_value(point)
         args = [self.expr(a, scope) for a in f.args]
         info = self.catalog.function(f.name) if self.catalog is not None else None
         if info is None:
@@ -963,6 +985,9 @@ class Translator:
                             "use POINT(ra, dec)", e.line, e.col)
         if isinstance(e, A.Cast) and e.type in GEOMETRY_TYPES:
             return self.cast_geometry(e)
+        point = self.udf_point(e, scope)
+        if point is not None:
+            return point
         if isinstance(e, A.Func) and e.kind == "udf" and self.d.name == "postgresql":
             return GNative(self.udf(e, scope), "REGION")
         raise AdqlError("a geometry (POINT, CIRCLE, BOX, POLYGON) is needed here", e.line, e.col)
@@ -1151,6 +1176,15 @@ class Translator:
         return OutputColumn("", "DOUBLE")
 
 
+def _bounded(sql: str, e: object) -> str:
+    if len(sql) > MAX_SQL_CHARS:
+        # Guards and some functions repeat their arguments: nesting them multiplies the
+        # text, and a huge statement can exhaust the engine's memory while planning it.
+        raise AdqlError("this expression is too large once written for the database; compute its "
+                        "inner part in a subquery", getattr(e, "line", None), getattr(e, "col", None))
+    return sql
+
+
 def _unwrap(q: A.Query) -> A.Query:
     """((SELECT ...)) is the SELECT itself when the brackets add nothing."""
     while isinstance(q.body, A.Query) and not q.order_by and q.offset is None:
@@ -1200,6 +1234,9 @@ def translate(text: str, dialect: str, *, catalog: Catalog | None = None,
     tree = parse(text)
     t = Translator(dialect, catalog)
     try:
-        return t.top_query(tree, maxrec)
+        out = t.top_query(tree, maxrec)
     except RecursionError:
         raise AdqlError("the query is nested too deeply") from None
+    if len(out.sql) > 4 * MAX_SQL_CHARS:
+        raise AdqlError("the query is too large once written for the database; simplify it or split it")
+    return out

@@ -17,6 +17,7 @@ from .dialects import Dialect
 from .errors import AdqlError
 
 Emit = Callable[[Dialect, list[str], list[A.Expr]], str]
+EmitPoint = Callable[[Dialect, list[str], list[A.Expr]], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class Udf:
     args: tuple[tuple[str, str], ...]  # (name, ADQL type)
     return_type: str
     description: str
-    emit: Emit
+    emit: Emit | None
     aggregate: bool = False
+    point: EmitPoint | None = None  # for functions returning a POINT: its (ra, dec) SQL
     dialects: tuple[str, ...] = ("postgresql", "mariadb", "duckdb", "spark")
 
     @property
@@ -123,7 +125,15 @@ def _constant_fraction(e: A.Expr) -> None:
 def _healpix_index(d: Dialect, a: list[str], nodes: list[A.Expr]) -> str:
     """The same SQL on every engine (pg_sphere's healpix_nest differs at the poles)."""
     order = _constant_int(nodes[0], "the HEALPix order", 0, 29)
-    ra, dec = a[1], a[2]
+    if d.name == "postgresql":
+        # PostgreSQL copies an argument into every place it is used when it flattens a
+        # subquery; behind the OFFSET 0 fence ra and dec are computed once.
+        inner = _healpix_formula(d, order, '"_hpx"."ra"', '"_hpx"."dec"')
+        return f'(SELECT {inner} FROM (SELECT {a[1]} AS "ra", {a[2]} AS "dec" OFFSET 0) AS "_hpx")'
+    return _healpix_formula(d, order, a[1], a[2])
+
+
+def _healpix_formula(d: Dialect, order: int, ra: str, dec: str) -> str:
     n = f"{float(2 ** order)!r}E0"
     z = f"SIN(RADIANS({dec}))"
     za = f"ABS({z})"
@@ -154,6 +164,71 @@ def _healpix_index(d: Dialect, a: list[str], nodes: list[A.Expr]) -> str:
     return f"({' + '.join(terms)})"
 
 
+def _healpix_center(d: Dialect, a: list[str], nodes: list[A.Expr]) -> tuple[str, str]:
+    """The centre of a nested HEALPix cell, as healpix_bare's hpd2loc (integer bit arithmetic)."""
+    order = _constant_int(nodes[0], "the HEALPix order", 0, 29)
+    index = a[1]
+    if d.name == "postgresql":  # pg_sphere's agrees with astropy-healpix, and uses index once
+        centre = f"center_of_healpix_nest({order}, {index})"
+        return f"DEGREES(long({centre}))", f"DEGREES(lat({centre}))"
+    face = d.int_div(index, str(4 ** order))
+
+    def bits(offset: int) -> str:  # de-interleave: x from the even bits, y from the odd ones
+        terms = [f"({d.int_div(index, str(2 ** (2 * k + offset)))} % 2) * {2 ** k}" for k in range(order)]
+        return "(" + (" + ".join(terms) or "0") + ")"
+
+    n = f"{float(2 ** order)!r}E0"
+    row = f"FLOOR({face} / 4.0E0)"
+    jr = f"(2 + {row} - ({bits(0)} + {bits(1)} + 1) / {n})"  # jrll[face] - x - y, x and y at cell centres
+    nr = f"LEAST({jr}, 4 - {jr}, 1)"
+    jpll = f"(2 * ({face} - 4 * {row}) + (CASE WHEN {row} = 1 THEN 0 ELSE 1 END))"
+    t = f"({jpll} * {nr} + ({bits(0)} - {bits(1)}) / {n})"
+    t = f"({t} - 8 * FLOOR({t} / 8.0E0))"
+    ra = f"(CASE WHEN {nr} < 1E-15 THEN 0 ELSE 45.0E0 * {t} / {nr} END)"
+    # In the polar caps z = 1 - nr^2/3, so the colatitude is 2 asin(nr / sqrt 6): precise at the poles.
+    dec = (f"(CASE WHEN {nr} < 1 THEN SIGN(2 - {jr}) * (90.0E0 - 2 * DEGREES(ASIN({nr} / SQRT(6.0E0)))) "
+           f"ELSE DEGREES(ASIN((2 - {jr}) * 2.0E0 / 3.0E0)) END)")
+    return ra, dec
+
+
+def _moved(d: Dialect, ra: str, dec: str, pmra: str, pmdec: str, years: str, mu_r: str | None = None
+           ) -> tuple[str, str]:
+    """A star's direction after ``years``, in degrees; pmra (the proper motion in RA times
+    cos(dec)), pmdec and mu_r (radial, as parallax times radial velocity) in radians per year.
+
+    With ``mu_r``: rectilinear motion, r(1 + mu_r t) + (p mu_ra + q mu_dec) t (rigorous).
+    Without: along the great circle the proper motion starts on, by the angle |mu| t."""
+    a, dd = f"RADIANS({ra})", f"RADIANS({dec})"
+    ua, ud = f"({pmra} * {years})", f"({pmdec} * {years})"
+    if mu_r is not None:
+        grow = f"(1 + {mu_r} * {years})"
+    else:  # r cos(theta) + e sin(theta), e the unit direction of motion, theta = |mu| t
+        theta = f"SQRT({ua} * {ua} + {ud} * {ud})"
+        grow = f"COS({theta})"
+        sinc = f"(CASE WHEN {theta} = 0 THEN 1 ELSE SIN({theta}) / {theta} END)"
+        ua, ud = f"({ua} * {sinc})", f"({ud} * {sinc})"
+    ux = f"(COS({dd}) * COS({a}) * {grow} - SIN({a}) * {ua} - SIN({dd}) * COS({a}) * {ud})"
+    uy = f"(COS({dd}) * SIN({a}) * {grow} + COS({a}) * {ua} - SIN({dd}) * SIN({a}) * {ud})"
+    uz = f"(SIN({dd}) * {grow} + COS({dd}) * {ud})"
+    lon = f"DEGREES(ATAN2({uy}, {ux}))"
+    return f"({lon} - 360.0E0 * FLOOR({lon} / 360.0E0))", f"DEGREES(ATAN2({uz}, SQRT({ux} * {ux} + {uy} * {uy})))"
+
+
+def _apply_pm(d: Dialect, a: list[str], _: list[A.Expr]) -> tuple[str, str]:
+    return _moved(d, a[0], a[1], f"RADIANS({a[2]})", f"RADIANS({a[3]})", a[4])
+
+
+MAS = "4.84813681109536E-9"  # radians per milliarcsecond
+AU_KM_S_YR = "4.740470463533348E0"  # km/s of 1 au per Julian year
+
+
+def _epoch_prop_pos(d: Dialect, a: list[str], _: list[A.Expr]) -> tuple[str, str]:
+    ra, dec, parallax, pmra, pmdec, rv, ref, out = a
+    years = f"({out} - {ref})"
+    mu_r = f"(COALESCE({rv}, 0) * COALESCE({parallax}, 0) / {AU_KM_S_YR} * {MAS})"
+    return _moved(d, ra, dec, f"(COALESCE({pmra}, 0) * {MAS})", f"(COALESCE({pmdec}, 0) * {MAS})", years, mu_r)
+
+
 UDFS: dict[str, Udf] = {u.name: u for u in [
     Udf("ivo_hasword", (("haystack", "VARCHAR"), ("needle", "VARCHAR")), "INTEGER",
         "1 if needle is one of the blank-separated words of haystack, ignoring case; else 0 "
@@ -171,6 +246,21 @@ UDFS: dict[str, Udf] = {u.name: u for u in [
     Udf("ivo_healpix_index", (("order", "INTEGER"), ("ra", "DOUBLE"), ("dec", "DOUBLE")), "BIGINT",
         "The nested-scheme HEALPix index at order (a constant, 0 to 29) of the position ra, dec "
         "(degrees).", _healpix_index),
+    Udf("ivo_healpix_center", (("order", "INTEGER"), ("index", "BIGINT")), "POINT",
+        "The centre of the nested-scheme HEALPix cell index at order (a constant, 0 to 29).",
+        None, point=_healpix_center),
+    Udf("ivo_apply_pm", (("ra", "DOUBLE"), ("dec", "DOUBLE"), ("pmra", "DOUBLE"), ("pmde", "DOUBLE"),
+                         ("epdist", "DOUBLE")), "POINT",
+        "The position ra, dec (degrees) moved by the proper motions pmra (times cos(dec)) and pmde "
+        "(degrees per year) over epdist years, along the great circle the motion starts on.",
+        None, point=_apply_pm),
+    Udf("ivo_epoch_prop_pos", (("ra", "DOUBLE"), ("dec", "DOUBLE"), ("parallax", "DOUBLE"), ("pmra", "DOUBLE"),
+                               ("pmdec", "DOUBLE"), ("radial_velocity", "DOUBLE"), ("ref_epoch", "DOUBLE"),
+                               ("out_epoch", "DOUBLE")), "POINT",
+        "The position at out_epoch (years) of a star at ra, dec (degrees) at ref_epoch, with parallax "
+        "(mas), proper motions pmra (times cos(dec)) and pmdec (mas/yr) and radial velocity (km/s): "
+        "rigorous rectilinear motion with perspective acceleration; NULL motions count as 0.",
+        None, point=_epoch_prop_pos),
     Udf("ivo_stddev", (("value", "DOUBLE"),), "DOUBLE",
         "Aggregate: the sample standard deviation of the group's non-NULL values (double precision).",
         _stddev, aggregate=True),
@@ -195,8 +285,19 @@ def forms() -> list[tuple[str, str]]:
     return [(u.form, u.description) for u in UDFS.values()]
 
 
-def emit(udf: Udf, d: Dialect, args: list[str], nodes: list[A.Expr], node: A.Func) -> str:
+def check_arity(udf: Udf, args: list[str], node: A.Func) -> None:
     if len(args) != len(udf.args):
         raise AdqlError(f"{udf.name} takes {len(udf.args)} argument{'s' if len(udf.args) != 1 else ''}: "
                         f"{udf.form}", node.line, node.col)
+
+
+def emit(udf: Udf, d: Dialect, args: list[str], nodes: list[A.Expr], node: A.Func) -> str:
+    check_arity(udf, args, node)
+    assert udf.emit is not None, "geometry functions are emitted through emit_point"
     return udf.emit(d, args, nodes)
+
+
+def emit_point(udf: Udf, d: Dialect, args: list[str], nodes: list[A.Expr], node: A.Func) -> tuple[str, str]:
+    check_arity(udf, args, node)
+    assert udf.point is not None
+    return udf.point(d, args, nodes)

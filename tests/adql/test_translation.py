@@ -135,3 +135,21 @@ def test_it_refuses_a_combined_region_outside_a_predicate() -> None:
     with pytest.raises(AdqlError) as info:
         translate("SELECT REGION('Not (Circle 1 2 3)') FROM t", "postgresql")
     assert "can only be used in CONTAINS or INTERSECTS" in info.value.message
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_it_refuses_expressions_too_large_for_the_engine(dialect: str) -> None:
+    # Each guard repeats its argument; nested, the SQL would grow beyond what an engine can
+    # plan (a nested HEALPix query once made PostgreSQL's planner run out of memory).
+    nested = "x"
+    for _ in range(12):
+        nested = f"POWER({nested}, 2)"
+    with pytest.raises(AdqlError) as info:
+        translate(f"SELECT {nested} FROM t", dialect)
+    assert "too large once written for the database" in info.value.message
+    nested_cells = "SELECT ivo_healpix_center(29, ivo_healpix_index(29, ra, dec)) FROM t"
+    if dialect == "postgresql":  # pg_sphere's cell centre reads the index once
+        assert len(translate(nested_cells, dialect).sql) < 200_000
+    else:
+        with pytest.raises(AdqlError):
+            translate(nested_cells, dialect)
