@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from apps.core.checks import check_mariadb_database
-from workers.engines.base import TableName
+from workers.engines.base import EngineError, TableName
 from workers.engines.mariadb import MariaDBEngine, installation_problem
 
 SERVER = "mysql://root@127.0.0.1:3306"
@@ -74,3 +74,12 @@ def test_the_system_check_refuses_to_start(portals: tuple[MariaDBEngine, MariaDB
     assert error.id == "daiquiri.E020" and error.is_serious()
     settings.SITE_URL = "https://a.example.org"
     assert check_mariadb_database(None) == []
+
+
+def test_an_engine_writes_nothing_into_another_portals_database(portals: tuple[MariaDBEngine, MariaDBEngine]) -> None:
+    a, _ = portals
+    a.setup()
+    intruder = MariaDBEngine(f"{SERVER}/{a.database}", installation="https://b.example.org")
+    with pytest.raises(EngineError, match=r"belongs to the portal at https://a\.example\.org"):
+        intruder.execute("SELECT 1 AS x", into=TableName("mydb_1", "t"), timeout_s=30, job_id=uuid.uuid4().hex)
+    assert a.introspect("mydb_1") == []

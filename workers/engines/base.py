@@ -12,7 +12,8 @@ Where data lives:
   and worker processes read them without locks.
 - ``postgresql`` and ``mariadb`` hold published tables in their own schemas.
 - A user's results (MyDB) live in the engine that ran the query: a schema
-  ``mydb_<user id>`` in PostgreSQL/MariaDB, Parquet files under
+  ``mydb_<user id>`` in PostgreSQL, a database ``<URL's database>_mydb_<user id>``
+  in MariaDB (the engine maps the name), Parquet files under
   ``<MYDB_DIR>/<user id>/`` for DuckDB/Spark (``TableName('mydb_<user id>', t)``
   is ``<MYDB_DIR>/<user id>/<t>.parquet``; any other schema is under SCIENCE_DIR).
   ``workers.engines.mydb_table(user_id, name)`` builds that TableName.

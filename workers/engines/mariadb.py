@@ -148,6 +148,10 @@ class MariaDBEngine:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {_ident(database)}.{MARKER} (site_url VARCHAR(255) NOT NULL)")
             cur.execute(f"INSERT INTO {_ident(database)}.{MARKER} SELECT %s FROM DUAL "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {_ident(database)}.{MARKER})", [self.installation])
+            cur.execute(f"SELECT site_url FROM {_ident(database)}.{MARKER}")
+            owners = sorted({r[0] for r in cur.fetchall()})
+        if self.installation not in owners:  # never write into another portal's tables
+            raise EngineError(f"the MariaDB database {database} belongs to the portal at {', '.join(owners)}")
 
     # ---- the Engine protocol ---------------------------------------------------
     def execute(self, sql: str, *, into: TableName, timeout_s: float, job_id: str,
