@@ -300,7 +300,7 @@ class Spark(Dialect):
 
 
 # Arguments outside a function's domain give NULL: (condition for a value, SQL template).
-_DOMAINS = {
+DOMAINS = {
     "LOG": ("{0} > 0", "LN({0})"),
     "LOG10": ("{0} > 0", "LOG10({0})"),
     "SQRT": ("{0} >= 0", "SQRT({0})"),
@@ -314,7 +314,7 @@ _DOMAINS = {
 
 
 def _guarded(name: str, args: list[str]) -> str | None:
-    domain = _DOMAINS.get(name)
+    domain = DOMAINS.get(name)
     if domain is None:
         return None
     test, value = (part.format(*args) for part in domain)

@@ -5,6 +5,7 @@ from . import views
 app_name = "query"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("adql/", views.adql_reference, name="adql_reference"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<str:job_id>/", views.job_detail, name="job"),
     path("jobs/<str:job_id>/status", views.job_status, name="job_status"),

@@ -44,6 +44,14 @@ _JS_SAFE_INT = 2**53 - 1
 _WHERE = re.compile(r"^(?P<message>.*?)\s*\(line (?P<line>\d+), column (?P<column>\d+)\)\s*$", re.S)
 
 
+@require_GET
+def adql_reference(request: HttpRequest) -> HttpResponse:
+    """Every ADQL operator, function and UDF as this service runs it (apps/adql/reference.py)."""
+    from apps.adql.reference import RULES, sections
+
+    return render(request, "query/adql_reference.html", {"rules": RULES, "sections": sections()})
+
+
 def query_error(text: str) -> dict[str, Any]:
     """A job's error split into message and place, so pages can point at the line and column."""
     text = text.removeprefix("Query error: ")  # the box beside the query says that already
