@@ -42,14 +42,20 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.ROLES, initial=Membership.ROLE_MEMBER)
 
 
+# What each action lets the holder do, as the sharing dialogue says it.
+ACTION_LABELS = {"read": "see it and its description (read)", "query": "query it, and see it (query)", "write": "change it (write)",
+                 "run": "run it (run)", "submit": "submit jobs to it (submit)", "use": "use it (use)",
+                 "grant": "share it further (grant)"}
+
+
 class ShareForm(forms.Form):
-    action = forms.ChoiceField()
+    action = forms.ChoiceField(label="May")
     user = forms.CharField(required=False, label="User name or e-mail")
     group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False)
 
     def __init__(self, *args: object, actions: tuple[str, ...], groups: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["action"].choices = [(a, a) for a in actions]  # type: ignore[attr-defined]
+        self.fields["action"].choices = [(a, ACTION_LABELS.get(a, a)) for a in actions]  # type: ignore[attr-defined]
         self.fields["group"].queryset = groups  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, object]:

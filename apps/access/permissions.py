@@ -43,12 +43,14 @@ def _holder_q(user: AnyUser) -> Q:
 
 
 def allowed_resources(user: AnyUser, action: str, type: str) -> QuerySet[Resource]:
-    if action not in resource_type(type).actions:
+    rtype = resource_type(type)
+    if action not in rtype.actions:
         raise ValueError(f"{action!r} is not an action of resource type {type!r}")
     resources = Resource.objects.filter(type=type)
     if user.is_authenticated and user.is_superuser:
         return resources
-    granted = Privilege.objects.filter(_holder_q(user), action=action, resource__type=type).values("resource_id")
+    # A privilege of an action that implies this one counts too (query implies read: registry.py).
+    granted = Privilege.objects.filter(_holder_q(user), action__in=rtype.granted_by(action), resource__type=type).values("resource_id")
     if user.is_authenticated:
         return resources.filter(Q(owner=user) | Q(id__in=granted))
     return resources.filter(id__in=granted)
@@ -71,7 +73,7 @@ def actions_of(user: AnyUser, resource: Resource) -> set[str]:
     if user.is_authenticated and (user.is_superuser or resource.owner_id == user.pk):
         return actions
     held = Privilege.objects.filter(_holder_q(user), resource=resource).values_list("action", flat=True)
-    return actions & set(held)
+    return actions & resource_type(resource.type).with_implied(set(held))
 
 
 def can_grant(user: AnyUser, resource: Resource) -> bool:

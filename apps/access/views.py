@@ -135,9 +135,10 @@ def invitation_respond(request: HttpRequest, membership_id: int) -> HttpResponse
 
 
 def _shareable_groups(user: User) -> QuerySet[Group]:
+    """Users share with the groups they belong to; managers and data publishers (staff) with any group, built-in ones too."""
+    if is_manager(user) or user.is_staff:
+        return Group.objects.order_by("kind", "name")
     mine = Q(kind=Group.KIND_USER, memberships__user=user, memberships__status=Membership.STATUS_ACTIVE)
-    if is_manager(user):
-        mine |= ~Q(kind=Group.KIND_USER)
     return Group.objects.filter(mine).distinct()
 
 

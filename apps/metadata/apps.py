@@ -26,8 +26,9 @@ class MetadataConfig(AppConfig):
 
         post_delete.connect(_delete_resource, sender=models.Schema, dispatch_uid="metadata-schema-resource")
         post_delete.connect(_delete_resource, sender=models.Table, dispatch_uid="metadata-table-resource")
-        register_resource_type("schema", "Schema", ("read", "query"))
-        register_resource_type("table", "Table", ("read", "query"))
+        # Whoever may query a schema or table may read its description: one privilege, not two.
+        register_resource_type("schema", "Schema", ("read", "query"), implies={"query": ("read",)})
+        register_resource_type("table", "Table", ("read", "query"), implies={"query": ("read",)})
         # Any change to metadata or to who may see it invalidates every cached catalogue.
         for model in (models.Schema, models.Table, models.Column, models.Function, Privilege, Membership):
             post_save.connect(bump_metadata_version, sender=model, dispatch_uid=f"metadata-version-save-{model.__name__}")

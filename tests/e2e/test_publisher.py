@@ -149,3 +149,45 @@ def test_the_metadata_sidecar_round_trips_through_the_admin(page: Page, live_ser
     shot(page, "imported-metadata")
     table = Table.objects.get(pk=table.pk)
     assert {key: getattr(table, key) for key in TABLE_FIELDS} == before
+
+
+def test_a_publisher_shares_a_private_table_with_a_group_and_a_member_queries_it(
+        page: Page, live_server: Any, science_dir: Path, tmp_path: Path) -> None:
+    from apps.access.actions import do_create_group, do_invite, do_respond_to_invitation
+    from apps.metadata.actions import do_ingest_file, do_publish_table
+    from tests.e2e.test_signup_to_sharing import log_in
+
+    base = live_server.url
+    admin_login(page, base)
+    from django.contrib.auth.models import User
+
+    curator = User.objects.get(username="curator")
+    table = do_ingest_file(curator, stray_cell_csv(tmp_path / "cat.csv", rows=300, bad_line=20), schema="survey", table="sources",
+                           engine="duckdb", bad_cells="null")
+    do_publish_table(curator, table)  # published, but private: nobody else sees it yet
+    alice, bob = make_user("alice"), make_user("bob")
+    make_user("eve")  # an outsider
+    team = do_create_group(alice, "Survey team", "Alice's collaborators")
+    do_respond_to_invitation(bob, do_invite(alice, team, bob), accept=True)
+
+    page.goto(base + f"/admin/metadata/table/{table.pk}/change/")
+    page.get_by_role("link", name="Share").click()
+    page.get_by_label("May").select_option(label="query it, and see it (query)")
+    page.get_by_label("Group").select_option(label="Survey team")
+    shot(page, "share-dialogue")
+    page.get_by_role("button", name="Share").click()
+    expect(page.get_by_role("cell", name="group Survey team")).to_be_visible()
+    shot(page, "shared")
+
+    member = page.context.browser.new_context().new_page()  # type: ignore[union-attr]
+    log_in(member, base, "bob", "bob-password")
+    assert member.goto(base + "/data/survey/sources/").status == 200  # type: ignore[union-attr]
+    count = {"REQUEST": "doQuery", "LANG": "ADQL", "FORMAT": "csv", "QUERY": "SELECT COUNT(*) AS n FROM survey.sources"}
+    answer = member.request.get(base + "/tap/sync", params=count)  # the browser session counts for GET
+    assert answer.status == 200 and answer.text().split() == ['"n"', "300"], answer.text()
+
+    outsider = page.context.browser.new_context().new_page()  # type: ignore[union-attr]
+    log_in(outsider, base, "eve", "eve-password")
+    assert outsider.goto(base + "/data/survey/sources/").status == 404  # type: ignore[union-attr]
+    refused = outsider.request.get(base + "/tap/sync", params=count)
+    assert refused.status == 400 and "unknown table 'survey.sources'" in refused.text()

@@ -195,3 +195,32 @@ def test_discovering_a_schema_that_does_not_exist_creates_nothing_and_lists_what
     with pytest.raises(ValidationError, match=r"duckdb has no schema 'suvrey' with tables\. It holds: survey\."):
         do_discover_schema(owner_is_publisher.owner, "suvrey", engine="duckdb")
     assert not Schema.objects.filter(name="suvrey").exists()
+
+
+def test_a_query_privilege_lets_its_holders_read_the_table_too_and_nobody_else(owner_is_publisher: FourUsers, science: Path) -> None:
+    from apps.access.actions import do_grant
+    from apps.access.permissions import actions_of, has_privilege
+    from tests.metadata.conftest import make_table
+
+    users = owner_is_publisher
+    table = make_table(users, level="private")
+    do_grant(users.owner, table.resource, "query", group=users.group)  # one grant, not two
+    assert actions_of(users.owner, table.resource) == {"read", "query", "grant"}
+    assert actions_of(users.member, table.resource) == {"read", "query"}
+    assert actions_of(users.outsider, table.resource) == set() and actions_of(users.anonymous, table.resource) == set()
+    assert has_privilege(users.member, "read", table.resource) and not has_privilege(users.outsider, "read", table.resource)
+    for user, sees in ((users.owner, True), (users.member, True), (users.outsider, False), (users.anonymous, False)):
+        assert visible_tables(user, "read").filter(pk=table.pk).exists() is sees
+        assert visible_tables(user, "query").filter(pk=table.pk).exists() is sees
+
+
+def test_a_read_privilege_does_not_let_its_holders_query(owner_is_publisher: FourUsers, science: Path) -> None:
+    from apps.access.actions import do_grant
+    from apps.access.permissions import actions_of
+    from tests.metadata.conftest import make_table
+
+    users = owner_is_publisher
+    table = make_table(users, level="private")
+    do_grant(users.owner, table.resource, "read", group=users.group)
+    assert actions_of(users.member, table.resource) == {"read"}
+    assert not visible_tables(users.member, "query").filter(pk=table.pk).exists()
