@@ -224,3 +224,16 @@ def test_a_read_privilege_does_not_let_its_holders_query(owner_is_publisher: Fou
     do_grant(users.owner, table.resource, "read", group=users.group)
     assert actions_of(users.member, table.resource) == {"read"}
     assert not visible_tables(users.member, "query").filter(pk=table.pk).exists()
+
+
+def test_a_fits_column_arrow_cannot_hold_is_named(owner_is_publisher: FourUsers, science: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from astropy.io import fits
+
+    path = tmp_path / "complex.fits"
+    columns = [fits.Column(name="id", format="K", array=np.arange(5)),
+               fits.Column(name="visibility", format="M", array=np.arange(5) * (1 + 1j))]
+    fits.BinTableHDU.from_columns(columns).writeto(path)
+    with pytest.raises(ValidationError, match=r"FITS column visibility \(format M\) cannot be read"):
+        do_ingest_file(owner_is_publisher.owner, path, schema="survey", table="vis", engine="duckdb")
+    assert "visibility" in Event.objects.get(kind=kinds.INGEST_FAILED).details["reason"]
