@@ -241,7 +241,10 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": env_str("LOGIN_RATE_LIMIT", "10/m/ip,5/5m/key"),
+    # Off by default: failures on the login page meet the AUTH_FAILURES_* counters (apps/accounts/authentication.py),
+    # which count atomically and per (account, address). allauth's own limit, if set, adds a non-atomic one whose
+    # per-"key" part lets anyone lock an account out from anywhere (5/5m/key did).
+    "login_failed": env_str("LOGIN_RATE_LIMIT", ""),
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }

@@ -4,7 +4,7 @@ Accepted headers: ``Authorization: Token <key>``, ``Authorization: Bearer <key>`
 and ``Authorization: Basic <user:password>``, where the password may also be
 an API token (so TOPCAT users need not type their real password).
 
-Failed attempts are limited by three counters, each a fixed window of
+Failed attempts (here and on the login page, see adapter.py) are limited by three counters, each a fixed window of
 AUTH_FAILURE_WINDOW_S seconds in the cache (atomic on Redis):
 
 - per (account, client address): AUTH_FAILURES_ALLOWED. This is the one an
@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
@@ -59,15 +60,24 @@ def user_for_token(key: str) -> User | None:
     return token.user
 
 
+def account_key(login: str) -> str:
+    """One key per account however it is named: user name in any case, or one of its e-mail addresses."""
+    login = login.strip().lower()
+    if "@" in login and "\x00" not in login:
+        owner = EmailAddress.objects.filter(email__iexact=login).values_list("user__username", flat=True).first()
+        login = (owner or login).lower()
+    return hashlib.sha256(login.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def _account_of(scheme: str, value: str) -> str:
-    """A digest of the user name a Basic header names ("" for tokens, which name no account)."""
+    """The key of the account a Basic header names ("" for tokens, which name no account)."""
     if scheme != "basic":
         return ""
     try:
         username = base64.b64decode(value).decode("utf-8").partition(":")[0]
     except (binascii.Error, UnicodeDecodeError):
         return ""
-    return hashlib.sha256(username.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return account_key(username)
 
 
 def _counters(request: HttpRequest, account: str) -> list[tuple[str, int]]:
@@ -93,12 +103,18 @@ def _take(key: str) -> int:
     return int(count)
 
 
-def _give_back(keys: list[str]) -> None:
+def give_back(keys: list[str]) -> None:
     for key in keys:
         try:
             cache.decr(key)
         except ValueError:  # the window ended meanwhile
             pass
+
+
+def take_attempt(request: HttpRequest, account: str) -> list[str] | None:
+    """A slot for one password check on ``account`` (see account_key) from this client, or None if one of
+    the three counters is full. Give the slots back (give_back) if the check succeeds."""
+    return _reserve(_counters(request, account))
 
 
 def _reserve(counters: list[tuple[str, int]]) -> list[str] | None:
@@ -107,7 +123,7 @@ def _reserve(counters: list[tuple[str, int]]) -> list[str] | None:
     for key, limit in counters:
         taken.append(key)
         if _take(key) > limit:
-            _give_back(taken)
+            give_back(taken)
             return None
     return taken
 
@@ -148,13 +164,13 @@ def _check_header(request: HttpRequest) -> User | None:
     if scheme not in ("basic", "token", "bearer") or not value.strip():
         return None
     value = value.strip()
-    slots = _reserve(_counters(request, _account_of(scheme, value)))
+    slots = take_attempt(request, _account_of(scheme, value))
     if slots is None:
         raise AuthenticationFailed("Too many failed attempts; try again in a few minutes.")
     user = _check_credentials(request, scheme, value)
     if user is None:
         raise AuthenticationFailed("Invalid credentials.")  # the slots stay taken: this failure counts
-    _give_back(slots)
+    give_back(slots)
     return user
 
 

@@ -171,3 +171,51 @@ def test_the_client_address_believes_only_trusted_proxies(settings: Any, remote:
 
     settings.TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", environ={"TRUSTED_PROXIES": trusted})
     assert client_address(request("", remote, forwarded)) == client
+
+
+# --- the login page counts the same way -------------------------------------------------------------
+
+def page_login(client: Any, login: str, password: str, address: str) -> bool:
+    client.post("/accounts/login/", {"login": login, "password": password}, REMOTE_ADDR=address)
+    return "_auth_user_id" in client.session
+
+
+@pytest.fixture
+def verified_alice(alice: User) -> User:
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=alice, email=alice.email, verified=True, primary=True)
+    return alice
+
+
+def test_the_login_page_lets_the_owner_in_from_elsewhere_while_one_address_hammers(verified_alice: User) -> None:
+    from django.test import Client
+
+    for n in range(2 * LIMIT):
+        assert not page_login(Client(), "alice", f"guess-{n}", "192.0.2.66")
+    assert checks() <= LIMIT
+    assert not page_login(Client(), "alice", "alice-password", "192.0.2.66")
+    assert not page_login(Client(), "alice@example.org", "alice-password", "192.0.2.66")  # the address is the same account
+    assert page_login(Client(), "alice", "alice-password", "198.51.100.7")
+
+
+def test_parallel_wrong_passwords_on_the_login_page_make_at_most_the_limit_of_checks(verified_alice: User) -> None:
+    from allauth.account.adapter import get_adapter
+    from django.core.exceptions import ValidationError
+
+    def one(n: int) -> None:
+        made = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.66")
+        made.user = AnonymousUser()
+        made.session = {}  # type: ignore[assignment]
+        barrier.wait()
+        try:
+            get_adapter(made).authenticate(made, username="alice", password=f"guess-{n}")
+        except ValidationError:
+            pass
+        finally:
+            connection.close()
+
+    barrier = threading.Barrier(60)
+    with ThreadPoolExecutor(60) as pool:
+        list(pool.map(one, range(60)))
+    assert checks() <= LIMIT, f"{checks()} password checks for a limit of {LIMIT}"
