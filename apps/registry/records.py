@@ -24,6 +24,7 @@ from apps.metadata.tap_schema import tap_schema_rows
 from apps.tap import service, vosi
 
 from .models import RegistryRecord, TableCoverage
+from .oai import XSI
 from .vor import Creator, ResourceData, capability
 
 TAP_AUX = "ivo://ivoa.net/std/TAP#aux"
@@ -86,6 +87,10 @@ def _tableset(tables: list[Table]) -> ET.Element:
     document = ET.fromstring(vosi.tableset_document(rows))  # noqa: S314  (our own document)
     tableset = ET.Element("tableset")
     tableset.extend(list(document))
+    xsi_type = f"{{{XSI}}}type"
+    for element in tableset.iter():  # client-specific extensions of VOSI (e.g. ESA's column flags) stay out of records
+        for name in [n for n in element.attrib if n.startswith("{") and n != xsi_type]:
+            del element.attrib[name]
     return tableset
 
 
