@@ -135,9 +135,12 @@ def invitation_respond(request: HttpRequest, membership_id: int) -> HttpResponse
 
 
 def _shareable_groups(user: User) -> QuerySet[Group]:
-    """Users share with the groups they belong to; managers and data publishers (staff) with any group, built-in ones too."""
-    if is_manager(user) or user.is_staff:
+    """Users share with the groups they belong to; data publishers (staff) with any users' group; managers with any group,
+    the built-in Public and Anyone too."""
+    if is_manager(user):
         return Group.objects.order_by("kind", "name")
+    if user.is_staff:
+        return Group.objects.filter(kind=Group.KIND_USER).order_by("name")
     mine = Q(kind=Group.KIND_USER, memberships__user=user, memberships__status=Membership.STATUS_ACTIVE)
     return Group.objects.filter(mine).distinct()
 

@@ -7,4 +7,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Portal core"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401  (registers the system checks)
+        from .branding import brand_admin, sync_site_entry
+
+        post_migrate.connect(sync_site_entry, sender=self, dispatch_uid="core-sync-site-entry")
+        brand_admin()
