@@ -40,9 +40,9 @@ def do_sync_records(now: dt.datetime | None = None) -> list[oai.Record]:
     for data, table_pk in current_records():
         content = digest(resource_element(data, created=EPOCH, updated=EPOCH))
         row = stored.get(data.identifier)
-        if row is None:
-            row = RegistryRecord.objects.create(identifier=data.identifier, table_id=table_pk, digest=content,
-                                                created=now, updated=now)
+        if row is None:  # get_or_create: two first harvests at once must not collide on the unique identifier
+            row, _ = RegistryRecord.objects.get_or_create(identifier=data.identifier, defaults={
+                "table_id": table_pk, "digest": content, "created": now, "updated": now})
             stored[row.identifier] = row
         elif row.digest != content or row.deleted:
             RegistryRecord.objects.filter(pk=row.pk).update(digest=content, updated=now, deleted=False, table_id=table_pk)
