@@ -9,6 +9,7 @@ see each other's TAP_SCHEMA). The TableInfos point at those views through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -118,14 +119,46 @@ def _none(text: str) -> str | None:
     return text or None
 
 
-def tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
-    """The rows of the five tables for ``user``: three queries, then cached until metadata or privileges change."""
+def tap_schema_rows(user: AnyUser, private: Sequence[TableInfo] = ()) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the five tables for ``user``: three queries, then cached until metadata or privileges change.
+
+    ``private`` are the user's own tables the caller knows of (MyDB, results shared with them): listed after the
+    published ones, never cached (they change with every saved result), and only for a logged-in user."""
     key = f"metadata:tap_schema:{metadata_version()}:{user.pk if user.is_authenticated else 'anonymous'}"
     rows = cache.get(key)
     if rows is None:
         rows = _tap_schema_rows(user)
         cache.set(key, rows, 3600)
+    if private and user.is_authenticated:
+        rows = _with_private(rows, private)
     return rows  # type: ignore[no-any-return]
+
+
+def _with_private(rows: dict[str, list[dict[str, Any]]], private: Sequence[TableInfo]) -> dict[str, list[dict[str, Any]]]:
+    """A copy of ``rows`` with ``private`` tables (and their schemas) before TAP_SCHEMA's own."""
+    out = {name: list(values) for name, values in rows.items()}
+    own_at = next((i for i, t in enumerate(out["tables"]) if t["schema_name"] == TAP_SCHEMA), len(out["tables"]))
+    known = {s["schema_name"] for s in out["schemas"]}
+    schema_at = next((i for i, s in enumerate(out["schemas"]) if s["schema_name"] == TAP_SCHEMA), len(out["schemas"]))
+    for t_index, info in enumerate(private):
+        if info.schema not in known:
+            known.add(info.schema)
+            out["schemas"].insert(schema_at, {"schema_name": info.schema, "utype": None, "schema_index": 50000 + schema_at,
+                                              "description": "Your own tables (MyDB) and those shared with you"})
+            schema_at += 1
+        qualified = f"{info.schema}.{adql_name(info.name)}"
+        out["tables"].insert(own_at + t_index, {"schema_name": info.schema, "table_name": qualified, "table_type": "table",
+                                                "utype": None, "description": _none(info.description),
+                                                "table_index": 50000 + t_index})
+        for c_index, c in enumerate(info.columns):
+            vo, size, xtype = votable_type(c.datatype, c.arraysize, c.xtype)
+            out["columns"].append({
+                "table_name": qualified, "column_name": adql_name(c.name), "datatype": vo, "arraysize": size, "xtype": xtype,
+                "size": int(size) if size and size.isdigit() else None, "description": _none(c.description),
+                "utype": _none(c.utype), "unit": _none(c.unit), "ucd": _none(c.ucd), "indexed": int(c.indexed),
+                "principal": int(c.principal), "std": 0, "column_index": c_index,
+            })
+    return out
 
 
 def _tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
@@ -151,12 +184,12 @@ def _tap_schema_rows(user: AnyUser) -> dict[str, list[dict[str, Any]]]:
     return {"schemas": schemas, "tables": tables, "columns": columns, "keys": keys, "key_columns": key_columns}
 
 
-def tap_schema_tables(user: AnyUser) -> dict[str, pa.Table]:
+def tap_schema_tables(user: AnyUser, private: Sequence[TableInfo] = ()) -> dict[str, pa.Table]:
     """TAP_SCHEMA.schemas, tables, columns, keys, key_columns as Arrow tables for ``user``."""
-    return {name: _arrow(name, rows) for name, rows in tap_schema_rows(user).items()}
+    return {name: _arrow(name, rows) for name, rows in tap_schema_rows(user, private).items()}
 
 
-def register_tap_schema(connection: Any, user: AnyUser) -> None:
+def register_tap_schema(connection: Any, user: AnyUser, private: Sequence[TableInfo] = ()) -> None:
     """Make TAP_SCHEMA queryable on this DuckDB connection for this query (views local to the connection)."""
-    for name, table in tap_schema_tables(user).items():
+    for name, table in tap_schema_tables(user, private).items():
         connection.register(view_name(name), table)

@@ -110,10 +110,12 @@ def local_stream(plan: Plan, owner: User | None, timeout_s: float) -> Iterator[p
 
     from apps.metadata.tap_schema import register_tap_schema
 
+    from .planning import private_tables
+
     conn = duckdb.connect(":memory:")
     timer = threading.Timer(timeout_s, conn.interrupt)
     try:
-        register_tap_schema(conn, owner or AnonymousUser())
+        register_tap_schema(conn, owner or AnonymousUser(), private_tables(owner))
         # Native SQL runs here too: like the engine's connection, this one reads no file but TAP uploads.
         uploads = "'" + str(Path(settings.VAR_DIR).resolve() / "uploads").replace("'", "''") + "/'"
         conn.execute(f"SET allowed_directories = [{uploads}]")

@@ -35,11 +35,16 @@ def access_job(user: AnyUser | None, job_id: str | uuid.UUID) -> QueryJob:
 
 
 def jobs_for(user: AnyUser | None, *, phases: Iterable[str] | None = None, after: datetime | None = None,
-             last: int | None = None) -> QuerySet[QueryJob]:
-    """A user's jobs, newest first (UWS job list filters). Anonymous users list nothing."""
+             last: int | None = None, sync: bool = True) -> QuerySet[QueryJob]:
+    """A user's jobs, newest first (UWS job list filters). Anonymous users list nothing.
+
+    Without ``sync``, TAP sync queries are left out: they keep no result to fetch, and scripts send
+    thousands of them, which would bury the jobs a user came to look at."""
     if user is None or not user.is_authenticated:
         return QueryJob.objects.none()
     jobs = QueryJob.objects.filter(owner=user)
+    if not sync:
+        jobs = jobs.exclude(source=QueryJob.SOURCE_TAP_SYNC)
     if phases:
         jobs = jobs.filter(phase__in=list(phases))
     if after is not None:

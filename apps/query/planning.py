@@ -174,6 +174,15 @@ def shared_tables(user: User | AnonymousUser | None, *, own: bool = False) -> di
     return found
 
 
+def private_tables(user: User | AnonymousUser | None) -> list[TableInfo]:
+    """The tables only this user sees: their MyDB (``mydb.<name>``) and others' results shared with them
+    (``mydb_<owner>.<name>``), for TAP_SCHEMA and VOSI tables. None for anonymous users."""
+    if user is None or not user.is_authenticated:
+        return []
+    own = [mydb_table(job) for job in mydb_jobs(user)]  # type: ignore[arg-type]
+    return own + [info for _, info in shared_tables(user).values()]
+
+
 def science_catalog(user: User | AnonymousUser | None, extra: Sequence[TableInfo]) -> Catalog:
     """The published tables this user may query, plus ``extra`` (apps.metadata owns the first part)."""
     try:

@@ -108,7 +108,8 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 def jobs(request: HttpRequest) -> HttpResponse:
     """The user's jobs: search, filter by phase, live status."""
-    found = jobs_for(request.user)
+    with_sync = request.GET.get("sync") == "1"  # TAP sync queries from scripts, shown only when asked for
+    found = jobs_for(request.user, sync=with_sync)
     search, phase = request.GET.get("q", "").strip(), request.GET.get("phase", "")
     if search:
         found = found.filter(Q(query__icontains=search) | Q(table_name__icontains=search) | Q(run_id__icontains=search))
@@ -118,7 +119,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
                                 "created", "end_time", "start_time", "source", "result_table"), 50).get_page(request.GET.get("page"))
     shared = shared_with(request.user, "read").only("id", "table_name", "row_count", "size_bytes", "owner__username")[:50]
     context = {"page": page, "q": search, "phase": phase, "phases": phases.ALL, "space": usage(request.user),  # type: ignore[arg-type]
-               "shared": shared}
+               "shared": shared, "with_sync": with_sync}
     return render(request, "query/jobs.html", context)
 
 

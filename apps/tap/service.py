@@ -86,11 +86,22 @@ def udf_forms() -> list[tuple[str, str]]:
 
 # --- jobs through UWS ----------------------------------------------------------
 
-def format_of(job: QueryJob) -> formats.Format:
+# The Gaia archive's format names (astroquery's TapPlus sends them); "_gzip" gzips the body as well.
+GAIA_NAMES = {"votable_plain": "votable-td", "votable_gzip": "votable", "csv_gzip": "csv"}
+GZIP_SUFFIX = "_gzip"
+
+
+def resolve(value: str | None) -> tuple[formats.Format, bool]:
+    """The Format of a RESPONSEFORMAT value, and whether the body is gzipped (a Gaia archive name says so)."""
+    name = "".join((value or "").split()).lower()
+    return formats.resolve_format(GAIA_NAMES.get(name, value)), name.endswith(GZIP_SUFFIX)
+
+
+def format_of(job: QueryJob) -> tuple[formats.Format, bool]:
     try:
-        return formats.resolve_format(job.response_format)
+        return resolve(job.response_format)
     except formats.UnknownFormat:
-        return formats.FORMATS["votable"]
+        return formats.FORMATS["votable"], False
 
 
 def job_parameters(job: QueryJob) -> dict[str, str]:
@@ -109,6 +120,17 @@ def job_parameters(job: QueryJob) -> dict[str, str]:
     return shown
 
 
+def family(request: HttpRequest) -> str:
+    """The URL family the request came through: "tap:auth" (challenges for credentials) or "tap"."""
+    match = request.resolver_match
+    return "tap:auth" if match is not None and match.namespace == "tap:auth" else "tap"
+
+
+def tap_url(request: HttpRequest, name: str, *args: Any) -> str:
+    """An absolute URL in the request's own family, so a client logged in at /tap/auth stays there."""
+    return request.build_absolute_uri(reverse(f"{family(request)}:{name}", args=list(args)))
+
+
 class TapJobStore:
     """The UWS JobStore over QueryJob and the query actions."""
 
@@ -117,17 +139,17 @@ class TapJobStore:
         self.pending_uploads = pending_uploads  # new UPLOAD tables sent with this request, already stored
 
     def job_url(self, job: QueryJob) -> str:
-        return self.request.build_absolute_uri(reverse("tap:job", args=[job.id]))
+        return tap_url(self.request, "job", job.id)
 
     def list_url(self) -> str:
-        return self.request.build_absolute_uri(reverse("tap:async"))
+        return tap_url(self.request, "async")
 
     def summary(self, job: QueryJob) -> JobSummary:
         queue = queue_or_default(job.queue)
         results: tuple[Result, ...] = ()
         if job.phase == phases.COMPLETED:
-            href = self.request.build_absolute_uri(reverse("tap:job_result", args=[job.id]))
-            results = (Result("result", href, format_of(job).mime_type),)
+            href = tap_url(self.request, "job_result", job.id)
+            results = (Result("result", href, format_of(job)[0].mime_type),)
         error = ErrorSummary(job.error or "The query failed.") if job.phase == phases.ERROR else None
         quote = None
         if not job.is_final:

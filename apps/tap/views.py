@@ -9,9 +9,11 @@ session cookie must carry a CSRF token, or it is served as anonymous.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +30,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from apps import formats
 from apps.accounts.addresses import client_address
+from apps.accounts.authentication import REALM
 from apps.adql import AdqlError
 from apps.core.streaming import streaming_response
 from apps.core.workers import no_worker_note, workers_alive
@@ -36,7 +39,7 @@ from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
 from apps.query.permissions import access_job, jobs_for
-from apps.query.planning import error_message
+from apps.query.planning import error_message, private_tables
 from apps.query.queues import QueueError
 from apps.registry.records import tap_id
 from apps.uws import handlers, phases
@@ -88,8 +91,24 @@ def _xml(body: bytes, content_type: str = vosi.CONTENT_TYPE) -> HttpResponse:
     return HttpResponse(body, content_type=content_type)
 
 
-def _base_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("tap:root")).rstrip("/")
+def _base_url(request: HttpRequest, family: str | None = None) -> str:
+    """The service root of the request's family (or of ``family``), without a trailing slash."""
+    sync_url = request.build_absolute_uri(reverse(f"{family or service.family(request)}:sync"))
+    return sync_url.removesuffix("/sync")
+
+
+def challenged(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The /tap/auth twin of a view: a request without valid credentials gets 401 and a Basic challenge."""
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            response = _text("This URL needs a login: send your user name and password (or an API token) "
+                             "with HTTP Basic, or use the anonymous service at "
+                             f"{_base_url(request, 'tap')}.", 401)
+            response["WWW-Authenticate"] = REALM
+            return response
+        return view(request, *args, **kwargs)
+    return wrapper
 
 
 # --- the service page --------------------------------------------------------------
@@ -109,7 +128,8 @@ def root(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_safe
 def capabilities(request: HttpRequest) -> HttpResponse:
-    body = vosi.capabilities_document(_base_url(request), languages=service.languages(), formats=service.output_formats(),
+    body = vosi.capabilities_document(_base_url(request, "tap"), auth_url=_base_url(request, "tap:auth"),
+                                      languages=service.languages(), formats=service.output_formats(),
                                       limits=service.limits(), udfs=service.udf_forms(), ivoid=tap_id())
     return _xml(body)
 
@@ -127,17 +147,23 @@ def availability(request: HttpRequest) -> HttpResponse:
     return _xml(vosi.availability_document(up, STARTED if up else None, note))
 
 
+def _tap_schema(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
+    """The TAP_SCHEMA rows of the asking user, their MyDB and shared tables included."""
+    user: AnyUser = request.user  # type: ignore[assignment]
+    return tap_schema_rows(user, private_tables(user))
+
+
 @csrf_exempt
 @require_safe
 def tables(request: HttpRequest) -> HttpResponse:
     detail = (p.tap_params(request).get("detail") or "max").lower() != "min"
-    return _xml(vosi.tableset_document(tap_schema_rows(request.user), detail=detail))  # type: ignore[arg-type]
+    return _xml(vosi.tableset_document(_tap_schema(request), detail=detail))
 
 
 @csrf_exempt
 @require_safe
 def table(request: HttpRequest, name: str) -> HttpResponse:
-    body = vosi.table_document(tap_schema_rows(request.user), name)  # type: ignore[arg-type]
+    body = vosi.table_document(_tap_schema(request), name)
     if body is None:
         return _text(f"No table {name} (or you may not see it).", 404)
     return _xml(body)
@@ -151,12 +177,23 @@ def examples(request: HttpRequest) -> HttpResponse:
 
 # --- sync ---------------------------------------------------------------------------
 
+def _gzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+    for chunk in chunks:
+        if out := compressor.compress(chunk):
+            yield out
+    yield compressor.flush()
+
+
 def _result_response(request: HttpRequest, fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
-                     info: formats.ResultInfo) -> StreamingHttpResponse:
+                     info: formats.ResultInfo, *, gzipped: bool = False) -> StreamingHttpResponse:
     """The result, streamed. A failure after the first byte cannot change the status any more: a VOTable then
     ends with INFO QUERY_STATUS=ERROR after its TABLE; CSV and TSV have no such place, so their response is
     cut short (no final chunk) and the client reports an incomplete download instead of a short file."""
-    response = streaming_response(request, formats.write(fmt, batches, columns, info), fmt.mime_type)
+    chunks = formats.write(fmt, batches, columns, info)
+    response = streaming_response(request, _gzip(chunks) if gzipped else chunks, fmt.mime_type)
+    if gzipped:  # HTTP clients unpack it; astroquery, which reads the raw body, gunzips it itself
+        response["Content-Encoding"] = "gzip"
     if fmt.key in ("fits", "parquet", "csv", "tsv"):
         response["Content-Disposition"] = f'inline; filename="{info.table_name}.{fmt.extension}"'
     return response
@@ -171,15 +208,15 @@ def sync(request: HttpRequest) -> HttpResponseBase:
         p.check_request(params)
         language = (params.get("lang") or p.ADQL).strip()
         query, maxrec = p.query(params), p.maxrec(params)
-        fmt = formats.resolve_format(p.response_format(params))
+        fmt, gzipped = service.resolve(p.response_format(params))
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=query)
-    return run_sync_response(request, tap_user(request), query, language, maxrec, fmt, uploads)
+    return run_sync_response(request, tap_user(request), query, language, maxrec, fmt, uploads, gzipped=gzipped)
 
 
 def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language: str, maxrec: int | None, fmt: formats.Format,
-                      uploads: list[Any]) -> HttpResponseBase:
+                      uploads: list[Any], *, gzipped: bool = False) -> HttpResponseBase:
     try:
         result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
                                   response_format=fmt.mime_type, client_address=client_address(request))
@@ -201,7 +238,7 @@ def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language:
         finally:
             discard_uploads(uploads)
 
-    return _result_response(request, fmt, batches(), result.columns, info)
+    return _result_response(request, fmt, batches(), result.columns, info, gzipped=gzipped)
 
 
 # --- async: the job list ---------------------------------------------------------------
@@ -220,10 +257,11 @@ def async_jobs(request: HttpRequest) -> HttpResponse:
             raise ValueError("LAST must be a positive number.")
     except ValueError as exc:
         return _text(str(exc), 400)
-    jobs = jobs_for(tap_user(request), phases=wanted or None, after=after, last=last)
+    # Sync queries keep no result to fetch: a listed COMPLETED job whose result fails would mislead clients.
+    jobs = jobs_for(tap_user(request), phases=wanted or None, after=after, last=last, sync=False)
     if not wanted:  # UWS 1.1: the default list leaves out archived jobs
         jobs = [j for j in jobs if j.phase != phases.ARCHIVED]  # type: ignore[assignment]
-    refs = [JobRef(str(j.id), request.build_absolute_uri(reverse("tap:job", args=[j.id])), j.phase, j.run_id,
+    refs = [JobRef(str(j.id), service.tap_url(request, "job", j.id), j.phase, j.run_id,
                    j.owner.username if j.owner is not None else None, j.created) for j in jobs]
     return _xml(job_list_document(refs), UWS_TYPE)
 
@@ -245,7 +283,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
         p.check_request(params)
         maxrec = p.maxrec(params)
         response_format = p.response_format(params)
-        formats.resolve_format(response_format)
+        service.resolve(response_format)
         duration = params.get("executionduration") or "0"
         if not duration.strip().isdigit():
             raise p.ParameterError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
@@ -309,14 +347,16 @@ def job(request: HttpRequest, job_id: uuid.UUID, resource: str = "") -> HttpResp
 def _job_result(request: HttpRequest, found: QueryJob, fmt: formats.Format | None = None) -> HttpResponseBase:
     if found.phase != phases.COMPLETED:
         return _text(f"The job is {found.phase}: it has no result.", 404)
-    fmt = fmt or service.format_of(found)
+    gzipped = False
+    if fmt is None:
+        fmt, gzipped = service.format_of(found)
     info = formats.ResultInfo(query=found.query, overflow=found.overflow, total_rows=found.row_count)
     describe_result(info, found.owner or AnonymousUser(), found.query, actions.result_columns(found))
     try:
         batches = actions.result_batches(found)
     except actions.QueryError as exc:
         return _text(exc.message, 404)
-    return _result_response(request, fmt, batches, actions.result_columns(found), info)
+    return _result_response(request, fmt, batches, actions.result_columns(found), info, gzipped=gzipped)
 
 
 @csrf_exempt

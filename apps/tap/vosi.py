@@ -19,9 +19,13 @@ VS = "http://www.ivoa.net/xml/VODataService/v1.1"
 TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CAP = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+# ESA's TAP+ extension: astroquery's TapPlus reads esatapplus:flags (by that literal name) on every column.
+# VODataService allows attributes of other namespaces there, so the document stays valid.
+# The flag bits are ESA's (position, flux, key...); we claim none of them: "0".
+ESA = "http://esa.int/xml/EsaTapPlus"
 AVAIL = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
 TABLES = "http://www.ivoa.net/xml/VOSITables/v1.0"
-for _prefix, _ns in (("vr", VR), ("vs", VS), ("tr", TR), ("xsi", XSI), ("vosi", CAP), ("avail", AVAIL), ("vtm", TABLES)):
+for _prefix, _ns in (("vr", VR), ("vs", VS), ("tr", TR), ("xsi", XSI), ("vosi", CAP), ("avail", AVAIL), ("vtm", TABLES), ("esatapplus", ESA)):
     ET.register_namespace(_prefix, _ns)
 
 CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -97,11 +101,12 @@ def _serialize(root: ET.Element) -> bytes:
 # --- capabilities ----------------------------------------------------------
 
 def _interface(capability: ET.Element, url: str, *, use: str = "full", xsi_type: str = "vs:ParamHTTP",
-               role: str | None = None, secured: bool = False) -> None:
-    """An anonymous interface, and with ``secured`` the same one again for HTTP Basic (password or API token)."""
+               role: str | None = None, secured_url: str = "") -> None:
+    """An anonymous interface, and with ``secured_url`` its HTTP Basic twin (password or API token), which
+    challenges a request without credentials (401), as Java clients need before they send any."""
     _one_interface(capability, url, use, xsi_type, role, None)
-    if secured:  # one role="std" interface only; the authenticated twin is the same URL
-        _one_interface(capability, url, use, xsi_type, None, BASIC_AA)
+    if secured_url:
+        _one_interface(capability, secured_url, use, xsi_type, role, BASIC_AA)
 
 
 def _one_interface(capability: ET.Element, url: str, use: str, xsi_type: str, role: str | None, security: str | None) -> None:
@@ -149,14 +154,14 @@ def _limits(capability: ET.Element, limits: Limits) -> None:
         _sub(element, "hard", str(hard), unit=unit)
 
 
-def capabilities_document(base_url: str, *, languages: Sequence[Language], formats: Sequence[OutputFormat],
+def capabilities_document(base_url: str, *, auth_url: str = "", languages: Sequence[Language], formats: Sequence[OutputFormat],
                           limits: Limits, udfs: Sequence[tuple[str, str]] = (), ivoid: str = "") -> bytes:
     root = _declare(ET.Element(_q(CAP, "capabilities")), vr=VR, vs=VS, tr=TR)
     tap = _sub(root, "capability", standardID="ivo://ivoa.net/std/TAP")
     _xsi_type(tap, "tr:TableAccess")
     if ivoid:  # the capability's description is the one place VOSI leaves for the service's registry identifier
         _sub(tap, "description", f"The TAP service registered as {ivoid}.")
-    _interface(tap, base_url, use="base", role="std", secured=True)
+    _interface(tap, base_url, use="base", role="std", secured_url=auth_url)
     for language in languages:
         _language(tap, language, udfs)
     for fmt in formats:
@@ -171,7 +176,7 @@ def capabilities_document(base_url: str, *, languages: Sequence[Language], forma
                            ("ivo://ivoa.net/std/VOSI#availability", "availability"),
                            ("ivo://ivoa.net/std/VOSI#tables-1.1", "tables")):
         _interface(_sub(root, "capability", standardID=standard), f"{base_url}/{path}",
-                   secured=path == "tables")
+                   secured_url=f"{auth_url}/{path}" if path != "availability" else "")
     examples = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
     _interface(examples, f"{base_url}/examples", xsi_type="vr:WebBrowser")
     return _serialize(root)
@@ -192,6 +197,7 @@ def availability_document(available: bool, up_since: dt.datetime | None, note: s
 
 def _column(parent: ET.Element, row: Mapping[str, Any]) -> None:
     column = _sub(parent, "column")
+    column.set(_q(ESA, "flags"), "0")
     _sub(column, "name", adql_name(row["column_name"]))
     for field in ("description", "unit", "ucd", "utype"):
         if row.get(field):

@@ -14,7 +14,7 @@ from lxml import etree
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STUBS = pathlib.Path(__file__).resolve().parent / "stubs"
-NAMESPACES = {
+NAMESPACES: dict[str, str | pathlib.Path] = {
     "http://www.ivoa.net/xml/UWS/v1.0": "UWS.xsd",
     "http://www.ivoa.net/xml/VOResource/v1.0": "VOResource-v1.3.xsd",
     "http://www.ivoa.net/xml/VODataService/v1.1": "VODataService-v1.3.xsd",
@@ -23,6 +23,7 @@ NAMESPACES = {
     "http://www.ivoa.net/xml/VOSIAvailability/v1.0": "VOSIAvailability-v1.0.xsd",
     "http://www.ivoa.net/xml/VOSITables/v1.0": "VOSITables-v1.1.xsd",
     "http://www.ivoa.net/xml/VOSI/v1.0": "VOSI-v1.0.xsd",
+    "http://esa.int/xml/EsaTapPlus": ROOT / "apps" / "tap" / "esatapplus.xsd",  # astroquery's column flags
 }
 # The last path segment of a remote schemaLocation -> the local file.
 BY_NAME = {
@@ -55,7 +56,8 @@ class _Local(etree.Resolver):
 @functools.cache
 def validator() -> etree.XMLSchema:
     imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{(xsd_dir() / name).as_uri()}"/>' for ns, name in NAMESPACES.items()
+        f'<xs:import namespace="{ns}" schemaLocation="{(xsd_dir() / name).as_uri()}"/>'
+        for ns, name in NAMESPACES.items()
     )
     driver = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:test-driver">{imports}</xs:schema>'
     parser = etree.XMLParser()

@@ -1,0 +1,111 @@
+"""/tap/auth (the URL family that challenges for credentials), private tables in TAP_SCHEMA and /tables,
+ESA's column flags, Gaia archive format names and the doubled slash clients build from a copied root URL."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from typing import Any
+
+import pytest
+from astropy.table import Table
+from django.test import Client
+from lxml import etree
+
+from apps.query.models import QueryJob
+from apps.uws import phases
+from tests.uws.schemas import assert_valid
+
+from .conftest import basic_auth
+
+VS_COLUMNS = "{*}schema/table/column"
+ESA_FLAGS = "{http://esa.int/xml/EsaTapPlus}flags"
+
+
+@pytest.mark.parametrize("path", ["sync?LANG=ADQL&QUERY=SELECT+1+AS+x", "async", "tables", "capabilities",
+                                  "tables/gaia.source"])
+def test_it_challenges_a_request_without_credentials_on_the_auth_family(client: Client, demo: Any, path: str) -> None:
+    response = client.get(f"/tap/auth/{path}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert b"/tap" in response.content  # says where the anonymous service is
+
+
+def test_the_auth_family_serves_a_logged_in_client_and_keeps_its_jobs_there(client: Client, demo: Any, users: Any) -> None:
+    auth = {"HTTP_AUTHORIZATION": basic_auth(users.owner)}
+    sync = client.get("/tap/auth/sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 3 source_id FROM gaia.source"}, **auth)
+    assert sync.status_code == 200 and b"QUERY_STATUS" in b"".join(sync.streaming_content)  # type: ignore[attr-defined]
+    created = client.post("/tap/auth/async", {"LANG": "ADQL", "QUERY": "SELECT 1 AS x"}, **auth)
+    assert created.status_code == 303 and created["Location"].startswith("http://testserver/tap/auth/async/")
+    listing = assert_valid(client.get("/tap/auth/async", **auth).content)
+    assert [j.get("{http://www.w3.org/1999/xlink}href") for j in listing] == [created["Location"]]
+    assert client.get(created["Location"]).status_code == 401  # the job URL challenges too
+    assert client.get("/tap/auth/availability").status_code == 200  # VOSI availability stays open
+    anonymous = client.get("/tap/sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 1 source_id FROM gaia.source"})
+    assert anonymous.status_code == 200, anonymous.content  # /tap stays anonymous
+
+
+def test_it_declares_the_auth_family_with_its_security_method_in_both_families(client: Client, demo: Any, users: Any) -> None:
+    for url, headers in (("/tap/capabilities", {}), ("/tap/auth/capabilities", {"HTTP_AUTHORIZATION": basic_auth(users.owner)})):
+        root = assert_valid(client.get(url, **headers).content)
+        secured = [(i.findtext("accessURL"), i.find("securityMethod").get("standardID"))
+                   for i in root.iter("interface") if i.find("securityMethod") is not None]
+        assert ("http://testserver/tap/auth", "ivo://ivoa.net/sso#BasicAA") in secured
+        assert ("http://testserver/tap/auth/tables", "ivo://ivoa.net/sso#BasicAA") in secured
+
+
+def test_it_accepts_the_doubled_slash_of_a_root_url_copied_with_its_slash(client: Client, demo: Any) -> None:
+    assert client.get("/tap//sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 1 source_id FROM gaia.source"}).status_code == 200
+    assert client.get("/tap//tables").status_code == 200
+    assert client.get("/tap/auth//tables").status_code == 401
+
+
+def _mydb_table(owner: Any) -> QueryJob:
+    columns = [{"name": "flux", "datatype": "DOUBLE", "unit": "mJy", "ucd": "phot.flux", "description": "The flux"},
+               {"name": "label", "datatype": "VARCHAR", "arraysize": "*"}]
+    return QueryJob.objects.create(owner=owner, query="SELECT 1", phase=phases.COMPLETED, table_name="my_fluxes",
+                                   result_table="t_my_fluxes", result_schema="mydb_x", result_columns=columns, engine="duckdb")
+
+
+def test_a_users_mydb_tables_appear_in_their_tables_and_tap_schema_only(client: Client, demo: Any, users: Any) -> None:
+    _mydb_table(users.owner)
+    auth = {"HTTP_AUTHORIZATION": basic_auth(users.owner)}
+    root = assert_valid(client.get("/tap/auth/tables", **auth).content)
+    tables = {t.findtext("name"): t for t in root.iter("table")}
+    mine = tables["mydb.my_fluxes"]
+    flux = mine.find("column")
+    assert (flux.findtext("name"), flux.findtext("unit"), flux.findtext("ucd"), flux.findtext("description")) == (
+        "flux", "mJy", "phot.flux", "The flux")
+    assert client.get("/tap/tables/mydb.my_fluxes", **auth).status_code == 200
+    query = "SELECT column_name, unit FROM TAP_SCHEMA.columns WHERE table_name = 'mydb.my_fluxes'"
+    result = client.get("/tap/sync", {"LANG": "ADQL", "QUERY": query, "RESPONSEFORMAT": "csv"}, **auth)
+    assert b"".join(result.streaming_content).decode().splitlines()[1:] == ['"flux","mJy"', '"label",']  # type: ignore[attr-defined]
+    for headers in ({}, {"HTTP_AUTHORIZATION": basic_auth(users.outsider)}):  # nobody else sees it
+        assert b"my_fluxes" not in client.get("/tap/tables", **headers).content
+        assert client.get("/tap/tables/mydb.my_fluxes", **headers).status_code == 404
+
+
+def test_every_column_carries_esa_flags_and_the_tableset_stays_valid(client: Client, demo: Any) -> None:
+    root = assert_valid(client.get("/tap/tables").content)
+    columns = root.findall(VS_COLUMNS)
+    assert columns and all(c.get(ESA_FLAGS) == "0" for c in columns)
+    one = etree.fromstring(client.get("/tap/tables/gaia.source").content)
+    assert all(c.get(ESA_FLAGS) == "0" for c in one.iter("column"))
+
+
+@pytest.mark.parametrize(("name", "gzipped", "astropy_format"), [
+    ("votable", False, "votable"), ("votable_plain", False, "votable"), ("votable_gzip", True, "votable"),
+    ("csv", False, "csv"), ("fits", False, "fits"),
+])
+def test_it_answers_the_gaia_archives_format_names(client: Client, demo: Any, name: str, gzipped: bool, astropy_format: str) -> None:
+    response = client.get("/tap/sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 4 source_id, ra FROM gaia.source",
+                                        "RESPONSEFORMAT": name})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert (response.get("Content-Encoding") == "gzip") is gzipped
+    if gzipped:
+        body = gzip.decompress(body)
+    table = Table.read(io.BytesIO(body), format=astropy_format)
+    assert len(table) == 4 and list(table.colnames) == ["source_id", "ra"]
+    if name == "votable_plain":
+        assert b"<TABLEDATA>" in body
