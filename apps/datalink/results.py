@@ -79,6 +79,8 @@ def provenance(tables: Sequence[Table]) -> list[tuple[str, str]]:
     infos = [("request_date", timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")), ("server", settings.SITE_URL),
              ("server_software", f"Daiquiri {server_version()}"), ("publisher", settings.REGISTRY_PUBLISHER),
              ("ivoid", tap_id())]
+    if settings.REGISTRY_CONTACT_EMAIL:
+        infos.append(("contact", settings.REGISTRY_CONTACT_EMAIL))
     for t in tables:
         for name, value in (("citation", t.citation), ("doi", t.doi and f"https://doi.org/{t.doi.removeprefix('https://doi.org/')}"),
                             ("rights", t.licence)):

@@ -156,6 +156,8 @@ def encode_token(args: ListArgs) -> str:
 def decode_token(token: str) -> ListArgs:
     try:
         prefix, start, end, set_spec, offset = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError("bad offset")
         return ListArgs(str(prefix), start and dt.datetime.strptime(start, SECONDS).replace(tzinfo=dt.UTC),
                         end and dt.datetime.fromisoformat(end), set_spec, int(offset))
     except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:

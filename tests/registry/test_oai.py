@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from typing import Any
 
 from django.test import Client
@@ -146,6 +148,9 @@ def test_bad_requests_get_the_oai_error_that_names_the_fault(demo: Any, client: 
                                                                                     "until": "2026-01-02T00:00:00Z"})) == "badArgument"
     assert error_code(oai(client, verb="GetRecord", metadataPrefix="oai_dc", identifier="ivo://nowhere/x")) == "idDoesNotExist"
     assert error_code(oai(client, verb="ListRecords", resumptionToken="not-a-token")) == "badResumptionToken"
+    for offset in (-2, 10_000, "x"):  # a token altered by hand
+        forged = base64.urlsafe_b64encode(json.dumps(["ivo_vor", None, None, None, offset]).encode()).decode()
+        assert error_code(oai(client, verb="ListRecords", resumptionToken=forged)) == "badResumptionToken"
     repeated = client.get("/registry/oai?verb=Identify&verb=Identify")
     assert error_code(etree.fromstring(repeated.content)) == "badArgument"
     posted = client.post("/registry/oai", {"verb": "Identify"})
