@@ -235,6 +235,15 @@ def read_votable_fields(path: Any) -> tuple[dict[str, FieldMeta], str]:
     return _votable_fields(_parse_votable(path).get_first_table())
 
 
+def read_votable_sidecar(path: Any) -> tuple[dict[str, FieldMeta], str, dict[str, str]]:
+    """FIELD metadata, the table description and the INFOs (name → value) of the RESOURCE and the TABLE."""
+    document = _parse_votable(path)
+    table = document.get_first_table()
+    infos = {info.name: str(info.value) for resource in document.resources for info in resource.infos if info.name}
+    infos.update({info.name: str(info.value) for info in table.infos if info.name})
+    return (*_votable_fields(table), infos)
+
+
 def _votable_fields(table: Any) -> tuple[dict[str, FieldMeta], str]:
     fields = {f.name: FieldMeta(unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
                                 description=(f.description or "").strip(), utype=f.utype or "",

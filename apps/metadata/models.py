@@ -17,7 +17,7 @@ from django.db import models
 
 from apps.access.models import Resource
 
-from .validators import validate_identifier, validate_ucd, validate_vounit
+from .validators import validate_doi, validate_identifier, validate_licence, validate_ucd, validate_vounit
 
 PUBLIC, INTERNAL, PRIVATE = "public", "internal", "private"
 ACCESS_LEVELS = [(PUBLIC, "Public: anyone, also anonymous"), (INTERNAL, "Internal: every logged-in user"), (PRIVATE, "Private: owner and shares")]
@@ -75,8 +75,9 @@ class Table(Described):
     type = models.CharField(max_length=10, choices=TYPES, default=TABLE)
     row_count = models.BigIntegerField(null=True, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
-    licence = models.CharField(max_length=255, blank=True, help_text="e.g. CC-BY-4.0")
-    doi = models.CharField("DOI", max_length=255, blank=True)
+    licence = models.CharField(max_length=255, blank=True, validators=[validate_licence],
+                               help_text="An SPDX identifier (CC-BY-4.0, CC0-1.0, ODbL-1.0, …) or the URL of the licence text.")
+    doi = models.CharField("DOI", max_length=255, blank=True, validators=[validate_doi], help_text="Bare, e.g. 10.5281/zenodo.1234567")
     citation = models.TextField(blank=True, help_text="How to cite these data.")
     creators = models.JSONField(default=list, blank=True,
                                 help_text='DataCite-style: [{"name": "Doe, Jane", "affiliation": "...", "orcid": "..."}]')

@@ -151,7 +151,7 @@ def _with_private(rows: dict[str, list[dict[str, Any]]], private: Sequence[Table
                                                 "utype": None, "description": _none(info.description),
                                                 "table_index": 50000 + t_index})
         for c_index, c in enumerate(info.columns):
-            vo, size, xtype = votable_type(c.datatype, c.arraysize, c.xtype)
+            vo, size, xtype = votable_type(c.datatype, c.arraysize or "", c.xtype or "")
             out["columns"].append({
                 "table_name": qualified, "column_name": adql_name(c.name), "datatype": vo, "arraysize": size, "xtype": xtype,
                 "size": int(size) if size and size.isdigit() else None, "description": _none(c.description),

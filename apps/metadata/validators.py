@@ -1,4 +1,4 @@
-"""VOUnit, UCD and identifier checks, with messages a publisher can act on."""
+"""VOUnit, UCD, identifier, DOI and licence checks, with messages a publisher can act on."""
 
 from __future__ import annotations
 
@@ -46,6 +46,41 @@ def validate_ucd(value: str) -> None:
                               code="ucd") from None
     if not check_ucd(value, check_controlled_vocabulary=True, has_colon=True):
         raise ValidationError(f"{value!r} is not a valid UCD.", code="ucd")
+
+
+DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+# SPDX identifiers of the licences data centres use; anything else is given as the licence's URL.
+LICENCES = ("CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "CC-BY-ND-4.0", "CC-BY-NC-ND-4.0",
+            "CC-BY-3.0", "CC-BY-SA-3.0", "ODbL-1.0", "ODC-By-1.0", "PDDL-1.0", "etalab-2.0", "OGL-UK-3.0", "MIT", "Apache-2.0",
+            "BSD-3-Clause", "GPL-3.0-or-later")
+
+
+def validate_doi(value: str) -> None:
+    """A bare DOI (10.prefix/suffix), as DataCite records and citations want it."""
+    if not value:
+        return
+    if not DOI.match(value):
+        bare = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:)", "", value.strip(), flags=re.I)
+        hint = f" Did you mean {bare!r}?" if DOI.match(bare) else " e.g. '10.5281/zenodo.1234567'."
+        raise ValidationError(f"{value!r} is not a DOI: give it bare, starting with '10.' then a slash.{hint}", code="doi")
+
+
+def validate_licence(value: str) -> None:
+    """An SPDX identifier from LICENCES, or the URL of the licence text."""
+    if not value:
+        return
+    from django.core.validators import URLValidator
+
+    if value in LICENCES:
+        return
+    known = {name.lower(): name for name in LICENCES}
+    if value.strip().lower() in known:
+        raise ValidationError(f"Write the licence as {known[value.strip().lower()]!r}.", code="licence")
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError(f"{value!r} is not a licence we know: use one of {', '.join(LICENCES)}, or the URL of its text.",
+                              code="licence") from None
 
 
 def _first_line(exc: BaseException) -> str:
