@@ -8,7 +8,15 @@ def site(request: HttpRequest) -> dict[str, Any]:
     from apps.accounts.permissions import is_manager
 
     # A callable: templates call it only where they show the notice (one query there, none elsewhere).
-    return {"SITE_NAME": settings.SITE_NAME, "is_manager": is_manager(request.user), "workers_notice": workers_notice}
+    return {"SITE_NAME": settings.SITE_NAME, "is_manager": is_manager(request.user), "workers_notice": workers_notice,
+            "site_profile": site_profile}
+
+
+def site_profile() -> Any:
+    """The admin-edited home text, logo and contact address (a callable: one query, only where a page uses it)."""
+    from .models import SiteProfile
+
+    return SiteProfile.current()
 
 
 def workers_notice() -> str:

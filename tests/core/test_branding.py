@@ -33,3 +33,23 @@ def test_the_admin_console_carries_the_site_name(client: Client, settings: Any) 
     admin = make_user("boss", is_staff=True, is_superuser=True)
     client.force_login(admin)
     assert f"{live.SITE_NAME}: administration" in client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_home_page_shows_the_text_logo_and_contact_written_in_the_admin(client: Client) -> None:
+    admin = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post("/admin/core/siteprofile/add/", {"home_text": "The Leibniz archive.\n\nGaia and friends.",
+                                                             "logo": "/static/img/logo.svg", "contact_email": "help@archive.example.org"})
+    assert response.status_code == 302
+    page = Client().get("/").content.decode()
+    assert "<p>The Leibniz archive.</p>" in page and 'src="/static/img/logo.svg"' in page
+    assert "mailto:help@archive.example.org" in page
+
+
+@pytest.mark.django_db
+def test_a_logo_from_another_site_is_refused_beside_the_field(client: Client) -> None:
+    admin = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post("/admin/core/siteprofile/add/", {"home_text": "", "logo": "https://evil.example/logo.png", "contact_email": ""})
+    assert response.status_code == 200 and "Content-Security-Policy" in response.content.decode()
