@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -83,3 +84,13 @@ def test_topcat_loads_a_result_and_resolves_its_datalink_descriptor(linked: Live
     assert "activator true" in out, out + done.stderr
     assert "suitability SUGGESTED" in out, out + done.stderr  # TOPCAT offers the action by itself
     assert "outcome true Loaded 2 rows" in out and "/datalink/gaia/source/links?ID=" in out, out + done.stderr
+
+
+def test_taplint_passes_with_datalink_descriptors_in_the_results(linked: LiveTap) -> None:
+    """taplint reads results of its own queries on gaia.source, which now carry descriptors and provenance INFOs."""
+    run = subprocess.run(["stilts", "taplint", f"tapurl={linked.url}", "maxrepeat=3", "stages=QGE QPO QAS"],
+                         capture_output=True, text=True, timeout=600, check=False)
+    totals = re.search(r"Totals: Errors: (\d+); Warnings: (\d+)", run.stdout)
+    assert totals, run.stdout[-3000:] + run.stderr[-2000:]
+    problems = "\n".join(line for line in run.stdout.splitlines() if line[:2] in ("E-", "W-"))
+    assert (int(totals[1]), int(totals[2])) == (0, 0), problems
