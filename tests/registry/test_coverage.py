@@ -75,3 +75,14 @@ def test_the_moc_is_served_drawn_and_in_the_registry_record(demo: Any, client: C
     gaia.published = False
     gaia.save()
     assert client.get("/registry/coverage/gaia/source.txt").status_code == 404
+
+
+def test_the_command_computes_the_coverage_of_tables_published_before(demo: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("compute_coverage", "gaia.source", stdout=out)
+    assert "gaia.source: order" in out.getvalue()
+    assert TableCoverage.objects.filter(table=demo[0]).exists() and not TableCoverage.objects.filter(table=demo[1]).exists()
+    with pytest.raises(CommandError, match=r"nope\.nope"):
+        call_command("compute_coverage", "nope.nope")
