@@ -78,7 +78,7 @@ def test_a_new_user_signs_up_creates_a_group_invites_and_shares(page: Page, live
     # Vera shares her storage volume with the group, read-only; Bob finds it.
     page.get_by_role("link", name="Files").click()
     page.get_by_role("row", name="Storage").get_by_role("link", name="Share…").click()
-    page.get_by_label("Action").select_option("read")
+    page.get_by_label("May").select_option("read")
     page.get_by_label("Group").select_option(label="Dark matter")
     page.get_by_role("button", name="Share").click()
     expect(page.get_by_role("cell", name="group Dark matter")).to_be_visible()
