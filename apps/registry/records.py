@@ -66,7 +66,7 @@ def registry_record() -> ResourceData:
     data = _common(registry_id(), "vg:Registry", f"{settings.SITE_NAME} publishing registry",
                    f"The OAI-PMH publishing registry of {settings.SITE_NAME}.", f"{settings.SITE_URL}/")
     data.capabilities = [capability("ivo://ivoa.net/std/Registry", _url("registry:oai"), xsi_type="vg:OAIHTTP",
-                                    cap_type="vg:Harvest", version="1.0")]
+                                    cap_type="vg:Harvest", version="1.0", max_records=settings.REGISTRY_PAGE_SIZE)]
     data.managed_authority = settings.REGISTRY_AUTHORITY
     data.content_type = "Registry"
     return data

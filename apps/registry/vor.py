@@ -151,11 +151,13 @@ def digest(element: ET.Element) -> str:
 
 
 def capability(standard_id: str, url: str, *, xsi_type: str = "vs:ParamHTTP", cap_type: str = "", role: str = "std",
-               version: str = "") -> ET.Element:
+               version: str = "", use: str = "base", max_records: int | None = None) -> ET.Element:
     element = ET.Element("capability", {"standardID": standard_id})
     if cap_type:
         element.set(f"{{{XSI}}}type", cap_type)
     interface = _sub(element, "interface", role=role, **({"version": version} if version else {}))
     interface.set(f"{{{XSI}}}type", xsi_type)
-    _sub(interface, "accessURL", url, use="base" if xsi_type == "vs:ParamHTTP" else "full")
+    _sub(interface, "accessURL", url, use=use)
+    if max_records is not None:  # vg:Harvest: how many records one OAI-PMH answer holds
+        _sub(element, "maxRecords", str(max_records))
     return element
