@@ -28,10 +28,12 @@ def _vo_patterns(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> li
         path("async/<uuid:job_id>", wrap(views.job), name="job"),
         path("async/<uuid:job_id>/results/result", wrap(views.job_result), name="job_result"),
         path("async/<uuid:job_id>/<str:resource>", wrap(views.job), name="job_resource"),
-        path("capabilities", wrap(views.capabilities), name="capabilities"),
+        # Open in both families: pyvo's AuthSession reads it anonymously to learn which URLs need credentials.
+        path("capabilities", views.capabilities, name="capabilities"),
         path("availability", views.availability, name="availability"),  # VOSI: open to everyone, always
         path("tables", wrap(views.tables), name="tables"),
-        path("tables/<str:name>", wrap(views.table), name="table"),
+        # Unchallenged: pyvo fetches tables/{name} without its session's credentials; it serves what the sender may see.
+        path("tables/<str:name>", views.table, name="table"),
         path("examples", wrap(views.examples), name="examples"),
     ]
 

@@ -39,7 +39,7 @@ from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
 from apps.query.permissions import access_job, jobs_for
-from apps.query.planning import error_message, private_tables
+from apps.query.planning import check_table_name, error_message, private_tables
 from apps.query.queues import QueueError
 from apps.registry.records import tap_id
 from apps.uws import handlers, phases
@@ -291,8 +291,17 @@ def create_job(request: HttpRequest) -> HttpResponse:
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=params.get("query"))
+    table_name = (params.get("table_name") or "").strip()
+    try:
+        if table_name:  # keep the result in MyDB under this name: how a VO client imports a table (with UPLOAD)
+            if not user.is_authenticated:
+                raise p.ParameterError("TABLE_NAME saves the result in your MyDB: log in (use /tap/auth).")
+            check_table_name(user, table_name)  # type: ignore[arg-type]
+    except (p.ParameterError, actions.QueryError) as exc:
+        discard_uploads(uploads)
+        return vo_error(error_message(exc) if isinstance(exc, actions.QueryError) else str(exc))
     known = {"query", "lang", "maxrec", "responseformat", "format", "upload", "runid", "executionduration", "phase",
-             "request", "destruction", "queue"}
+             "request", "destruction", "queue", "table_name"}
     extra = {k: v for k, v in params.last_values().items() if k not in known}
     for name, uri in parse_upload_param(params.all("upload")):
         extra[f"upload_uri_{name}"] = uri
@@ -300,7 +309,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
         job = actions.do_create_job(
             user, query=params.get("query") or "", language=(params.get("lang") or p.ADQL).strip(),
             queue=params.get("queue") or None, maxrec=maxrec, response_format=response_format, uploads=uploads,
-            table_name="", run_id=params.get("runid") or "", source=QueryJob.SOURCE_TAP_ASYNC,
+            table_name=table_name, run_id=params.get("runid") or "", source=QueryJob.SOURCE_TAP_ASYNC,
             execution_duration=int(duration), parameters=extra,
         )
     except _QUERY_ERRORS as exc:

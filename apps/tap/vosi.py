@@ -176,7 +176,8 @@ def capabilities_document(base_url: str, *, auth_url: str = "", languages: Seque
                            ("ivo://ivoa.net/std/VOSI#availability", "availability"),
                            ("ivo://ivoa.net/std/VOSI#tables-1.1", "tables")):
         _interface(_sub(root, "capability", standardID=standard), f"{base_url}/{path}",
-                   secured_url=f"{auth_url}/{path}" if path != "availability" else "")
+                   secured_url=f"{auth_url}/{path}" if path == "tables" else "",
+                   use="base" if path == "tables" else "full")  # tables/{name} lies below: pyvo's AuthSession needs base
     examples = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
     _interface(examples, f"{base_url}/examples", xsi_type="vr:WebBrowser")
     return _serialize(root)

@@ -1,0 +1,87 @@
+"""The real VO clients, logged in, against a running portal: STILTS (tapquery with Basic credentials after the
+/tap/auth challenge), pyvo's AuthSession, and astroquery's TapPlus (the Gaia archive's client)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+import pyvo
+import requests
+from pyvo.auth import AuthSession
+
+from tests.tap.conftest import LiveTap
+
+pytestmark = pytest.mark.django_db
+
+QUERY = "SELECT TOP 5 source_id, ra, dec FROM gaia.source ORDER BY source_id"
+
+
+@pytest.fixture(scope="module")
+def mydb_table(live_tap: LiveTap) -> str:
+    """A table in the user's MyDB, saved by a TAP async job with TABLE_NAME (how a VO client imports one)."""
+    created = requests.post(f"{live_tap.url}/auth/async", data={"LANG": "ADQL", "QUERY": QUERY, "TABLE_NAME": "five_stars",
+                                                                 "PHASE": "RUN"}, auth=live_tap.auth, allow_redirects=False,
+                            timeout=30)
+    assert created.status_code == 303, created.text
+    job = created.headers["Location"]
+    assert job.startswith(f"{live_tap.url}/auth/async/")
+    for _ in range(100):
+        phase = requests.get(f"{job}/phase", auth=live_tap.auth, timeout=10).text
+        if phase in ("COMPLETED", "ERROR"):
+            break
+        time.sleep(0.2)
+    assert phase == "COMPLETED", requests.get(f"{job}/error", auth=live_tap.auth, timeout=10).text
+    return "mydb.five_stars"
+
+
+def _stilts(live_tap: LiveTap, url: str, adql: str, *, login: bool) -> subprocess.CompletedProcess[str]:
+    props = [f"-Dstar.basicauth.user={live_tap.auth[0]}", f"-Dstar.basicauth.password={live_tap.auth[1]}"] if login else []
+    return subprocess.run(["stilts", *props, "tapquery", f"tapurl={url}", f"adql={adql}", "sync=true", "ofmt=csv", "out=-"],
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+def test_stilts_logs_in_at_the_challenge_and_reads_a_mydb_table(live_tap: LiveTap, mydb_table: str) -> None:
+    run = _stilts(live_tap, f"{live_tap.url}/auth", f"SELECT source_id, ra FROM {mydb_table}", login=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.strip().splitlines()
+    assert lines[0] == "source_id,ra" and len(lines) == 6
+    anonymous = _stilts(live_tap, live_tap.url, f"SELECT source_id FROM {mydb_table}", login=False)
+    assert anonymous.returncode != 0  # the anonymous service has no MyDB
+
+
+def test_pyvo_auth_session_lists_and_queries_the_users_tables(live_tap: LiveTap, mydb_table: str) -> None:
+    session = AuthSession()
+    session.credentials.set_password(*live_tap.auth)
+    service = pyvo.dal.TAPService(f"{live_tap.url}/auth", session=session)
+    # The names only: pyvo 1.9 fetches each table's columns (tables/{name}) without the session's credentials.
+    assert mydb_table in list(service.tables.keys())
+    assert len(service.run_sync(f"SELECT * FROM {mydb_table}").to_table()) == 5
+    assert len(service.run_async(f"SELECT ra FROM {mydb_table} WHERE ra > -1").to_table()) == 5
+    names = [r["table_name"] for r in service.run_sync("SELECT table_name FROM TAP_SCHEMA.tables")]
+    assert mydb_table in names
+    anonymous = pyvo.dal.TAPService(live_tap.url)
+    assert mydb_table not in list(anonymous.tables.keys())
+
+
+# Not FITS: astroquery reads it only gzipped, and its http.client asks for Accept-Encoding: identity.
+@pytest.mark.parametrize("output_format", ["votable", "votable_plain", "votable_gzip", "csv"])
+def test_astroquery_tapplus_runs_sync_and_async_in_each_gaia_format(live_tap: LiveTap, output_format: str) -> None:
+    from astroquery.utils.tap.core import TapPlus
+
+    tap = TapPlus(url=live_tap.url)
+    sync = tap.launch_job(QUERY, output_format=output_format).get_results()
+    assert len(sync) == 5 and "source_id" in sync.colnames
+    done = tap.launch_job_async(QUERY, output_format=output_format).get_results()
+    assert len(done) == 5
+
+
+def test_astroquery_tapplus_loads_tables_with_their_columns(live_tap: LiveTap) -> None:
+    from astroquery.utils.tap.core import TapPlus
+
+    tap = TapPlus(url=live_tap.url)
+    tables = {t.get_qualified_name(): t for t in tap.load_tables()}
+    assert "gaia.source" in tables
+    one = tap.load_table("gaia.source")
+    assert "ra" in [c.name for c in one.columns]
