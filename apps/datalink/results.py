@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import re
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,8 @@ from apps.metadata.models import Table
 
 from .links import service_descriptor
 from .models import LinkTemplate
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -94,6 +97,13 @@ def _field_id(name: str) -> str:
 
 
 def describe_result(info: ResultInfo, user: User | AnonymousUser, query: str, columns: Sequence[ColumnLike]) -> None:
+    try:
+        _describe(info, user, query, columns)
+    except Exception:  # the rows matter more than their labels: a bug here must not cost anyone a result
+        log.exception("result of %r not described", query[:200])
+
+
+def _describe(info: ResultInfo, user: User | AnonymousUser, query: str, columns: Sequence[ColumnLike]) -> None:
     tables = _tables(user, query)
     info.infos += provenance(tables)
     by_name = {c.name.lower(): c.name for c in columns}
