@@ -46,11 +46,14 @@ def pg_science() -> Iterator[str]:
     name = f"native_test_{SUFFIX}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    yield url
+    from workers.engines.postgresql import PostgreSQLEngine
+
+    prefix = PostgreSQLEngine(url).role_of("")  # the roles of this database's users
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE 'daiquiri\\_reader\\_%%' "
-                                    "AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refobjid = pg_roles.oid)"):
+        for (role,) in conn.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", [prefix]).fetchall():
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
