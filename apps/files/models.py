@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from apps.access.models import Resource
@@ -26,7 +27,8 @@ class RootVolume(models.Model):
     kind = models.CharField(max_length=10, choices=KINDS)
     path = models.CharField(max_length=1000, help_text="Folder on the server; set by the operator in the settings.")
     description = models.TextField(blank=True)
-    quota_bytes = models.BigIntegerField(null=True, blank=True, help_text="Per user, over all their volumes in this root; empty: none.")
+    quota_bytes = models.BigIntegerField(null=True, blank=True, validators=[MinValueValidator(0)],
+                                         help_text="Per user, over all their volumes in this root; empty: none.")
     max_age_days = models.PositiveIntegerField(null=True, blank=True, help_text="Files older than this are removed (Temporary roots).")
 
     class Meta:

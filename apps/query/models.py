@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from apps.uws import phases
@@ -82,7 +83,7 @@ class QueryQuota(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="query_quota")
     group = models.OneToOneField("access.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="query_quota")
-    bytes = models.BigIntegerField(help_text="Space for stored query results, in bytes.")
+    bytes = models.BigIntegerField(validators=[MinValueValidator(0)], help_text="Space for stored query results, in bytes.")
 
     class Meta:
         constraints = [
