@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import pathlib
+import shutil
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import timedelta
@@ -17,12 +20,15 @@ from django.utils import timezone
 from apps.activity.actions import do_record_event
 from apps.adql import AdqlError
 from apps.adql.translate import OutputColumn
+from apps.formats.readers import Limits, ReaderError
 from apps.uws import phases
 
 from . import kinds, live
+from .imports import guess_format, read_import
 from .models import QueryJob
 from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
 from .queues import QueueError, check_queue, get_queue
+from .quotas import human_bytes, quota_for, used_by
 from .sharing import drop_resource, rename_resource
 from .sync import CLIENT_KEY, SyncLimitReached, SyncResult, check_sync_limit, finish_sync
 from .uploads import Upload
@@ -31,7 +37,7 @@ log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 
 __all__ = [
-    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_rename_result",
+    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_import_table", "do_rename_result",
     "do_run_job", "do_update_job", "result_batches", "run_sync",
 ]
 
@@ -217,6 +223,60 @@ def do_drop_result(job: QueryJob) -> QueryJob:
     job.save(update_fields=["result_table", "size_bytes", "resource"])
     do_record_event(kinds.QUERY_DELETED, user=job.owner, summary=f"deleted table {job.table_name}", job=str(job.id))
     return job
+
+
+# ---- import a file into MyDB ---------------------------------------------------------
+
+def import_limits() -> Limits:
+    """What one import may build (QUERY_IMPORT_MAX_COLUMNS / _CELLS / _BYTES; the file itself is bounded by the view)."""
+    max_bytes = int(getattr(settings, "QUERY_IMPORT_MAX_BYTES", 256 * 1024 * 1024))
+    return Limits(max_columns=int(getattr(settings, "QUERY_IMPORT_MAX_COLUMNS", 1000)),
+                  max_cells=int(getattr(settings, "QUERY_IMPORT_MAX_CELLS", 50_000_000)), max_bytes=4 * max_bytes)
+
+
+def do_import_table(owner: AnyUser, *, table_name: str, data: bytes, filename: str = "", fmt: str = "",
+                    queue: str | None = None) -> QueryJob:
+    """A file's content as a new MyDB table: a queued job storing ``SELECT * FROM TAP_UPLOAD.<t>``.
+
+    Refused (QueryError, nothing stored) when the user is anonymous, the name is taken or bad, the
+    space is full, the file is unreadable or over the limits, or it has more rows than the queue keeps.
+    Units, UCDs and descriptions the file declares become the table's column metadata.
+    """
+    real = _owner(owner)
+    if real is None:
+        raise QueryError("Log in to import tables into MyDB.")
+    name = check_table_name(real, table_name.strip())
+    used, quota = used_by(real), quota_for(real)
+    if used >= quota:
+        raise QueryError(f"Your MyDB space is full ({human_bytes(used)} of {human_bytes(quota)}): delete tables first.")
+    chosen = check_queue(real, queue)
+    fmt = fmt or guess_format(filename, data)
+    try:
+        table = read_import(data, fmt, import_limits())
+    except ReaderError as exc:
+        raise QueryError(str(exc)) from None
+    if chosen.row_limit is not None and table.num_rows > chosen.row_limit:
+        raise QueryError(f"The file has {table.num_rows} rows; the {chosen.name} queue keeps at most {chosen.row_limit}.")
+    folder = pathlib.Path(settings.VAR_DIR) / "uploads" / uuid.uuid4().hex  # where engines may read uploads
+    folder.mkdir(parents=True)
+    try:
+        upload = Upload(name, folder / f"{name}.parquet")
+        pq_write(table, upload.path)
+        with transaction.atomic():
+            job = do_create_job(real, query=f"SELECT * FROM TAP_UPLOAD.{name}", queue=chosen.name, uploads=[upload],
+                                table_name=name, parameters={"import": filename[:255], "format": fmt})
+            do_record_event(kinds.TABLE_IMPORTED, user=real, summary=f"imported {filename or 'a file'} as {name} ({table.num_rows} rows)",
+                            job=str(job.id))
+            return do_run_job(job)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def pq_write(table: pa.Table, path: pathlib.Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 # ---- results ---------------------------------------------------------------------

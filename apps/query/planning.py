@@ -127,12 +127,20 @@ def adql_type(arrow_type: pa.DataType) -> str:
     return "VARCHAR"
 
 
+def _declared(f: pa.Field) -> dict[str, str]:
+    """Unit, UCD and description an imported file declared (apps/query/imports.py keeps them as field metadata)."""
+    given = {k.decode(): v.decode("utf-8", "replace") for k, v in (f.metadata or {}).items()}
+    return {k: given[k] for k in ("unit", "ucd", "description") if given.get(k)}
+
+
 def upload_table(upload: Upload, sql_from: str | None) -> TableInfo:
     try:
         schema = pq.read_schema(upload.path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise QueryError(f"The uploaded table {upload.name} cannot be read: {exc}") from None
-    columns = tuple(ColumnInfo(f.name, adql_type(f.type)) for f in schema)
+    declared = [_declared(f) for f in schema]
+    columns = tuple(ColumnInfo(f.name, adql_type(f.type), unit=d.get("unit", ""), ucd=d.get("ucd", ""), description=d.get("description", ""))
+                    for f, d in zip(schema, declared, strict=True))
     return TableInfo(UPLOAD_SCHEMA, upload.name, columns, f"Uploaded table {upload.name}", sql_from=sql_from)
 
 

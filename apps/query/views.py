@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -23,17 +24,19 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.adql import AdqlError
+from apps.formats.readers import without_paths
 from apps.uws import phases
 
 from . import actions, live
 from .browser import examples_for, schema_browser
 from .downloads import FORMATS, download_response
+from .imports import FORMATS as IMPORT_FORMATS
 from .languages import languages_for
 from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name, error_message, plan_query
 from .queues import QueueError, check_queue, get_queue, queues_for
-from .quotas import usage
+from .quotas import human_bytes, usage
 from .sharing import may, shared_schema, shared_with
 
 PAGE_ROWS_MAX = 1000
@@ -305,3 +308,66 @@ def job_download(request: HttpRequest, job_id: str) -> StreamingHttpResponse | H
     if fmt not in FORMATS:
         return HttpResponseBadRequest(f"Unknown format {fmt}; use one of {', '.join(FORMATS)}.")
     return download_response(request, job, fmt, request.build_absolute_uri(reverse("query:job", args=[job.id])))
+
+
+# ---- import a file into MyDB -------------------------------------------------------
+
+def _import_max_bytes() -> int:
+    return int(getattr(settings, "QUERY_IMPORT_MAX_BYTES", 256 * 1024 * 1024))
+
+
+def _import_source(request: HttpRequest) -> tuple[bytes, str]:
+    """The file's content and name: uploaded with the form, or read from one of the user's volumes."""
+    limit = _import_max_bytes()
+    uploaded = request.FILES.get("file")
+    if uploaded is not None:
+        if uploaded.size is not None and uploaded.size > limit:
+            raise QueryError(f"The file is larger than the import limit of {human_bytes(limit)}.")
+        return uploaded.read(), uploaded.name or ""
+    volume_id, path = request.POST.get("volume", ""), request.POST.get("path", "").strip().lstrip("/")
+    if not volume_id.isdigit() or not path:
+        raise QueryError("Choose a file to upload, or a volume and the path of a file in it.")
+    from apps.files.actions import access_volume, volume_fs
+
+    volume = access_volume(request.user, int(volume_id), "read")
+    try:
+        with volume_fs(volume).open_read(path) as handle:
+            data = handle.read(limit + 1)
+    except (OSError, ValueError) as exc:
+        raise QueryError(f"{path} cannot be read from {volume.name}: {without_paths(str(exc))}") from None
+    if len(data) > limit:
+        raise QueryError(f"The file is larger than the import limit of {human_bytes(limit)}.")
+    return data, path.rsplit("/", 1)[-1]
+
+
+@login_required
+def import_table(request: HttpRequest) -> HttpResponse:
+    """Import a CSV, VOTable, FITS table or Parquet file as a MyDB table (apps/query/imports.py).
+
+    The page's script sends the form with a progress bar and asks for JSON; without script the
+    form posts as usual and the answer is the job page or the form with its error.
+    """
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
+    form = {"table_name": request.POST.get("table_name", "").strip(), "format": request.POST.get("format", ""),
+            "queue": request.POST.get("queue", get_queue(None).name), "volume": request.POST.get("volume", ""),
+            "path": request.POST.get("path", "")}
+    error = ""
+    if request.method == "POST":
+        try:
+            data, filename = _import_source(request)
+            fmt = form["format"] if form["format"] in IMPORT_FORMATS else ""
+            job = actions.do_import_table(request.user, table_name=form["table_name"], data=data, filename=filename,
+                                          fmt=fmt, queue=form["queue"])
+        except (QueryError, QueueError) as exc:
+            error = str(exc)
+        else:
+            url = reverse("query:job", args=[job.id])
+            return JsonResponse({"job": str(job.id), "url": url}) if wants_json else redirect(url)
+        if wants_json:
+            return JsonResponse({"error": error}, status=400)
+    from apps.files.actions import readable_volumes
+
+    context = {"form": form, "error": error, "formats": IMPORT_FORMATS, "queues": queues_for(request.user),
+               "volumes": readable_volumes(request.user).order_by("name"), "max_bytes": human_bytes(_import_max_bytes()),
+               "space": usage(request.user)}  # type: ignore[arg-type]
+    return render(request, "query/import.html", context, status=400 if error else 200)
