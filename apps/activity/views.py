@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -26,8 +27,32 @@ def _search(events: QuerySet[Event], request: HttpRequest) -> QuerySet[Event]:
     return events
 
 
+def _with_jobs(request: HttpRequest, events: list[Event]) -> None:
+    """Give each event about a query job the job's query text (``e.job``), in one query, when the viewer may see it:
+    the page links to the job instead of showing a bare id."""
+    from apps.accounts.permissions import is_manager as manager
+    from apps.query.models import QueryJob
+
+    ids = {str(e.details.get("job")) for e in events if isinstance(e.details, dict) and e.details.get("job")}
+    jobs = QueryJob.objects.filter(pk__in=[i for i in ids if _is_uuid(i)]).only("id", "query", "owner_id", "table_name")
+    if not manager(request.user):
+        jobs = jobs.filter(owner_id=request.user.pk)
+    found = {str(j.id): j for j in jobs}
+    for e in events:
+        e.job = found.get(str(e.details.get("job"))) if isinstance(e.details, dict) else None  # type: ignore[attr-defined]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _page(request: HttpRequest, events: QuerySet[Event], template: str, **extra: object) -> HttpResponse:
     page = Paginator(_search(events, request), 50).get_page(request.GET.get("page"))
+    _with_jobs(request, list(page))
     kinds = Event.objects.values_list("kind", flat=True).distinct().order_by("kind")
     return render(request, template, {"page": page, "kinds": kinds, "q": request.GET.get("q", ""), "kind": request.GET.get("kind", ""), **extra})
 

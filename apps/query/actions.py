@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 
 __all__ = [
-    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result", "do_import_table", "do_rename_result",
-    "do_run_job", "do_update_job", "result_batches", "run_sync",
+    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result",
+    "do_import_table", "do_rename_result", "do_rerun_job", "do_run_job", "do_update_job", "result_batches", "run_sync",
 ]
 
 
@@ -80,6 +80,18 @@ def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", 
     )
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"created query job {job.id}", job=str(job.id), source=source)
     return job
+
+
+def do_rerun_job(old: QueryJob) -> QueryJob:
+    """The same query again as a new job (same language, queue, MAXREC and uploads while they exist);
+    the result gets a fresh name so the old one stays."""
+    uploads = [Upload.from_json(u) for u in old.uploads]
+    if any(not u.path.exists() for u in uploads):
+        raise QueryError("The tables uploaded with this query are gone: upload them again to rerun it.")
+    with transaction.atomic():
+        job = do_create_job(old.owner, query=old.query, language=old.language, queue=old.queue, maxrec=old.maxrec,
+                            uploads=uploads, parameters={"rerun_of": str(old.id)})
+        return do_run_job(job)
 
 
 def _fail(job: QueryJob, message: str) -> QueryJob:

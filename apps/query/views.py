@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.adql import AdqlError
@@ -35,7 +37,7 @@ from .languages import languages_for
 from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name, error_message, plan_query
-from .queues import QueueError, check_queue, get_queue, queues_for
+from .queues import QueueError, all_queues, check_queue, get_queue, queues_for
 from .quotas import human_bytes, usage
 from .sharing import may, shared_schema, shared_with
 
@@ -108,22 +110,83 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "query/index.html", context)
 
 
+def duration(start: Any, end: Any) -> str:
+    """A run time people read: "0.42 s", "12 s", "3 min 5 s", "2 h 4 min"; empty until both ends are known."""
+    if start is None or end is None:
+        return ""
+    seconds = max((end - start).total_seconds(), 0.0)
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+_HISTORY_FIELDS = ("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes", "created", "end_time",
+                   "start_time", "source", "result_table", "parameters")
+
+
+def _history_filters(request: HttpRequest) -> dict[str, str]:
+    keys = ("q", "table", "phase", "queue", "engine", "since", "until")
+    return {k: request.GET.get(k, "").strip() for k in keys}
+
+
+def _filtered_history(found: Any, f: dict[str, str]) -> Any:
+    """The history narrowed by text, table, phase, queue, engine and submission dates (YYYY-MM-DD, inclusive)."""
+    if f["q"]:
+        found = found.filter(Q(query__icontains=f["q"]) | Q(table_name__icontains=f["q"]) | Q(run_id__icontains=f["q"]))
+    if f["table"]:
+        found = found.filter(table_name__icontains=f["table"])
+    for name in ("phase", "queue", "engine"):
+        if f[name]:
+            found = found.filter(**{name: f[name]})
+    for name, lookup in (("since", "created__date__gte"), ("until", "created__date__lte")):
+        day = parse_date(f[name]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", f[name]) else None
+        if day is not None:
+            found = found.filter(**{lookup: day})
+        else:
+            f[name] = ""
+    return found
+
+
+def _engine_names() -> list[str]:
+    from workers.engines import available_engines  # type: ignore[attr-defined,unused-ignore]
+
+    return sorted(available_engines())
+
+
 @login_required
 def jobs(request: HttpRequest) -> HttpResponse:
-    """The user's jobs: search, filter by phase, live status."""
-    with_sync = request.GET.get("sync") == "1"  # TAP sync queries from scripts, shown only when asked for
-    found = jobs_for(request.user, sync=with_sync)
-    search, phase = request.GET.get("q", "").strip(), request.GET.get("phase", "")
-    if search:
-        found = found.filter(Q(query__icontains=search) | Q(table_name__icontains=search) | Q(run_id__icontains=search))
-    if phase in phases.ALL:
-        found = found.filter(phase=phase)
-    page = Paginator(found.only("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes",
-                                "created", "end_time", "start_time", "source", "result_table"), 50).get_page(request.GET.get("page"))
+    """The history: every job ever submitted, searchable and filterable, with start, run time and rows.
+
+    TAP sync queries from scripts are left out unless asked for (``sync=1``): they would bury the web work.
+    """
+    with_sync = request.GET.get("sync") == "1"
+    mine = jobs_for(request.user, sync=with_sync)
+    filters = _history_filters(request)
+    page = Paginator(_filtered_history(mine, filters).only(*_HISTORY_FIELDS), 50).get_page(request.GET.get("page"))
+    for job in page:
+        job.run_time = duration(job.start_time, job.end_time)  # type: ignore[attr-defined]
     shared = shared_with(request.user, "read").only("id", "table_name", "row_count", "size_bytes", "owner__username")[:50]
-    context = {"page": page, "q": search, "phase": phase, "phases": phases.ALL, "space": usage(request.user),  # type: ignore[arg-type]
-               "shared": shared, "with_sync": with_sync}
+    keep = {k: v for k, v in filters.items() if v} | ({"sync": "1"} if with_sync else {})
+    context = {"page": page, "filters": filters, "phases": phases.ALL, "space": usage(request.user),  # type: ignore[arg-type]
+               "queues": [q.name for q in all_queues()], "engines": _engine_names(),
+               "shared": shared, "with_sync": with_sync, "keep": urlencode(keep), "filtered": bool(keep)}
     return render(request, "query/jobs.html", context)
+
+
+@require_POST
+def job_rerun(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Run a job of the history again, unchanged (editing first goes through the query page's ?rerun=)."""
+    try:
+        job = actions.do_rerun_job(_owned_job(request, job_id))
+    except (QueryError, QueueError) as exc:
+        messages.error(request, str(exc))
+        return redirect("query:jobs")
+    return redirect("query:job", job_id=job.id)
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
