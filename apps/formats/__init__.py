@@ -1,4 +1,4 @@
-"""Result writers: VOTable (TABLEDATA, BINARY, BINARY2), CSV, TSV, FITS and Parquet, streamed.
+"""Result writers: VOTable (TABLEDATA, BINARY, BINARY2), CSV, TSV, ECSV, JSON, FITS and Parquet, streamed.
 
 Pure Python (numpy, pyarrow, astropy.io.fits for header cards); no Django
 import. The query service (downloads) and the TAP service (sync/async
@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans, unique_names
 from .fits import RowCountMismatch, fits_chunks
+from .gaia import ecsv_chunks, json_chunks
 from .parallel import encode_batches
 from .parquet import parquet_chunks
 from .text import csv_chunks, tsv_chunks
@@ -69,6 +70,8 @@ FORMATS: dict[str, Format] = {f.key: f for f in [
     Format("tsv", "text/tab-separated-values", "tsv", "TSV"),
     Format("fits", "application/fits", "fits", "FITS binary table"),
     Format("parquet", "application/vnd.apache.parquet", "parquet", "Parquet (with VOTable metadata)"),
+    Format("ecsv", "text/x-ecsv", "ecsv", "ECSV (CSV with a typed YAML header)"),
+    Format("json", "application/json", "json", "JSON (the Gaia archive's shape)"),
 ]}
 _SERIALIZATION = {"votable": BINARY2, "votable-td": TABLEDATA, "votable-b": BINARY, "votable-b2": BINARY2}
 
@@ -83,6 +86,8 @@ _ALIASES = {
     "tsv": "tsv", "text/tab-separated-values": "tsv", "text/tsv": "tsv", "tab-separated-values": "tsv",
     "fits": "fits", "application/fits": "fits", "image/fits": "fits", "application/x-fits": "fits",
     "parquet": "parquet", "application/vnd.apache.parquet": "parquet", "application/x-parquet": "parquet",
+    "ecsv": "ecsv", "text/x-ecsv": "ecsv", "text/ecsv": "ecsv",
+    "json": "json", "application/json": "json",
 }
 _BY_SERIALIZATION = {"tabledata": "votable-td", "binary": "votable-b", "binary2": "votable-b2"}
 
@@ -176,6 +181,10 @@ def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Col
     elif fmt.key == "fits":
         yield from fits_chunks(arrays, unique_names(plans), total_rows=info.total_rows, title=info.table_name, query=info.query,
                                description=info.description, infos=info.infos)
+    elif fmt.key == "ecsv":
+        yield from ecsv_chunks(arrays, plans, table_name=info.table_name, query=info.query)
+    elif fmt.key == "json":
+        yield from json_chunks(arrays, plans)
     elif fmt.key == "parquet":
         plans = unique_names(plans)
         meta = metadata_document(plans, table_name=info.table_name, description=info.description, query=info.query, infos=info.infos)

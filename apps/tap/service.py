@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps import formats
 from apps.query import actions
 from apps.query.models import QueryJob
-from apps.query.queues import QueueError, all_queues, get_queue, queue_or_default
+from apps.query.queues import Queue, QueueError, all_queues, check_queue, get_queue, queue_or_default, queues_for
 from apps.uws import phases
 from apps.uws.documents import ErrorSummary, JobSummary, Result
 from apps.uws.handlers import UwsError
@@ -26,7 +26,7 @@ from .vosi import Language, Limits, OutputFormat
 TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
 _IVO_IDS = {"votable-td": "output-votable-td", "votable-b": "output-votable-binary", "votable-b2": "output-votable-binary2"}
 _ALIASES = {"votable": "votable", "votable-td": "votable/td", "votable-b": "votable/b", "votable-b2": "votable/b2",
-            "csv": "csv", "tsv": "tsv", "fits": "fits", "parquet": "parquet"}
+            "csv": "csv", "tsv": "tsv", "fits": "fits", "parquet": "parquet", "ecsv": "ecsv", "json": "json"}
 WAIT_POLL_S = 0.2
 
 # UWS parameter name -> QueryJob field (and how to read it).
@@ -85,6 +85,34 @@ def udf_forms() -> list[tuple[str, str]]:
 
 
 # --- jobs through UWS ----------------------------------------------------------
+
+def queue_for_duration(user: Any, named: str | None, seconds: int) -> str | None:
+    """The queue a job runs in, given the EXECUTIONDURATION asked for: the named queue if it allows that long;
+    without a name, the default queue if it does, or else the shortest queue the user may use that does.
+    A duration no such queue allows is refused (QueueError) rather than silently cut."""
+    if seconds <= 0:
+        return named
+    if named:
+        queue = check_queue(user, named)
+        if queue.time_limit < seconds:
+            raise QueueError(f"EXECUTIONDURATION={seconds} s is longer than the {queue.name} queue allows "
+                             f"({queue.time_limit} s).")
+        return queue.name
+    allowed = queues_for(user)
+    fitting = sorted((q for q in allowed if q.time_limit >= seconds), key=lambda q: (q.name != get_queue(None).name, q.time_limit))
+    if fitting:
+        return fitting[0].name
+    raise QueueError(_too_long(user, seconds, allowed))
+
+
+def _too_long(user: Any, seconds: int, allowed: list[Queue]) -> str:
+    longest = max(allowed, key=lambda q: q.time_limit, default=None)
+    message = f"EXECUTIONDURATION={seconds} s is longer than any queue you may use allows"
+    message += f" (the longest, {longest.name}, allows {longest.time_limit} s)." if longest else "."
+    if not getattr(user, "is_authenticated", False) and max((q.time_limit for q in all_queues()), default=0) >= seconds:
+        message += " Log in (use /tap/auth) for the longer queues."
+    return message
+
 
 # The Gaia archive's format names (astroquery's TapPlus sends them); "_gzip" gzips the body as well.
 GAIA_NAMES = {"votable_plain": "votable-td", "votable_gzip": "votable", "csv_gzip": "csv"}
@@ -172,8 +200,11 @@ class TapJobStore:
         actions.do_delete_job(job)
 
     def set_execution_duration(self, job: QueryJob, seconds: int) -> None:
-        # Never longer than the queue allows: the store keeps what will be enforced.
-        _update(job, execution_duration=queue_or_default(job.queue).timeout_for(seconds))
+        # A longer duration than the job's queue allows moves it to a queue that does, or is refused.
+        fields: dict[str, Any] = {"execution_duration": seconds}
+        if seconds > queue_or_default(job.queue).time_limit:
+            fields["queue"] = _longer_queue(job, seconds)
+        _update(job, **fields)
 
     def set_destruction(self, job: QueryJob, when: dt.datetime) -> None:
         limit = job.created + dt.timedelta(days=int(settings.QUERY_DESTRUCTION_DAYS))
@@ -198,7 +229,12 @@ class TapJobStore:
             duration = parameters["executionduration"].strip()
             if not duration.isdigit():
                 raise UwsError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
-            fields["execution_duration"] = queue_or_default(fields.get("queue", job.queue)).timeout_for(int(duration))
+            seconds = int(duration)
+            if "queue" in fields:  # named in this request: it must allow the duration
+                fields["queue"] = _checked(lambda: queue_for_duration(job.owner, fields["queue"], seconds))
+            elif seconds > queue_or_default(job.queue).time_limit:
+                fields["queue"] = _longer_queue(job, seconds)
+            fields["execution_duration"] = seconds
         fields["parameters"] = extra
         _update(job, **fields)
         if "destruction" in parameters:
@@ -224,6 +260,17 @@ class TapJobStore:
 
 
 VOTABLE_TYPE = "application/x-votable+xml"
+
+
+def _checked(choose: Any) -> Any:
+    try:
+        return choose()
+    except QueueError as exc:
+        raise UwsError(str(exc)) from None
+
+
+def _longer_queue(job: QueryJob, seconds: int) -> str | None:
+    return _checked(lambda: queue_for_duration(job.owner, None, seconds))
 
 
 def _update(job: QueryJob, **fields: Any) -> None:

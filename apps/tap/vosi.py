@@ -19,9 +19,9 @@ VS = "http://www.ivoa.net/xml/VODataService/v1.1"
 TR = "http://www.ivoa.net/xml/TAPRegExt/v1.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 CAP = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
-# ESA's TAP+ extension: astroquery's TapPlus reads esatapplus:flags (by that literal name) on every column.
-# VODataService allows attributes of other namespaces there, so the document stays valid.
-# The flag bits are ESA's (position, flux, key...); we claim none of them: "0".
+# ESA's TAP+ extension: astroquery's TapPlus reads esatapplus:flags (by that literal name) on every column and
+# fails without it. VODataService's column allows no foreign attribute (taplint: E-TMV-BENV), so only a TAP+
+# client is served it (``tap_plus``). The flag bits are ESA's (position, flux, key...); we claim none: "0".
 ESA = "http://esa.int/xml/EsaTapPlus"
 AVAIL = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
 TABLES = "http://www.ivoa.net/xml/VOSITables/v1.0"
@@ -105,8 +105,8 @@ def _interface(capability: ET.Element, url: str, *, use: str = "full", xsi_type:
     """An anonymous interface, and with ``secured_url`` its HTTP Basic twin (password or API token), which
     challenges a request without credentials (401), as Java clients need before they send any."""
     _one_interface(capability, url, use, xsi_type, role, None)
-    if secured_url:
-        _one_interface(capability, secured_url, use, xsi_type, role, BASIC_AA)
+    if secured_url:  # not role="std" too: one standard interface per capability (taplint W-CAP-CPI2)
+        _one_interface(capability, secured_url, use, xsi_type, None, BASIC_AA)
 
 
 def _one_interface(capability: ET.Element, url: str, use: str, xsi_type: str, role: str | None, security: str | None) -> None:
@@ -196,9 +196,10 @@ def availability_document(available: bool, up_since: dt.datetime | None, note: s
 
 # --- tables ----------------------------------------------------------------------
 
-def _column(parent: ET.Element, row: Mapping[str, Any]) -> None:
+def _column(parent: ET.Element, row: Mapping[str, Any], tap_plus: bool) -> None:
     column = _sub(parent, "column")
-    column.set(_q(ESA, "flags"), "0")
+    if tap_plus:
+        column.set(_q(ESA, "flags"), "0")
     _sub(column, "name", adql_name(row["column_name"]))
     for field in ("description", "unit", "ucd", "utype"):
         if row.get(field):
@@ -215,7 +216,8 @@ def _column(parent: ET.Element, row: Mapping[str, Any]) -> None:
 
 
 def _table(parent: ET.Element | None, row: Mapping[str, Any], columns: Iterable[Mapping[str, Any]],
-           keys: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]], tag: str = "table") -> ET.Element:
+           keys: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]], tag: str = "table",
+           tap_plus: bool = False) -> ET.Element:
     table = ET.Element(tag) if parent is None else _sub(parent, tag)
     table.set("type", "view" if row.get("table_type") == "view" else "output")
     _sub(table, "name", row["table_name"])
@@ -224,7 +226,7 @@ def _table(parent: ET.Element | None, row: Mapping[str, Any], columns: Iterable[
     if row.get("utype"):
         _sub(table, "utype", str(row["utype"]))
     for column in columns:
-        _column(table, column)
+        _column(table, column, tap_plus)
     for key, key_columns in keys:
         foreign = _sub(table, "foreignKey")
         _sub(foreign, "targetTable", key["target_table"])
@@ -250,8 +252,11 @@ def _grouped(rows: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, list[d
     return columns, keys
 
 
-def tableset_document(rows: Mapping[str, list[dict[str, Any]]], *, detail: bool = True) -> bytes:
-    """The VOSI tableset of TAP_SCHEMA-shaped rows; without ``detail``, tables without columns (detail=min)."""
+def tableset_document(rows: Mapping[str, list[dict[str, Any]]], *, detail: bool = True, tap_plus: bool = False,
+                      only: Sequence[str] = ()) -> bytes:
+    """The VOSI tableset of TAP_SCHEMA-shaped rows; without ``detail``, tables without columns (detail=min).
+    ``only`` keeps the named tables (TAP+'s ``tables=a,b``); ``tap_plus`` adds ESA's column flags."""
+    wanted = {n.lower() for n in only}
     root = _declare(ET.Element(_q(TABLES, "tableset")), vs=VS)
     columns, keys = _grouped(rows)
     for s in rows["schemas"]:
@@ -262,9 +267,10 @@ def tableset_document(rows: Mapping[str, list[dict[str, Any]]], *, detail: bool 
         if s.get("utype"):
             _sub(schema, "utype", str(s["utype"]))
         for t in rows["tables"]:
-            if t["schema_name"] == s["schema_name"]:
+            if t["schema_name"] == s["schema_name"] and (not wanted or t["table_name"].lower() in wanted):
                 name = t["table_name"]
-                _table(schema, t, columns.get(name, []) if detail else [], keys.get(name, []) if detail else [])
+                _table(schema, t, columns.get(name, []) if detail else [], keys.get(name, []) if detail else [],
+                       tap_plus=tap_plus)
     return _serialize(root)
 
 

@@ -30,7 +30,7 @@ def test_every_format_resolves_from_its_own_mime_type_and_key() -> None:
         assert resolve_format(key) is fmt
 
 
-@pytest.mark.parametrize("value", ["application/json", "text/csv;header=absent", "application/x-votable+xml;serialization=FITS", "xls"])
+@pytest.mark.parametrize("value", ["application/yaml", "text/csv;header=absent", "application/x-votable+xml;serialization=FITS", "xls"])
 def test_it_rejects_unknown_formats_listing_the_accepted_ones(value: str) -> None:
     with pytest.raises(UnknownFormat) as error:
         resolve_format(value)

@@ -63,13 +63,38 @@ def test_it_changes_parameters_only_while_pending(client: Client, demo: Any) -> 
 def test_it_keeps_execution_duration_within_the_queue_and_sets_destruction(client: Client, demo: Any) -> None:
     url = create(client, QUERY="SELECT 1 AS x", EXECUTIONDURATION="5")
     assert client.get(url + "/executionduration").content == b"5"
-    client.post(url + "/executionduration", {"EXECUTIONDURATION": "99999"})
-    assert client.get(url + "/executionduration").content == b"60"
-    assert QueryJob.objects.get().execution_duration == 60  # what the engine will enforce
+    refused = client.post(url + "/executionduration", {"EXECUTIONDURATION": "99999"})
+    assert refused.status_code == 400 and b"longer than any queue you may use" in refused.content
+    assert client.get(url + "/executionduration").content == b"5"
+    assert QueryJob.objects.get().execution_duration == 5  # what the engine will enforce
     assert client.post(url + "/destruction", {"DESTRUCTION": "2099-01-01T00:00:00Z"}).status_code == 303
     kept = QueryJob.objects.get()
     assert kept.destruction == kept.created + timedelta(days=settings.QUERY_DESTRUCTION_DAYS)  # no longer than the service keeps jobs
     assert client.post(url + "/executionduration", {"EXECUTIONDURATION": "soon"}).status_code == 400
+
+
+def test_it_chooses_the_queue_from_the_requested_execution_duration(client: Client, users: Any, demo: Any) -> None:
+    auth = basic_auth(users.owner)
+    quick = create(client, QUERY="SELECT 1 AS x", EXECUTIONDURATION="30", _auth=auth)
+    long = create(client, QUERY="SELECT 1 AS x", EXECUTIONDURATION="3600", _auth=auth)
+    assert [j.queue for j in QueryJob.objects.order_by("created")] == ["quick", "long"]
+    assert client.get(long + "/executionduration", HTTP_AUTHORIZATION=auth).content == b"3600"  # not cut to 60
+    moved = client.post(quick + "/executionduration", {"EXECUTIONDURATION": "600"}, HTTP_AUTHORIZATION=auth)
+    assert moved.status_code == 303
+    assert QueryJob.objects.order_by("created").first().queue == "long"  # type: ignore[union-attr]
+    too_long = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT 1", "EXECUTIONDURATION": "999999"},
+                           HTTP_AUTHORIZATION=auth)
+    assert too_long.status_code == 400 and b"the longest, long, allows 28800 s" in too_long.content
+    named = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT 1", "QUEUE": "quick", "EXECUTIONDURATION": "600"},
+                        HTTP_AUTHORIZATION=auth)
+    assert named.status_code == 400 and b"quick queue allows (60 s)" in named.content
+
+
+def test_it_refuses_an_anonymous_duration_only_a_logged_in_queue_allows(client: Client, demo: Any) -> None:
+    response = client.post("/tap/async", {"LANG": "ADQL", "QUERY": "SELECT 1", "EXECUTIONDURATION": "3600"})
+    assert response.status_code == 400
+    assert b"longest, quick, allows 60 s" in response.content and b"Log in" in response.content
+    assert not QueryJob.objects.exists()
 
 
 def test_it_puts_a_bad_query_in_error_with_a_readable_message(client: Client, demo: Any) -> None:

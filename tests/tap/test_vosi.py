@@ -24,6 +24,7 @@ def test_it_declares_languages_formats_uploads_limits_and_security(client: Clien
     # The anonymous root, and its twin that challenges for HTTP Basic credentials.
     assert [i.findtext("accessURL") for i in tap.findall("interface")] == ["http://testserver/tap", "http://testserver/tap/auth"]
     assert [s.get("standardID") for s in tap.findall("interface/securityMethod")] == ["ivo://ivoa.net/sso#BasicAA"]
+    assert [i.get("role") for i in tap.findall("interface")] == ["std", None]  # one standard interface (taplint CPI2)
     adql = next(lang for lang in tap.findall("language") if lang.findtext("name") == "ADQL")
     assert [v.text for v in adql.findall("version")] == ["2.0", "2.1"]
     feature_types = {f.get("type").split("#")[1] for f in adql.findall("languageFeatures")}
