@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,6 +36,8 @@ from websockets.asyncio.client import ClientConnection, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from . import sessions
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -166,7 +169,8 @@ class SessionProxy:
                     await self._relay(response, send)
                 finally:
                     await response.aclose()
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            log.warning("notebook session %s: %s %s failed: %r", sid, scope["method"], scope["path"], exc)
             await _plain(send, 502, "The notebook session does not answer (it may be starting or stopped).")
 
     @staticmethod
@@ -192,7 +196,8 @@ class SessionProxy:
                 subprotocols=scope.get("subprotocols") or None, additional_headers=upstream_headers(scope, WS_NOT_FORWARDED),
                 compression=None, max_size=None, ping_interval=None, open_timeout=10,
             )
-        except (TimeoutError, OSError, InvalidHandshake, InvalidStatus):
+        except (TimeoutError, OSError, InvalidHandshake, InvalidStatus) as exc:
+            log.warning("notebook session %s: WebSocket %s refused: %r", sid, scope["path"], exc)
             await send({"type": "websocket.close", "code": 1011})
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})

@@ -62,7 +62,7 @@ def asgi_portal(settings: Any, docker_host: str, tmp_path: Path) -> Iterator[Por
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
     settings.COMPUTE_PORTAL_URL = settings.SITE_URL = url
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets"))
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets-sansio"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
