@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
@@ -191,13 +192,15 @@ def job_rerun(request: HttpRequest, job_id: str) -> HttpResponse:
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = access_readable_job(request.user, job_id)
-    seconds = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
+    status = live.job_status(job)
     is_owner = _is_owner(request, job)
     shared_name = ""  # what a reader writes in ADQL, when they may query it
     if not is_owner and job.owner is not None and may(request.user, "query", job):
         shared_name = f"{shared_schema(job.owner)}.{job.table_name}"
     context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": is_owner,
-               "status": json.dumps(live.job_status(job)), "plot": plot_defaults(job.result_columns), "seconds": seconds,
+               "status": json.dumps(status), "plot": plot_defaults(job.result_columns), "run_time": duration(job.start_time, job.end_time),
+               "time_limit": status["time_limit"], "position": status["queue_position"],
+               "elapsed": duration(job.start_time, timezone.now()) if job.phase == phases.EXECUTING else "",
                "shared_name": shared_name, "problem": query_error(job.error) if job.error else None,
                "shared_summary": _shared_summary(job) if is_owner else "",
                "query_lines": job.query.splitlines() or [""]}
