@@ -265,7 +265,7 @@ class FunctionAdmin(admin.ModelAdmin):
 class IngestRunAdmin(admin.ModelAdmin):
     """Past and running ingests, with their outcome: a failed one stays listed with its reason."""
 
-    list_display = ("created", "name", "target", "state", "done", "user", "message")
+    list_display = ("created", "name", "target", "state", "done", "user", "reason")
     list_filter = ("state",)
     search_fields = ("name", "target", "message")
     list_select_related = ("user",)
@@ -276,3 +276,8 @@ class IngestRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="message")
+    def reason(self, run: IngestRun) -> str:
+        """The first words; the whole message is on the run's page."""
+        return run.message if len(run.message) <= 90 else run.message[:89] + "…"
