@@ -15,9 +15,12 @@
   }
   function load() {
     var size = +sizeEl.value;
-    var url = job.dataset.rowsUrl + "?offset=" + offset + "&limit=" + size + (sort ? "&sort=" + encodeURIComponent(sort) + (desc ? "&desc=1" : "") : "");
+    var url = job.dataset.rowsUrl + "?offset=" + offset + "&limit=" + size + (sort ? "&sort=" + encodeURIComponent(sort) + (desc ? "&desc=1" : "") : "") +
+      (where ? "&where=" + encodeURIComponent(where) : "");
     info.textContent = "Loading…";
+    filterError.hidden = true;
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      if (d.error) { filterError.textContent = d.error; filterError.hidden = false; info.textContent = ""; return; }
       total = d.total || 0;
       var frag = document.createDocumentFragment();
       var numeric = (d.columns || []).map(function (c) { return NUMERIC.test(c.datatype || ""); });
@@ -28,17 +31,34 @@
           if (typeof v === "number" || numeric[i]) td.className = "num";  // big integers come as strings
           if (v === null) td.className += " null";
           td.textContent = fmt(v);
+          if (hidden[i]) td.hidden = true;
           tr.appendChild(td);
         });
         frag.appendChild(tr);
       });
       tbody.replaceChildren(frag);
       var last = Math.min(offset + d.rows.length, total);
-      info.textContent = total ? "Rows " + (offset + 1).toLocaleString("en") + "–" + last.toLocaleString("en") + " of " + total.toLocaleString("en") : "No rows";
+      info.textContent = (total ? "Rows " + (offset + 1).toLocaleString("en") + "–" + last.toLocaleString("en") + " of " + total.toLocaleString("en") : "No rows") +
+        (where ? " matching the filter" : "");
       document.getElementById("page-prev").disabled = offset === 0;
       document.getElementById("page-next").disabled = last >= total;
     }).catch(function () { info.textContent = "The rows could not be loaded."; });
   }
+  // Filter: an ADQL condition run by the engine on the stored table (the server checks and translates it).
+  var where = "", filterForm = document.getElementById("filter-form"), filterError = document.getElementById("filter-error");
+  filterForm.addEventListener("submit", function (e) { e.preventDefault(); where = document.getElementById("filter-where").value.trim(); offset = 0; load(); });
+  document.getElementById("filter-clear").onclick = function () { document.getElementById("filter-where").value = ""; where = ""; offset = 0; load(); };
+  // Hide/show columns: cells stay in the DOM, hidden, so the column order never changes.
+  var heads = Array.prototype.slice.call(document.querySelectorAll("#result-table thead th"));
+  var hidden = heads.map(function () { return false; });
+  document.querySelectorAll("#column-picker input[type=checkbox]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      var i = +box.dataset.index;
+      hidden[i] = !box.checked;
+      heads[i].hidden = hidden[i];
+      tbody.querySelectorAll("tr").forEach(function (tr) { if (tr.children[i]) tr.children[i].hidden = hidden[i]; });
+    });
+  });
   document.getElementById("page-prev").onclick = function () { offset = Math.max(0, offset - +sizeEl.value); load(); };
   document.getElementById("page-next").onclick = function () { offset += +sizeEl.value; load(); };
   sizeEl.onchange = function () { offset = 0; load(); };

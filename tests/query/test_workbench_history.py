@@ -77,3 +77,25 @@ def test_the_activity_page_shows_the_query_and_links_the_job(users: Any, run_job
     page = _client(users.owner).get("/activity/").content.decode()
     assert f'href="/query/jobs/{job.id}/"' in page
     assert "three_marker" in page
+
+
+def test_the_viewer_filters_rows_with_an_adql_condition_on_the_stored_table(users: Any, run_job: Any, stars: Any) -> None:
+    job = run_job(users.owner, "SELECT * FROM TAP_UPLOAD.stars", uploads=[stars], table_name="cat")
+    client = _client(users.owner)
+    answer = client.get(f"/query/jobs/{job.id}/rows", {"where": "source_id <= 10 AND mag > 0", "limit": 3, "sort": "source_id", "desc": "1"}).json()
+    assert answer["total"] == 10 and [r[0] for r in answer["rows"]] == [10, 9, 8]
+    bad = client.get(f"/query/jobs/{job.id}/rows", {"where": "nosuchcolumn > 1"})
+    assert bad.status_code == 400 and "nosuchcolumn" in bad.json()["error"].lower()
+    assert client.get(f"/query/jobs/{job.id}/rows", {"where": "1=1) --"}).status_code == 400
+
+
+def test_filtering_a_shared_table_needs_the_right_to_query_it(users: Any, run_job: Any, stars: Any) -> None:
+    from apps.access.actions import do_grant
+
+    job = run_job(users.owner, "SELECT * FROM TAP_UPLOAD.stars", uploads=[stars], table_name="cat")
+    do_grant(users.owner, job.resource, "read", user=users.member)
+    member = _client(users.member)
+    refused = member.get(f"/query/jobs/{job.id}/rows", {"where": "source_id < 5"})
+    assert refused.status_code == 400 and "query right" in refused.json()["error"]
+    assert member.get(f"/query/jobs/{job.id}/rows").status_code == 200  # reading pages still works
+    assert _client(users.outsider).get(f"/query/jobs/{job.id}/rows", {"where": "source_id < 5"}).status_code == 404
