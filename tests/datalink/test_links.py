@@ -96,3 +96,9 @@ def test_a_template_without_its_placeholder_or_column_is_refused(demo: Any) -> N
         LinkTemplate(table=demo[0], id_column="source_id", template="https://x.example/", description="x").full_clean()
     with pytest.raises(ValidationError, match="no column"):
         LinkTemplate(table=demo[0], id_column="nope", template="https://x.example/{id}", description="x").full_clean()
+
+
+def test_the_table_page_lists_the_related_products(templates: list[LinkTemplate], client: Client) -> None:
+    page = client.get("/data/gaia/source/").content.decode()
+    assert "Related products (DataLink)" in page and "/datalink/gaia/source/links?ID=" in page
+    assert all(t.description in page for t in templates)
