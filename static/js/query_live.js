@@ -21,7 +21,7 @@
   var clock = { start: null, offset: 0, timer: null };
   function human(seconds) {
     if (seconds < 60) return Math.floor(seconds) + " s";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min" + (Math.floor(seconds % 60) ? " " + Math.floor(seconds % 60) + " s" : "");
     return Math.floor(seconds / 3600) + " h " + Math.floor(seconds % 3600 / 60) + " min";
   }
   function tick() {

@@ -54,7 +54,7 @@ def test_the_history_shows_start_and_run_time(users: Any) -> None:
     start = timezone.now() - timedelta(minutes=5)
     QueryJob.objects.create(owner=users.owner, query="SELECT 1", phase=phases.COMPLETED, start_time=start, end_time=start + timedelta(seconds=185))
     page = _client(users.owner).get("/query/jobs/").content.decode()
-    assert "3 min 5 s" in page and start.strftime("%Y-%m-%d %H:%M") in page
+    assert "3 min 5 s" in page and start.strftime("%Y-%m-%d %H:%M:%S") in page
     assert duration(start, start + timedelta(seconds=0.5)) == "0.50 s" and duration(start, None) == ""
 
 
