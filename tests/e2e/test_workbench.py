@@ -117,7 +117,7 @@ def test_a_running_query_shows_its_elapsed_time_limit_and_no_size(page: Page, wo
     first = elapsed.inner_text()
     expect(elapsed).not_to_have_text(first, timeout=5000)  # it counts
     expect(page.locator("#job-limit")).to_contain_text("time limit")
-    expect(page.locator("#job-size")).to_have_text("–")
+    expect(page.locator("#job-size")).to_have_text("\u2013")  # a dash, not "0 bytes"
     shot(page, "running")
     page.goto(workbench + f"/query/jobs/{waiting.id}/")
     expect(page.locator("#job-position")).to_be_visible()
