@@ -146,7 +146,8 @@ class SessionProxy:
             await self.websocket(scope, receive, send)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _header(scope, b"sec-fetch-site") == "cross-site" and _header(scope, b"sec-fetch-mode") != "navigate":
+        followed_link = scope["method"] == "GET" and _header(scope, b"sec-fetch-mode") == "navigate"
+        if _header(scope, b"sec-fetch-site") == "cross-site" and not followed_link:
             await _plain(send, 403, "Notebook sessions answer only the portal's own pages.")
             return
         owned = await _owned(scope)

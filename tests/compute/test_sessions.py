@@ -195,13 +195,20 @@ def test_kernels_websocket_reaches_its_owner_alone(asgi_portal: Portal, started:
         assert refused.value.response.status_code == 403
 
 
-def test_the_session_key_reaches_tap_and_files_only_and_dies_with_the_session(
+def test_the_session_is_sandboxed_and_its_key_reaches_tap_and_files_only_until_it_stops(
     asgi_portal: Portal, started: Callable[[User], ComputeSession], docker_host: str
 ) -> None:
     owner = make_user("ada")
     session = wait_running(started(owner))
     client = docker.DockerClient(base_url=docker_host)
-    env = dict(e.split("=", 1) for e in client.containers.get(session.container_id).attrs["Config"]["Env"])
+    container = client.containers.get(session.container_id)
+    host_config = container.attrs["HostConfig"]
+    assert host_config["NetworkMode"] == "none" and host_config["ReadonlyRootfs"] and host_config["CapDrop"] == ["ALL"]
+    assert container.attrs["Config"]["User"] == "70000:70000" and host_config["Memory"] == 1024 * 2**20
+    interfaces = container.exec_run(["cat", "/proc/net/dev"]).output.decode()
+    assert [line.split(":")[0].strip() for line in interfaces.splitlines()[2:]] == ["lo"]
+    assert container.exec_run(["touch", "/usr/local/x"]).exit_code != 0  # read-only root file system
+    env = dict(e.split("=", 1) for e in container.attrs["Config"]["Env"])
     client.close()
     key = env["DAIQUIRI_TOKEN"]
     assert key.startswith("dses_") and env["HOME"] == "/home/portal"
@@ -253,3 +260,18 @@ def test_a_session_mounts_only_what_the_user_may(lab_roots: None, lab_domain: Co
                            content_type="application/json")
     assert response.status_code in (403, 404) or (response.status_code == 400 and "volume" in response.json()["detail"].lower())
     assert not ComputeSession.objects.exists()
+
+
+def test_operators_see_and_stop_sessions_in_the_admin(lab_roots: None, lab_domain: ComputeDomain, lab_image: ComputeImage,
+                                                       engine: str) -> None:
+    owner = make_user("ada")
+    live = ComputeSession.objects.create(owner=owner, image=lab_image, domain=lab_domain, state=ComputeSession.RUNNING)
+    admin = Client()
+    admin.force_login(make_user("root", is_staff=True, is_superuser=True))
+    listing = admin.get("/admin/compute/computesession/")
+    assert listing.status_code == 200 and str(live.pk) in listing.content.decode()
+    response = admin.post("/admin/compute/computesession/", {"action": "stop_sessions", "_selected_action": [str(live.pk)]})
+    assert response.status_code == 302
+    live.refresh_from_db()
+    assert live.state == ComputeSession.STOPPED and "operator root" in live.stop_reason
+    assert Event.objects.filter(kind=sessions.SESSION_STOPPED, user=owner).exists()

@@ -60,6 +60,8 @@ def test_a_user_runs_a_notebook_cell_in_a_session_that_only_they_reach(
     storage = storage_of(ada)
     storage_of(bob)
     log_in(page, base, "ada", "ada-password")
+    failed: list[str] = []  # WebSockets (kernels, events, terminals) and requests the proxy refused or could not serve
+    page.on("console", lambda m: failed.append(m.text) if m.type == "error" and ("WebSocket" in m.text or "502" in m.text) else None)
     page.goto(base + "/compute/")
     started = time.monotonic()
     page.locator("#session-form button[type=submit]").click()
@@ -82,6 +84,7 @@ def test_a_user_runs_a_notebook_cell_in_a_session_that_only_they_reach(
     expect(page.locator(".jp-OutputArea-output").first).to_contain_text("wrote from-notebook.csv", timeout=60_000)
     assert "rows 3" in page.locator(".jp-OutputArea-output").first.inner_text()
 
+    assert not failed, failed
     page.goto(f"{base}/files/v/{storage.pk}/")
     expect(page.get_by_role("link", name="from-notebook.csv", exact=True)).to_be_visible()
 
