@@ -119,15 +119,22 @@ GAIA_NAMES = {"votable_plain": "votable-td", "votable_gzip": "votable", "csv_gzi
 GZIP_SUFFIX = "_gzip"
 
 
-def resolve(value: str | None) -> tuple[formats.Format, bool]:
-    """The Format of a RESPONSEFORMAT value, and whether the body is gzipped (a Gaia archive name says so)."""
+# ESA's TAP+ serves these gzipped whatever the client accepts, and astroquery (whose http.client leaves the
+# body as sent) expects it: it gunzips them itself, and cannot read a plain FITS body of a sync query at all.
+TAP_PLUS_GZIPPED = {"votable", "fits", "ecsv"}
+
+
+def resolve(value: str | None, *, tap_plus: bool = False) -> tuple[formats.Format, bool]:
+    """The Format of a RESPONSEFORMAT value, and whether the body is gzipped (a Gaia archive name says so,
+    and so does a name TAP+ compresses when a TAP+ client asks)."""
     name = "".join((value or "").split()).lower()
-    return formats.resolve_format(GAIA_NAMES.get(name, value)), name.endswith(GZIP_SUFFIX)
+    gzipped = name.endswith(GZIP_SUFFIX) or (tap_plus and name in TAP_PLUS_GZIPPED)
+    return formats.resolve_format(GAIA_NAMES.get(name, value)), gzipped
 
 
-def format_of(job: QueryJob) -> tuple[formats.Format, bool]:
+def format_of(job: QueryJob, *, tap_plus: bool = False) -> tuple[formats.Format, bool]:
     try:
-        return resolve(job.response_format)
+        return resolve(job.response_format, tap_plus=tap_plus)
     except formats.UnknownFormat:
         return formats.FORMATS["votable"], False
 

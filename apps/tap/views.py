@@ -154,9 +154,11 @@ def _tap_schema(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
 
 
 def is_tap_plus(request: HttpRequest) -> bool:
-    """Whether the client is ESA's TAP+ one (astroquery), which needs a column attribute that standard
-    validators refuse: it names itself in its User-Agent, and nothing else it sends tells it apart."""
-    return request.headers.get("User-Agent", "").startswith("astroquery/")
+    """Whether the client is ESA's TAP+ one (astroquery's TapPlus and Gaia), which needs a column attribute that
+    standard validators refuse and gzipped bodies. Its POSTs name it in the User-Agent; its GETs, made with a bare
+    http.client, carry no User-Agent at all, which no other VO client (Java, requests, curl, browsers) omits."""
+    agent = request.headers.get("User-Agent")
+    return agent is None or agent.startswith("astroquery/")
 
 
 @csrf_exempt
@@ -216,7 +218,7 @@ def sync(request: HttpRequest) -> HttpResponseBase:
         p.check_request(params)
         language = (params.get("lang") or p.ADQL).strip()
         query, maxrec = p.query(params), p.maxrec(params)
-        fmt, gzipped = service.resolve(p.response_format(params))
+        fmt, gzipped = service.resolve(p.response_format(params), tap_plus=is_tap_plus(request))
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=query)
@@ -364,7 +366,7 @@ def _job_result(request: HttpRequest, found: QueryJob, fmt: formats.Format | Non
         return _text(f"The job is {found.phase}: it has no result.", 404)
     gzipped = False
     if fmt is None:
-        fmt, gzipped = service.format_of(found)
+        fmt, gzipped = service.format_of(found, tap_plus=is_tap_plus(request))
     info = formats.ResultInfo(query=found.query, overflow=found.overflow, total_rows=found.row_count)
     describe_result(info, found.owner or AnonymousUser(), found.query, actions.result_columns(found))
     try:

@@ -65,8 +65,7 @@ def test_pyvo_auth_session_lists_and_queries_the_users_tables(live_tap: LiveTap,
     assert mydb_table not in list(anonymous.tables.keys())
 
 
-# Not FITS: astroquery reads it only gzipped, and its http.client asks for Accept-Encoding: identity.
-@pytest.mark.parametrize("output_format", ["votable", "votable_plain", "votable_gzip", "csv"])
+@pytest.mark.parametrize("output_format", ["votable", "votable_plain", "votable_gzip", "csv", "ecsv", "json", "fits"])
 def test_astroquery_tapplus_runs_sync_and_async_in_each_gaia_format(live_tap: LiveTap, output_format: str) -> None:
     from astroquery.utils.tap.core import TapPlus
 

@@ -100,7 +100,7 @@ def test_esa_flags_go_to_astroquery_only_and_the_standard_tableset_stays_valid(c
 ])
 def test_it_answers_the_gaia_archives_format_names(client: Client, demo: Any, name: str, gzipped: bool, astropy_format: str) -> None:
     response = client.get("/tap/sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 4 source_id, ra FROM gaia.source",
-                                        "RESPONSEFORMAT": name})
+                                        "RESPONSEFORMAT": name}, HTTP_USER_AGENT="python-requests/2.32")
     assert response.status_code == 200
     body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert (response.get("Content-Encoding") == "gzip") is gzipped
@@ -110,3 +110,15 @@ def test_it_answers_the_gaia_archives_format_names(client: Client, demo: Any, na
     assert len(table) == 4 and list(table.colnames) == ["source_id", "ra"]
     if name == "votable_plain":
         assert b"<TABLEDATA>" in body
+
+
+@pytest.mark.parametrize(("name", "gzipped"), [("votable", True), ("fits", True), ("ecsv", True), ("votable_plain", False),
+                                              ("csv", False), ("json", False)])
+def test_tap_plus_clients_get_votable_fits_and_ecsv_gzipped_as_esa_sends_them(client: Client, demo: Any, name: str,
+                                                                               gzipped: bool) -> None:
+    # astroquery's GETs carry no User-Agent (a bare http.client); it gunzips these formats itself.
+    response = client.get("/tap/sync", {"LANG": "ADQL", "QUERY": "SELECT TOP 4 source_id, ra FROM gaia.source",
+                                        "RESPONSEFORMAT": name})
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    assert (response.get("Content-Encoding") == "gzip") is gzipped
+    assert body.startswith(b"\x1f\x8b") is gzipped
