@@ -237,3 +237,20 @@ def test_a_fits_column_arrow_cannot_hold_is_named(owner_is_publisher: FourUsers,
     with pytest.raises(ValidationError, match=r"FITS column visibility \(format M\) cannot be read"):
         do_ingest_file(owner_is_publisher.owner, path, schema="survey", table="vis", engine="duckdb")
     assert "visibility" in Event.objects.get(kind=kinds.INGEST_FAILED).details["reason"]
+
+
+def test_the_withdraw_command_hides_restores_and_deletes_with_the_data(owner_is_publisher: FourUsers, science: Path,
+                                                                       tmp_path: Path) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    table = do_ingest_file(owner_is_publisher.owner, stray_cell_csv(tmp_path / "cat.csv", rows=10, bad_line=5), schema="survey",
+                           table="sources", engine="duckdb", bad_cells="null")
+    out = io.StringIO()
+    call_command("withdraw", "survey.sources", stdout=out)
+    assert Table.objects.get(pk=table.pk).withdrawn and "its data kept" in out.getvalue()
+    call_command("withdraw", "survey.sources", "--restore", stdout=out)
+    assert not Table.objects.get(pk=table.pk).withdrawn
+    call_command("withdraw", "survey.sources", "--delete-data", stdout=out)
+    assert not Table.objects.filter(pk=table.pk).exists() and not parquet_path("survey", "sources").exists()
