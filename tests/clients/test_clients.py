@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from typing import Any
 
 import pytest
 import pyvo
@@ -84,3 +85,32 @@ def test_astroquery_tapplus_loads_tables_with_their_columns(live_tap: LiveTap) -
     assert "gaia.source" in tables
     one = tap.load_table("gaia.source")
     assert "ra" in [c.name for c in one.columns]
+
+
+def _gaia(live_tap: LiveTap) -> Any:
+    """astroquery's Gaia client pointed at the portal: its TAP+ connection at /tap, the demo table as its main table."""
+    from astroquery.gaia import GaiaClass
+    from astroquery.utils.tap.conn.tapconn import TapConn
+    from astroquery.utils.tap.core import TapPlus
+
+    host, port = live_tap.url.split("//")[1].split("/")[0].split(":")
+    conn = TapConn(False, host, server_context="tap", tap_context="", port=int(port), sslport=int(port))
+    gaia = GaiaClass(tap_plus_conn_handler=conn, datalink_handler=TapPlus(url=live_tap.url), show_server_messages=False)
+    gaia.MAIN_GAIA_TABLE = "gaia.source"
+    gaia.ROW_LIMIT = 50
+    return gaia
+
+
+def test_astroquery_gaia_runs_jobs_cone_searches_and_object_queries_with_their_defaults(live_tap: LiveTap) -> None:
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    gaia = _gaia(live_tap)
+    first = gaia.launch_job("SELECT TOP 1 source_id, ra, dec FROM gaia.source ORDER BY source_id").get_results()
+    assert len(first) == 1
+    centre = SkyCoord(ra=float(first["ra"][0]), dec=float(first["dec"][0]), unit=(u.deg, u.deg), frame="icrs")
+    assert len(gaia.launch_job_async(QUERY).get_results()) == 5
+    cone = gaia.cone_search_async(centre, radius=u.Quantity(1.0, u.deg)).get_results()
+    assert first["source_id"][0] in list(cone["source_id"]) and cone["dist"][0] < 1e-4  # nearest first: itself
+    box = gaia.query_object_async(centre, width=u.Quantity(2, u.deg), height=u.Quantity(2, u.deg))
+    assert first["source_id"][0] in list(box["source_id"]) and list(box["dist"]) == sorted(box["dist"])
