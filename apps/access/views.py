@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.permissions import is_manager
 
 from . import actions
-from .forms import GroupForm, InviteForm, ShareForm
+from .forms import ACTION_LABELS, GroupForm, InviteForm, ShareForm
 from .models import Group, Membership, Privilege, Resource
 from .permissions import can_grant
 from .registry import resource_type
@@ -164,5 +164,7 @@ def share(request: HttpRequest, resource_id: int) -> HttpResponse:
             data = form.cleaned_data
             _run(request, lambda: actions.do_grant(user, resource, data["action"], user=data.get("user") or None, group=data.get("group")))
             return redirect("access:share", resource.pk)
-    privileges = resource.privileges.select_related("user", "group").order_by("action")
+    privileges = list(resource.privileges.select_related("user", "group").order_by("action"))
+    for privilege in privileges:
+        privilege.label = ACTION_LABELS.get(privilege.action, privilege.action)  # type: ignore[attr-defined]
     return render(request, "access/share.html", {"resource": resource, "rtype": rtype, "privileges": privileges, "form": form})
