@@ -1,10 +1,69 @@
+"""The front door: the home page (what the data centre holds and the ways in), the contact form, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+from .contact import ContactError, ContactForm, do_send_contact_message
+
+FEATURED = 6
+
+
+def _featured(request: HttpRequest) -> list[Any]:
+    """The published tables this visitor may see, managers' order first (the table's position), then the largest."""
+    try:
+        from apps.metadata.catalog import visible_tables
+    except ImportError:  # a portal without the metadata app
+        return []
+    tables = visible_tables(request.user, "read").select_related("schema")  # type: ignore[arg-type]
+    return list(tables.order_by("order", "-row_count", "schema__name", "name")[:FEATURED])
+
+
+def _url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html")
+    tap = _url("tap:root")
+    context = {"featured": _featured(request), "tap_url": request.build_absolute_uri(tap).rstrip("/") if tap else "",
+               "tap_page": tap, "query_url": _url("query:index"), "compute_url": _url("compute:index"),
+               "limits_url": _url("query:limits"), "adql_url": _url("query:adql_reference"), "data_url": _url("metadata:schemas")}
+    return render(request, "core/home.html", context)
+
+
+def contact(request: HttpRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["website"]:  # filled by robots only: accept quietly, send nothing
+            messages.info(request, "Thank you: your message was sent to the portal's managers.")
+            return redirect("home")
+        try:
+            do_send_contact_message(request, form.cleaned_data)
+        except ContactError as exc:
+            form.add_error(None, str(exc))
+            return render(request, "core/contact.html", {"form": form}, status=429)
+        messages.info(request, "Thank you: your message was sent to the portal's managers.")
+        return redirect("home")
+    if request.method == "GET" and request.user.is_authenticated:
+        form = ContactForm(initial={"name": request.user.get_full_name() or request.user.get_username(),  # type: ignore[union-attr]
+                                    "email": getattr(request.user, "email", "")})
+    return render(request, "core/contact.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -6,6 +6,7 @@ app_name = "query"
 urlpatterns = [
     path("", views.index, name="index"),
     path("adql/", views.adql_reference, name="adql_reference"),
+    path("limits/", views.limits, name="limits"),
     path("import/", views.import_table, name="import"),
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/<str:job_id>/", views.job_detail, name="job"),

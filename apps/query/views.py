@@ -51,6 +51,16 @@ _WHERE = re.compile(r"^(?P<message>.*?)\s*\(line (?P<line>\d+), column (?P<colum
 
 
 @require_GET
+def limits(request: HttpRequest) -> HttpResponse:
+    """Engines and queues with their limits, generated from the settings: what a query may cost, before running it."""
+    mine = {q.name for q in queues_for(request.user)}
+    context = {"queues": all_queues(), "mine": mine, "default_queue": get_queue(None).name, "engines": _engine_names(),
+               "default_engine": settings.DEFAULT_ENGINE, "quota": human_bytes(int(settings.QUERY_QUOTA_BYTES)),
+               "import_max": human_bytes(_import_max_bytes()), "destruction_days": settings.QUERY_DESTRUCTION_DAYS}
+    return render(request, "query/limits.html", context)
+
+
+@require_GET
 def adql_reference(request: HttpRequest) -> HttpResponse:
     """Every ADQL operator, function and UDF as this service runs it (apps/adql/reference.py)."""
     from apps.adql.reference import RULES, sections

@@ -1,0 +1,78 @@
+"""The front door: a home page with the published collections and the ways in, the contact form
+(to the managers only, rate-limited), the favicon, and the generated engines-and-queues page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from apps.core.models import SiteProfile
+from apps.metadata.models import Table
+from tests.metadata.conftest import make_table
+
+pytestmark = pytest.mark.django_db
+
+MESSAGE = {"name": "Vera", "email": "vera@example.org", "subject": "Gaia DR3 question", "message": "Where is the parallax column?"}
+
+
+def test_the_home_page_shows_published_collections_with_row_counts_and_the_tap_url(users: Any) -> None:
+    from apps.metadata.models import PUBLIC
+
+    public = make_table(users, "stars", PUBLIC)
+    Table.objects.filter(pk=public.pk).update(row_count=1234567, citation="Rubin et al. 1970", title="The stars")
+    make_table(users, "secrets")  # private: an anonymous visitor does not see it
+    page = Client().get("/").content.decode()
+    assert "The stars" in page and "1,234,567" in page and "Rubin et al. 1970" in page
+    assert "secrets" not in page
+    assert 'id="tap-url">http://testserver/tap<' in page
+    assert 'href="/query/limits/"' in page and 'href="/contact/"' in page
+    assert 'rel="icon"' in page
+
+
+def test_the_favicon_is_served(users: Any) -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("img/favicon.svg")
+
+
+def test_the_contact_form_mails_the_managers_with_the_sender_as_reply_to_only(users: Any, settings: Any) -> None:
+    SiteProfile.objects.create(contact_email="help@portal.example")
+    response = Client().post("/contact/", {**MESSAGE, "email": "vera@example.org"})
+    assert response.status_code == 302
+    sent = mail.outbox[-1]
+    assert sent.to == ["help@portal.example"] and sent.reply_to == ["vera@example.org"]
+    assert "Gaia DR3 question" in sent.subject and "parallax" in sent.body
+
+
+def test_the_contact_form_is_no_relay_and_refuses_header_injection(users: Any) -> None:
+    SiteProfile.objects.create(contact_email="help@portal.example")
+    client = Client()
+    client.post("/contact/", {**MESSAGE, "to": "victim@example.com", "subject": "hi\r\nBcc: victim@example.com"})
+    assert all(m.to == ["help@portal.example"] and not m.bcc for m in mail.outbox)
+    assert all("\n" not in m.subject for m in mail.outbox)
+    bad = client.post("/contact/", {**MESSAGE, "email": "a@b.c\r\nBcc: victim@example.com"})
+    assert bad.status_code == 400
+
+
+def test_the_contact_form_is_rate_limited_per_address(users: Any, settings: Any) -> None:
+    SiteProfile.objects.create(contact_email="help@portal.example")
+    settings.CONTACT_PER_HOUR = 2
+    client = Client()
+    assert [client.post("/contact/", MESSAGE).status_code for _ in range(3)] == [302, 302, 429]
+    assert len(mail.outbox) == 2
+    assert "wait" in client.post("/contact/", MESSAGE).content.decode()
+
+
+def test_a_robot_filling_the_hidden_field_sends_nothing(users: Any) -> None:
+    SiteProfile.objects.create(contact_email="help@portal.example")
+    assert Client().post("/contact/", {**MESSAGE, "website": "http://spam.example"}).status_code == 302
+    assert mail.outbox == []
+
+
+def test_the_limits_page_lists_queues_and_engines_from_the_settings(users: Any, settings: Any) -> None:
+    page = Client().get("/query/limits/").content.decode()
+    for name, queue in settings.QUERY_QUEUES.items():
+        assert f"<code>{name}</code>" in page and f"{int(queue['time_limit'])} s" in page
+    assert "<code>duckdb</code>" in page
