@@ -137,13 +137,15 @@ def do_start_session(user: User, image: ComputeImage, domain: ComputeDomain, mou
 
 
 def _prepare_folder(path: Path) -> None:
-    """Owned by the container's uid (it creates the socket there), closed to everyone else on the host."""
+    """Owned by the container's uid (it creates the socket there), closed to everyone else on the host:
+    JupyterLab has no token, so whoever reaches the socket runs code as the user. A portal not run as
+    root must itself run as FILES_OWNER_UID (as it must to write users' volumes); never world-open."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         os.chown(path, settings.FILES_OWNER_UID, settings.FILES_OWNER_GID)
-        path.chmod(0o700)
-    else:  # a portal not run as root cannot hand the folder to the container's uid
-        path.chmod(0o777)
+    elif os.geteuid() != settings.FILES_OWNER_UID:
+        raise ValidationError("Notebook sessions need the portal to run as root or as FILES_OWNER_UID.")
+    path.chmod(0o700)
 
 
 def _container_kwargs(session: ComputeSession, specs: list[engine.MountSpec], portal_folder: Path, key: str) -> dict[str, Any]:

@@ -231,7 +231,9 @@ def api_sessions(request: Request) -> Response:
             session = _start_session(user, request.data if isinstance(request.data, dict) else {})
         except sessions.TooManySessions as exc:
             return Response({"detail": exc.messages[0]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-        except (ValidationError, PermissionDenied, Http404) as exc:
+        except Http404 as exc:
+            return Response({"detail": str(exc) or "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        except (ValidationError, PermissionDenied) as exc:
             return _refusal(exc)
         session.refresh_from_db()
         return Response(session_json(session), status=status.HTTP_201_CREATED)
