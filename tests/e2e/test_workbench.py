@@ -145,3 +145,33 @@ def test_a_user_filters_the_viewer_and_hides_columns(page: Page, workbench: str,
     page.get_by_role("button", name="Filter", exact=True).click()
     expect(page.locator("#filter-error")).to_be_visible()
     shot(page, "viewer-filter-error")
+
+
+def test_a_visitor_finds_the_data_the_ways_in_and_writes_to_the_managers(page: Page, workbench: str) -> None:
+    from django.core import mail
+
+    from apps.core.models import SiteProfile
+    from apps.metadata.models import PUBLIC
+    from tests.conftest import FourUsers
+    from tests.metadata.conftest import make_table
+
+    SiteProfile.objects.create(contact_email="help@portal.example", home_text="Catalogues of the Milky Way.")
+    owner = make_user("owner")
+    table = make_table(FourUsers(owner, make_user("m"), make_user("o"), None, None), "stars", PUBLIC)  # type: ignore[arg-type]
+    type(table).objects.filter(pk=table.pk).update(row_count=1_811_709_771, title="Gaia-like stars", citation="Someone et al. 2026")
+    page.goto(workbench + "/")
+    expect(page.locator("#holdings")).to_contain_text("1,811,709,771")
+    expect(page.locator("#tap-url")).to_have_text(workbench + "/tap")
+    shot(page, "home")
+    page.get_by_role("link", name="Engines, queues and limits").click()
+    expect(page.locator("#queues-table")).to_be_visible()
+    shot(page, "limits")
+    page.get_by_role("link", name="Contact").click()
+    page.get_by_label("Name").fill("Vera")
+    page.get_by_label("Your e-mail address").fill("vera@example.org")
+    page.get_by_label("Subject").fill("A question")
+    page.get_by_label("Message").fill("Where is the parallax?")
+    shot(page, "contact")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".messages")).to_contain_text("sent to the portal's managers")
+    assert mail.outbox[-1].to == ["help@portal.example"]
