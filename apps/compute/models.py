@@ -128,6 +128,7 @@ class ComputeSession(models.Model):
     FAILED = "failed"
     STATES = [(STARTING, "starting"), (RUNNING, "running"), (STOPPED, "stopped"), (FAILED, "failed")]
     LIVE = (STARTING, RUNNING)
+    IDLE_AFTER_S = 600
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="compute_sessions")
@@ -158,6 +159,14 @@ class ComputeSession(models.Model):
     @property
     def container_name(self) -> str:
         return f"daiquiri-session-{self.id}"
+
+    @property
+    def shown_state(self) -> str:
+        """What the pages say: a running session nobody used for IDLE_AFTER_S is "idle" (the culler stops it later)."""
+        from django.utils import timezone
+
+        quiet = self.last_activity is not None and (timezone.now() - self.last_activity).total_seconds() > self.IDLE_AFTER_S
+        return "idle" if self.state == self.RUNNING and quiet else self.state
 
     @property
     def base_url(self) -> str:

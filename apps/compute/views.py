@@ -217,7 +217,7 @@ def stop_session(request: HttpRequest, session_id: str) -> HttpResponse:
 
 def session_json(session: ComputeSession) -> dict[str, Any]:
     return {
-        "id": str(session.id), "state": session.state, "image": session.image.name, "domain": session.domain.name,
+        "id": str(session.id), "state": session.state, "shown_state": session.shown_state, "image": session.image.name, "domain": session.domain.name,
         "mounts": session.mounts, "url": session.base_url + "lab", "created": session.created, "ready_time": session.ready_time,
         "last_activity": session.last_activity, "end_time": session.end_time, "error": session.error, "stop_reason": session.stop_reason,
     }

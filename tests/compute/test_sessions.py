@@ -30,6 +30,7 @@ from apps.activity.models import Event
 from apps.compute import gateway, sessions
 from apps.compute.actions import do_register_domain, do_register_image
 from apps.compute.models import ComputeDomain, ComputeImage, ComputeSession
+from apps.compute.proxy import NOT_FORWARDED, jupyter_cookies, upstream_headers
 from apps.files.actions import do_ensure_default_volumes, do_sync_roots
 from apps.files.models import Volume
 from tests.conftest import make_user
@@ -296,3 +297,13 @@ def test_a_session_survives_a_portal_restart(asgi_portal: Portal, started: Calla
         page = httpx.get(f"http://127.0.0.1:{port}{session.base_url}lab", cookies=cookies_of(owner))
     assert page.status_code == 200 and "JupyterLab" in page.text
     assert sessions.refresh(session).state == ComputeSession.RUNNING
+
+
+def test_the_proxy_passes_only_jupyters_cookies() -> None:
+    """The portal's session and CSRF cookies never reach the container (user code could pick them up there)."""
+    headers = [(b"cookie", b"sessionid=secret; _xsrf=2|ab|cd; csrftoken=t"), (b"cookie", b"username-127-0-0-1-8000=\"x\"; other=1")]
+    assert jupyter_cookies(headers) == '_xsrf=2|ab|cd; username-127-0-0-1-8000="x"'
+    scope = {"headers": [*headers, (b"authorization", b"Token abc"), (b"accept", b"text/html")]}
+    forwarded = upstream_headers(scope, NOT_FORWARDED)
+    assert ("accept", "text/html") in forwarded and not any(k.lower() == "authorization" for k, _ in forwarded)
+    assert [v for k, v in forwarded if k == "Cookie"] == ['_xsrf=2|ab|cd; username-127-0-0-1-8000="x"']
