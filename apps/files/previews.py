@@ -5,7 +5,8 @@ the web process, so every preview is bounded by what it reads, not by what the
 file says: text is read up to TEXT_BYTES; a gzip-compressed FITS file (whatever
 its name: astropy sniffs the bytes) is unpacked in memory only up to
 UNPACKED_BYTES; other compressions are not opened; FITS headers are shown up to
-HEADER_BYTES and Parquet files up to TABLE_COLUMNS columns. VOTables are shown as text:
+HEADER_BYTES and Parquet files up to TABLE_COLUMNS columns; FITS images become a small PNG
+(percentile interval, asinh stretch) read with a stride, never whole. VOTables are shown as text:
 no reader ever follows what they point to. Errors never name server paths.
 """
 
@@ -31,6 +32,8 @@ MAX_HDUS = 10
 UNPACKED_BYTES = 64 * 1024 * 1024  # of a gzip-compressed FITS file
 TABLE_COLUMNS = 1000  # of a Parquet file, shown and read
 HEADER_BYTES = 256 * 1024  # of each FITS header shown
+IMAGE_SIDE = 800  # FITS images are shown at most this many pixels on their longer side
+IMAGE_READ_PIXELS = 4 * IMAGE_SIDE * IMAGE_SIDE  # read (strided) from the file for one picture, whatever its size
 
 _OTHER_COMPRESSIONS = (b"BZh", b"\xfd7zXZ", b"PK\x03\x04", b"\x28\xb5\x2f\xfd")  # bzip2, xz, zip, zstd
 
@@ -99,8 +102,47 @@ def fits_preview(fileobj: BinaryIO) -> dict[str, Any]:
                     entry["table"] = _fits_rows(hdu)
                 elif hdu.header.get("NAXIS", 0):
                     entry["shape"] = [hdu.header.get(f"NAXIS{i}") for i in range(hdu.header["NAXIS"], 0, -1)]
+                    entry["image"] = _image_or_none(hdu)
                 hdus.append(entry)
     return {"kind": "fits", "hdus": hdus}
+
+
+def _image_or_none(hdu: Any) -> str | None:
+    try:
+        return fits_image_png(hdu)
+    except (ValueError, TypeError, OSError, IndexError, ImportError):  # a damaged or odd image keeps its header preview
+        return None
+
+
+def fits_image_png(hdu: Any) -> str | None:
+    """The image (its first plane for cubes) as a PNG data URL: percentile interval and asinh stretch,
+    north up (FITS rows run bottom to top), at most IMAGE_SIDE pixels a side. Rows and columns are read
+    with a stride through ``hdu.section``, so a huge image costs about IMAGE_READ_PIXELS, not its size."""
+    import base64
+
+    import numpy as np
+    from astropy.visualization import AsinhStretch, PercentileInterval
+    from PIL import Image
+
+    shape = [int(hdu.header.get(f"NAXIS{i}", 0)) for i in range(int(hdu.header.get("NAXIS", 0)), 0, -1)]
+    if len(shape) < 2 or min(shape) <= 0:
+        return None
+    height, width = shape[-2], shape[-1]
+    step = max(1, int(np.ceil(max(height, width) / IMAGE_SIDE)))
+    while (height // step + 1) * (width // step + 1) > IMAGE_READ_PIXELS:
+        step += 1
+    plane = (0,) * (len(shape) - 2)
+    data = np.asarray(hdu.section[(*plane, slice(None, None, step), slice(None, None, step))], dtype=float)
+    finite = np.isfinite(data)
+    if not finite.any():
+        return None
+    low, high = PercentileInterval(99.5).get_limits(data[finite])
+    spread = (data - low) / (high - low) if high > low else np.zeros_like(data)
+    scaled = np.where(finite, AsinhStretch(0.1)(np.clip(np.nan_to_num(spread), 0.0, 1.0)), 0.0)
+    pixels = (np.flipud(scaled) * 255).round().astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def parquet_preview(fileobj: BinaryIO) -> dict[str, Any]:
