@@ -4,6 +4,7 @@
 but it answers a request without credentials with 401 and a Basic challenge: the only way TOPCAT and STILTS,
 whose Java authenticator sends credentials only after a challenge, ever log in. Both families also accept a
 doubled slash after their root (``/tap//sync``), which clients build from a root URL copied with its slash.
+``/tap/login`` and ``/tap/logout`` are ESA's TAP+ login for astroquery (see plus.py).
 """
 
 from collections.abc import Callable
@@ -20,8 +21,11 @@ def _same(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
-def _vo_patterns(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> list[URLPattern | URLResolver]:
-    """The endpoints VO clients call, each view passed through ``wrap``."""
+def _vo_patterns(challenge: Callable[[Callable[..., Any]], Callable[..., Any]]) -> list[URLPattern | URLResolver]:
+    """The endpoints VO clients call, each view passed through ``wrap``; a TAP+ login session counts in all."""
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        return views.tap_plus_session(challenge(view))
+
     return [
         path("sync", wrap(views.sync), name="sync"),
         path("async", wrap(views.async_jobs), name="async"),
@@ -33,13 +37,15 @@ def _vo_patterns(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> li
         path("availability", views.availability, name="availability"),  # VOSI: open to everyone, always
         path("tables", wrap(views.tables), name="tables"),
         # Unchallenged: pyvo fetches tables/{name} without its session's credentials; it serves what the sender may see.
-        path("tables/<str:name>", views.table, name="table"),
+        path("tables/<str:name>", views.tap_plus_session(views.table), name="table"),
         path("examples", wrap(views.examples), name="examples"),
     ]
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.root, name="root"),
+    path("login", views.tap_plus_login, name="login"),  # astroquery's TapPlus.login() / logout()
+    path("logout", views.tap_plus_logout, name="logout"),
     *_vo_patterns(_same),
     path("jobs/<uuid:job_id>/", views.job_page, name="job_page"),
     path("results/<str:token>", views.signed_result, name="signed_result"),

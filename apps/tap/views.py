@@ -49,7 +49,7 @@ from workers.engines.base import EngineError
 
 from . import examples as examples_module
 from . import params as p
-from . import samp, service, vosi
+from . import plus, samp, service, vosi
 from .uploads import discard_uploads, parse_upload_param, store_uploads
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,41 @@ def challenged(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespo
             return response
         return view(request, *args, **kwargs)
     return wrapper
+
+
+def tap_plus_session(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """A TAP+ login cookie (astroquery's) stands for its user where no other login does. It is SameSite=Strict, so
+    only the client that logged in sends it: its POSTs need no CSRF token (a script has none)."""
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated and plus.COOKIE in request.COOKIES:
+            user = plus.session_user(request)
+            if user is not None:
+                request.user = user
+                request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+    return wrapper
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def tap_plus_login(request: HttpRequest) -> HttpResponse:
+    """ESA's TAP+ login (astroquery's ``login()``): user name and password as a form, answered with a session cookie."""
+    try:
+        user = plus.check_login(request, request.POST.get("username", ""), request.POST.get("password", ""))
+    except plus.LoginRefused as exc:
+        return _text(exc.message, exc.status)
+    response = _text(f"Logged in as {user.username}.", 200)
+    plus.start_session(response, request, user)
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def tap_plus_logout(request: HttpRequest) -> HttpResponse:
+    response = _text("Logged out.", 200)
+    plus.end_session(response, request)
+    return response
 
 
 # --- the service page --------------------------------------------------------------

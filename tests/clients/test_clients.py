@@ -14,6 +14,8 @@ from pyvo.auth import AuthSession
 
 from tests.tap.conftest import LiveTap
 
+from .conftest import LiveTls
+
 pytestmark = pytest.mark.django_db
 
 QUERY = "SELECT TOP 5 source_id, ra, dec FROM gaia.source ORDER BY source_id"
@@ -87,15 +89,18 @@ def test_astroquery_tapplus_loads_tables_with_their_columns(live_tap: LiveTap) -
     assert "ra" in [c.name for c in one.columns]
 
 
-def _gaia(live_tap: LiveTap) -> Any:
-    """astroquery's Gaia client pointed at the portal: its TAP+ connection at /tap, the demo table as its main table."""
+def _gaia(live_tap: LiveTap, tls_port: int | None = None) -> Any:
+    """astroquery's Gaia client pointed at the portal: its TAP+ connection at /tap, the demo table as its main table
+    (and, after a login, at the portal's TLS port)."""
     from astroquery.gaia import GaiaClass
     from astroquery.utils.tap.conn.tapconn import TapConn
     from astroquery.utils.tap.core import TapPlus
 
     host, port = live_tap.url.split("//")[1].split("/")[0].split(":")
-    conn = TapConn(False, host, server_context="tap", tap_context="", port=int(port), sslport=int(port))
-    gaia = GaiaClass(tap_plus_conn_handler=conn, datalink_handler=TapPlus(url=live_tap.url), show_server_messages=False)
+    def conn() -> TapConn:
+        return TapConn(False, host, server_context="tap", tap_context="", port=int(port), sslport=tls_port or int(port))
+
+    gaia = GaiaClass(tap_plus_conn_handler=conn(), datalink_handler=TapPlus(connhandler=conn()), show_server_messages=False)
     gaia.MAIN_GAIA_TABLE = "gaia.source"
     gaia.ROW_LIMIT = 50
     return gaia
@@ -114,3 +119,19 @@ def test_astroquery_gaia_runs_jobs_cone_searches_and_object_queries_with_their_d
     assert first["source_id"][0] in list(cone["source_id"]) and cone["dist"][0] < 1e-4  # nearest first: itself
     box = gaia.query_object_async(centre, width=u.Quantity(2, u.deg), height=u.Quantity(2, u.deg))
     assert first["source_id"][0] in list(box["source_id"]) and list(box["dist"]) == sorted(box["dist"])
+
+
+def test_astroquery_gaia_logs_in_reads_the_users_mydb_table_and_logs_out(live_tap: LiveTap, live_tls: LiveTls,
+                                                                        mydb_table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(live_tls.cert))  # trust the test server's certificate
+    gaia = _gaia(live_tap, live_tls.port)
+    gaia.login(user=live_tap.user.username, password=f"{live_tap.user.username}-password")
+    assert mydb_table in [t.get_qualified_name() for t in gaia.load_tables(only_names=True)]
+    assert len(gaia.launch_job(f"SELECT source_id, ra FROM {mydb_table}").get_results()) == 5
+    assert len(gaia.launch_job_async(f"SELECT source_id FROM {mydb_table}").get_results()) == 5
+    gaia.logout()
+    with pytest.raises(Exception, match=r"five_stars|not found|Error"):  # anonymous again: no MyDB
+        gaia.launch_job_async(f"SELECT source_id FROM {mydb_table}").get_results()
+    gaia.login(user=live_tap.user.username, password="wrong")  # Gaia logs the refusal and stays anonymous
+    with pytest.raises(Exception, match=r"five_stars|not found|Error"):
+        gaia.launch_job_async(f"SELECT source_id FROM {mydb_table}").get_results()

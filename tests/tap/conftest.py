@@ -11,7 +11,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -69,6 +69,7 @@ class LiveTap:
     auth: tuple[str, str]  # HTTP Basic: user name and API token
     pg_table: str | None  # schema.table of the PostgreSQL copy of the demo catalogue
     pg_error: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # the server's environment (another server on the same data)
 
 
 def _free_port() -> int:
@@ -156,7 +157,7 @@ def live_tap(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: py
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(f"{base}/tap/availability", process)
-            yield LiveTap(base, f"{base}/tap", user, token, (user.username, token), pg_table, pg_error)
+            yield LiveTap(base, f"{base}/tap", user, token, (user.username, token), pg_table, pg_error, env)
         finally:
             process.terminate()
             process.wait(timeout=20)
