@@ -251,7 +251,7 @@ def sync(request: HttpRequest) -> HttpResponseBase:
     query = params.get("query")
     try:
         p.check_request(params)
-        language = (params.get("lang") or p.ADQL).strip()
+        language = service.check_language(params.get("lang") or p.ADQL)
         query, maxrec = p.query(params), p.maxrec(params)
         fmt, gzipped = service.resolve(p.response_format(params), tap_plus=is_tap_plus(request))
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
@@ -326,6 +326,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
     user = tap_user(request)
     try:
         p.check_request(params)
+        service.check_language(params.get("lang") or p.ADQL)
         maxrec = p.maxrec(params)
         response_format = p.response_format(params)
         service.resolve(response_format)

@@ -37,7 +37,7 @@ GEOMETRY_FUNCTIONS = ("AREA", "BOX", "CENTROID", "CIRCLE", "CONTAINS", "COORD1",
 # ADQL 2.1 optional features the parser and translator implement: (feature type, forms).
 ADQL_FEATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("adqlgeo", GEOMETRY_FUNCTIONS),
-    ("adql-string", ("LOWER", "ILIKE")),
+    ("adql-string", ("LOWER", "UPPER", "ILIKE")),
     ("adql-offset", ("OFFSET",)),
     ("adql-type", ("CAST",)),
     ("adql-unit", ("IN_UNIT",)),

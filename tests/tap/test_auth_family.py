@@ -122,3 +122,21 @@ def test_tap_plus_clients_get_votable_fits_and_ecsv_gzipped_as_esa_sends_them(cl
     body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert (response.get("Content-Encoding") == "gzip") is gzipped
     assert body.startswith(b"\x1f\x8b") is gzipped
+
+
+def test_an_unknown_lang_is_refused_naming_only_the_declared_languages(client: Client, demo: Any) -> None:
+    capabilities = etree.fromstring(client.get("/tap/capabilities").content)
+    declared = [n.text for n in capabilities.iter("name") if n.getparent().tag == "language"]
+    for url in ("/tap/sync", "/tap/async"):
+        response = client.post(url, {"LANG": "PQL", "QUERY": "SELECT 1"})
+        assert response.status_code == 400
+        message = response.content.decode()
+        offered = message.split("this service offers ")[1]
+        assert all(name in offered for name in declared)
+        assert [e for e in ("postgresql", "mariadb", "duckdb", "spark") if e in offered and e not in declared] == []
+    ok = client.get("/tap/sync", {"LANG": "ADQL-2.1", "QUERY": "SELECT TOP 1 UPPER('a') AS u FROM gaia.source",
+                                  "RESPONSEFORMAT": "csv"})
+    assert ok.status_code == 200 and b"".join(ok.streaming_content).splitlines()[1] in (b"A", b'"A"')  # type: ignore[attr-defined]
+    strings = [f for f in capabilities.iter("languageFeatures")
+               if f.get("type", "").endswith("#features-adql-string")]
+    assert {"LOWER", "UPPER", "ILIKE"} <= {form.text for f in strings for form in f.iter("form")}
