@@ -25,7 +25,7 @@ from apps.uws import phases
 
 from . import kinds, live
 from .imports import guess_format, read_import
-from .models import QueryJob
+from .models import PublicationRequest, QueryJob
 from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
 from .queues import QueueError, check_queue, get_queue
 from .quotas import human_bytes, quota_for, used_by
@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 
 __all__ = [
-    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_delete_job", "do_drop_result",
-    "do_import_table", "do_rename_result", "do_rerun_job", "do_run_job", "do_update_job", "result_batches", "run_sync",
+    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_decide_publication", "do_delete_job", "do_drop_result",
+    "do_import_table", "do_rename_result", "do_request_publication", "do_rerun_job", "do_run_job", "do_update_job", "result_batches", "run_sync",
 ]
 
 
@@ -289,6 +289,68 @@ def pq_write(table: pa.Table, path: pathlib.Path) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(table, path)
+
+
+# ---- publishing a MyDB table to the community -------------------------------------
+
+@transaction.atomic
+def do_request_publication(user: AnyUser, job: QueryJob, *, table_name: str, title: str, description: str,
+                           citation: str) -> PublicationRequest:
+    """Ask the data managers to publish this stored result; they decide in the admin (do_decide_publication)."""
+    from apps.metadata.validators import validate_identifier
+
+    owner = _owner(user)
+    if owner is None or job.owner_id != owner.pk or not job.result_table or job.phase != phases.COMPLETED:
+        raise QueryError("Only the owner of a stored result may ask for it to be published.")
+    if not (title.strip() and description.strip() and citation.strip()):
+        raise QueryError("A published table needs a title, a description and a citation.")
+    try:
+        validate_identifier(table_name)
+    except Exception as exc:
+        raise QueryError(f"{table_name!r} cannot be the published table's name: {exc}") from None
+    if PublicationRequest.objects.filter(job=job, status=PublicationRequest.PENDING).exists():
+        raise QueryError("This table is waiting for a decision already.")
+    request = PublicationRequest.objects.create(job=job, requested_by=owner, table_name=table_name.lower(), title=title.strip()[:255],
+                                                description=description.strip(), citation=citation.strip())
+    do_record_event(kinds.PUBLICATION_REQUESTED, user=owner, summary=f"asked to publish {job.table_name} as {table_name}",
+                    job=str(job.id), publication_request=request.pk)
+    return request
+
+
+def do_decide_publication(manager: User, request: PublicationRequest, *, approve: bool, note: str = "",
+                          schema: str = "") -> PublicationRequest:
+    """Approve (copy the data into a published, public table of ``schema``, default COMMUNITY_SCHEMA) or reject.
+
+    Approval goes through the metadata app's ingest, which leaves nothing if it fails; the request stays
+    pending then, and the error (a ValidationError) is for the manager.
+    """
+    import tempfile
+
+    from apps.metadata.actions import do_ingest_file, do_publish_table, do_set_access_level
+    from apps.metadata.models import PUBLIC
+
+    from .publication import write_result_parquet
+
+    if request.status != PublicationRequest.PENDING:
+        raise QueryError(f"This request was {request.status} already.")
+    table = None
+    if approve:
+        schema = schema or str(getattr(settings, "COMMUNITY_SCHEMA", "community"))
+        with tempfile.TemporaryDirectory(dir=settings.VAR_DIR) as folder:
+            path = pathlib.Path(folder) / f"{request.table_name}.parquet"
+            write_result_parquet(request.job, path)
+            table = do_ingest_file(manager, path, schema=schema, table=request.table_name, engine=settings.DEFAULT_ENGINE, fmt="parquet",
+                                   title=request.title, description=request.description, citation=request.citation)
+        do_set_access_level(manager, table, PUBLIC)
+        if table.schema.access_level != PUBLIC:
+            do_set_access_level(manager, table.schema, PUBLIC)
+        do_publish_table(manager, table)
+    request.status = PublicationRequest.APPROVED if approve else PublicationRequest.REJECTED
+    request.note, request.decided_by, request.decided, request.published_table = note, manager, timezone.now(), table
+    request.save(update_fields=["status", "note", "decided_by", "decided", "published_table"])
+    do_record_event(kinds.PUBLICATION_DECIDED, user=manager, summary=f"{request.status} the publication of {request.title}",
+                    publication_request=request.pk, job=str(request.job_id))
+    return request
 
 
 # ---- results ---------------------------------------------------------------------

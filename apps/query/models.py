@@ -95,3 +95,34 @@ class QueryQuota(models.Model):
 
     def __str__(self) -> str:
         return f"quota {self.bytes} B for {self.user or self.group}"
+
+
+class PublicationRequest(models.Model):
+    """A user asks for a MyDB table to become a published, citable table; a data manager decides in the admin.
+
+    Approving copies the data into a published schema (apps/metadata ingest), with this text as its
+    description and citation and the result's column units and UCDs: it then shows in TAP_SCHEMA, and the
+    user's MyDB table stays theirs (apps/query/publication.py).
+    """
+
+    PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+    STATUSES = [(PENDING, "waiting for a data manager"), (APPROVED, "approved and published"), (REJECTED, "rejected")]
+
+    job = models.ForeignKey(QueryJob, on_delete=models.CASCADE, related_name="publication_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="publication_requests")
+    table_name = models.CharField(max_length=64, help_text="The name of the published table.")
+    title = models.CharField(max_length=255)
+    description = models.TextField()
+    citation = models.TextField(help_text="How to cite these data.")
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING, db_index=True)
+    note = models.TextField(blank=True, help_text="The data manager's reason, shown to the user.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided = models.DateTimeField(null=True, blank=True)
+    published_table = models.ForeignKey("metadata.Table", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/plot", views.job_plot, name="job_plot"),
     path("jobs/<str:job_id>/download", views.job_download, name="job_download"),
     path("jobs/<str:job_id>/rerun", views.job_rerun, name="job_rerun"),
+    path("jobs/<str:job_id>/publish", views.job_publish, name="job_publish"),
     path("jobs/<str:job_id>/abort", views.job_abort, name="job_abort"),
     path("jobs/<str:job_id>/delete", views.job_delete, name="job_delete"),
     path("jobs/<str:job_id>/rename", views.job_rename, name="job_rename"),

@@ -213,6 +213,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
                "elapsed": duration(job.start_time, timezone.now()) if job.phase == phases.EXECUTING else "",
                "shared_name": shared_name, "problem": query_error(job.error) if job.error else None,
                "shared_summary": _shared_summary(job) if is_owner else "",
+               "publications": list(job.publication_requests.select_related("published_table__schema")) if is_owner else [],
                "query_lines": job.query.splitlines() or [""]}
     return render(request, "query/job.html", context)
 
@@ -255,6 +256,20 @@ def _owned_job(request: HttpRequest, job_id: str) -> QueryJob:
     if not _is_owner(request, job):
         raise Http404("No such job.")
     return job
+
+
+@require_POST
+def job_publish(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Ask the data managers to publish this MyDB table (they decide in the admin)."""
+    job = _owned_job(request, job_id)
+    fields = {k: request.POST.get(k, "").strip() for k in ("table_name", "title", "description", "citation")}
+    try:
+        actions.do_request_publication(request.user, job, **fields)  # type: ignore[arg-type]
+    except QueryError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, "Your request was sent to the data managers; this page shows their decision.")
+    return redirect("query:job", job_id=job.id)
 
 
 @require_POST
