@@ -50,6 +50,17 @@ def table_url(request: HttpRequest, user: User | AnonymousUser, table: str, rows
     return request.build_absolute_uri(reverse("tap:signed_query", args=[token]))
 
 
+def table_button(request: HttpRequest, user: User | AnonymousUser, table: str, row_count: int | None,
+                 rows: int = TABLE_ROWS) -> dict[str, str]:
+    """The context of a table's SAMP button: its link, and a label and table name that say how many rows go
+    (all of them when the table is known to be small enough, else the first ``rows``)."""
+    if row_count is not None and row_count <= rows:
+        label, name = f"Send all {row_count:,} rows to TOPCAT/Aladin", table
+    else:
+        label, name = f"Send the first {rows:,} rows to TOPCAT/Aladin", f"{table} (first {rows} rows)"
+    return {"samp_url": table_url(request, user, table, rows), "samp_name": name, "samp_label": label}
+
+
 def query_of(token: str) -> SignedQuery:
     data = signing.loads(token, salt=QUERY_SALT, max_age=max_age())
     return SignedQuery(str(data["q"]), data.get("u"), data.get("m"))

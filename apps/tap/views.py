@@ -152,10 +152,19 @@ def tap_plus_logout(request: HttpRequest) -> HttpResponse:
 def root(request: HttpRequest) -> HttpResponse:
     user: AnyUser = request.user  # type: ignore[assignment]
     rows = tap_schema_rows(user)
+    counts = published_row_counts()
     tables = [{"name": t["table_name"], "description": t.get("description") or "",
-               "samp_url": samp.table_url(request, user, t["table_name"])}
+               "samp": samp.table_button(request, user, t["table_name"], counts.get(t["table_name"].lower()))}
               for t in rows["tables"] if t["schema_name"] != "TAP_SCHEMA"]
     return render(request, "tap/root.html", {"tap_url": _base_url(request), "tables": tables})
+
+
+def published_row_counts() -> dict[str, int]:
+    """schema.table (lower case) -> its known row count, for the tables of the service page."""
+    from apps.metadata.models import Table
+
+    found = Table.objects.filter(published=True, row_count__isnull=False).select_related("schema")
+    return {t.qualified_name.lower(): int(t.row_count) for t in found if t.row_count is not None}
 
 
 # --- VOSI ---------------------------------------------------------------------------

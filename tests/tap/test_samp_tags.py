@@ -48,3 +48,18 @@ def test_signed_links_expire(client: Any, users: Any, settings: Any) -> None:
     with pytest.raises(signing.SignatureExpired):
         samp.job_id_of(token)
     assert client.get(f"/tap/results/{token}").status_code == 404
+
+
+def test_a_table_button_says_how_many_rows_it_sends_and_names_the_table_so(users: Any) -> None:
+    from types import SimpleNamespace
+
+    request = RequestFactory().get("/")
+    request.user = users.owner
+    button = Template("{% load samp %}{% samp_table_button table %}")
+    small = button.render(Context({"request": request, "table": SimpleNamespace(qualified_name="gaia.source", row_count=2000)}))
+    assert "Send all 2,000 rows to TOPCAT/Aladin" in small and 'data-samp-name="gaia.source"' in small
+    big = button.render(Context({"request": request, "table": SimpleNamespace(qualified_name="gaia.source", row_count=10**6)}))
+    assert "Send the first 10,000 rows to TOPCAT/Aladin" in big and 'data-samp-name="gaia.source (first 10000 rows)"' in big
+    assert samp.query_of(big.split("/tap/links/")[1].split('"')[0]).maxrec == samp.TABLE_ROWS
+    unknown = button.render(Context({"request": request, "table": "ztf.lightcurves"}))
+    assert "Send the first 10,000 rows" in unknown

@@ -35,7 +35,7 @@ def samp_table_button(context: dict[str, Any], table: Any, rows: int = samp.TABL
     """Send the first ``rows`` rows of a published table (schema.table), as the viewing user may query it."""
     request = context["request"]
     name = getattr(table, "qualified_name", str(table))
-    return {"samp_url": samp.table_url(request, request.user, name, rows), "samp_name": name}
+    return samp.table_button(request, request.user, name, getattr(table, "row_count", None), rows)
 
 
 @register.simple_tag
