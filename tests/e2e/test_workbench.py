@@ -175,3 +175,41 @@ def test_a_visitor_finds_the_data_the_ways_in_and_writes_to_the_managers(page: P
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".messages")).to_contain_text("sent to the portal's managers")
     assert mail.outbox[-1].to == ["help@portal.example"]
+
+
+def test_a_result_is_published_through_the_approval_flow_and_found_in_tap_schema(page: Page, workbench: str, tmp_path: Path) -> None:
+    from apps.query import actions
+    from apps.query.models import PublicationRequest
+
+    make_user("vera")
+    make_user("curator", is_staff=True, is_superuser=True)
+    log_in(page, workbench, "vera", "vera-password")
+    _import(page, workbench, _catalogue(tmp_path / "stars.csv", rows=40), "stars")
+    page.get_by_label("Title").fill("Forty stars")
+    page.get_by_label("Description").fill("Forty stars for the community.")
+    page.get_by_label("Citation").fill("Rubin et al. 2026")
+    page.get_by_label("Name of the published table").fill("forty_stars")
+    shot(page, "publish-request")
+    page.get_by_role("button", name="Ask for publication").click()
+    expect(page.locator("#publish")).to_contain_text("waiting for a data manager")
+
+    manager = page.context.browser.new_context().new_page()  # type: ignore[union-attr]
+    manager.goto(workbench + "/admin/login/")
+    manager.get_by_label("Username").fill("curator")
+    manager.get_by_label("Password").fill("curator-password")
+    manager.get_by_role("button", name="Log in").click()
+    manager.goto(workbench + "/admin/query/publicationrequest/")
+    manager.locator("input[name=_selected_action]").first.check()
+    manager.locator("select[name=action]").select_option("approve")
+    manager.locator("button[name=index]").click()
+    expect(manager.locator(".messagelist")).to_contain_text("community.forty_stars")
+    shot(manager, "publish-approved-admin")
+    assert PublicationRequest.objects.get().status == PublicationRequest.APPROVED
+
+    page.reload()
+    expect(page.locator("#publish")).to_contain_text("approved and published")
+    shot(page, "publish-approved")
+    from django.contrib.auth.models import AnonymousUser
+
+    found = actions.run_sync(AnonymousUser(), query="SELECT table_name FROM tap_schema.tables WHERE table_name = 'community.forty_stars'")
+    assert [b.num_rows for b in found.batches] == [1]
