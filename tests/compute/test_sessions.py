@@ -235,6 +235,10 @@ def test_an_idle_session_is_culled_and_its_container_removed(
 ) -> None:
     owner = make_user("ada")
     session = wait_running(started(owner))
+    client = docker.DockerClient(base_url=docker_host)
+    memory = client.containers.get(session.container_id).stats(stream=False)["memory_stats"]
+    client.close()
+    print(f"\nidle notebook session without a kernel: {(memory['usage'] - memory.get('stats', {}).get('inactive_file', 0)) / 2**20:.0f} MB")
     ComputeDomain.objects.filter(pk=lab_domain.pk).update(session_idle_s=1)
     time.sleep(2.5)
     assert sessions.cull_sessions() == [str(session.pk)]
