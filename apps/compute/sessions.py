@@ -39,7 +39,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from docker.types import Mount
 
 from apps.access.permissions import access_resource
@@ -295,7 +295,11 @@ def cull_sessions(now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     culled = []
     for session in ComputeSession.objects.filter(state__in=ComputeSession.LIVE).select_related("domain", "owner", "image"):
-        session = refresh(session)
+        try:
+            session = refresh(session)
+        except DockerException as exc:  # an engine that does not answer now is asked again at the next round
+            log.warning("notebook session %s: its engine does not answer: %s", session.id, exc)
+            continue
         if session.state != ComputeSession.RUNNING:
             continue
         idle = (now - last_activity(session)).total_seconds()
