@@ -73,7 +73,7 @@ def registry_record() -> ResourceData:
 
 
 def _tap_capabilities(base: str) -> list[ET.Element]:
-    document = vosi.capabilities_document(base, languages=service.languages(), formats=service.output_formats(),
+    document = vosi.capabilities_document(base, auth_url=f"{base}/auth", languages=service.languages(), formats=service.output_formats(),
                                           limits=service.limits(), udfs=service.udf_forms(), ivoid=tap_id())
     return list(ET.fromstring(document))  # noqa: S314  (our own document, just written)
 

@@ -334,8 +334,7 @@ def create_job(request: HttpRequest) -> HttpResponse:
     params = p.tap_params(request)
     user = tap_user(request)
     try:
-        p.check_request(params)
-        service.check_language(params.get("lang") or p.ADQL)
+        p.check_request(params)  # LANG is not checked here: UWS creates the job, and running it fails readably
         maxrec = p.maxrec(params)
         response_format = p.response_format(params)
         service.resolve(response_format)

@@ -127,13 +127,12 @@ def test_tap_plus_clients_get_votable_fits_and_ecsv_gzipped_as_esa_sends_them(cl
 def test_an_unknown_lang_is_refused_naming_only_the_declared_languages(client: Client, demo: Any) -> None:
     capabilities = etree.fromstring(client.get("/tap/capabilities").content)
     declared = [n.text for n in capabilities.iter("name") if n.getparent().tag == "language"]
-    for url in ("/tap/sync", "/tap/async"):
-        response = client.post(url, {"LANG": "PQL", "QUERY": "SELECT 1"})
-        assert response.status_code == 400
-        message = response.content.decode()
-        offered = message.split("this service offers ")[1]
-        assert all(name in offered for name in declared)
-        assert [e for e in ("postgresql", "mariadb", "duckdb", "spark") if e in offered and e not in declared] == []
+    response = client.post("/tap/sync", {"LANG": "PQL", "QUERY": "SELECT 1"})
+    assert response.status_code == 400
+    offered = response.content.decode().split("this service offers ")[1]
+    assert all(name in offered for name in declared)
+    assert [e for e in ("postgresql", "mariadb", "duckdb", "spark") if e in offered and e not in declared] == []
+    assert client.post("/tap/async", {"LANG": "PQL", "QUERY": "SELECT 1"}).status_code == 303  # UWS: fails when run
     ok = client.get("/tap/sync", {"LANG": "ADQL-2.1", "QUERY": "SELECT TOP 1 UPPER('a') AS u FROM gaia.source",
                                   "RESPONSEFORMAT": "csv"})
     assert ok.status_code == 200 and b"".join(ok.streaming_content).splitlines()[1] in (b"A", b'"A"')  # type: ignore[attr-defined]

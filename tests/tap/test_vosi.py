@@ -88,6 +88,7 @@ def test_it_serves_examples_as_xhtml_with_rdfa(client: Client, demo: Any) -> Non
 def test_it_shows_the_tap_url_on_its_page(client: Client, demo: Any) -> None:
     page = client.get("/tap/").content.decode()
     assert "http://testserver/tap" in page and "gaia.source" in page and "data-samp-url" in page
+    assert '<code id="tap-auth-url">http://testserver/tap/auth</code>' in page and "AuthSession" in page
 
 
 def test_every_page_shows_the_tap_url_in_its_footer(client: Client, db: None) -> None:
