@@ -44,6 +44,7 @@ from .sharing import may, shared_schema, shared_with
 
 PAGE_ROWS_MAX = 1000
 PLOT_POINTS_MAX = 20000
+SKY_ORDER, SKY_ORDER_MAX = 5, 7  # HEALPix orders of the sky density map: 12288 cells (about 1.8°), at most 196608
 _JS_SAFE_INT = 2**53 - 1
 
 
@@ -244,7 +245,8 @@ def plot_defaults(columns: list[dict[str, Any]]) -> dict[str, str]:
     x = find("pos.eq.ra", ("ra", "raj2000", "ra_deg")) or (numeric[0] if numeric else "")
     y = find("pos.eq.dec", ("dec", "dej2000", "dec_deg")) or next((n for n in numeric if n != x), x)
     c = next((n for n in numeric if n not in (x, y) and not n.lower().endswith("_id")), y)
-    return {"x": x, "y": y, "c": c}
+    sky_ra, sky_dec = find("pos.eq.ra", ("ra", "raj2000", "ra_deg")), find("pos.eq.dec", ("dec", "dej2000", "dec_deg"))
+    return {"x": x, "y": y, "c": c, "ra": sky_ra or "", "dec": sky_dec or ""}
 
 
 def _is_owner(request: HttpRequest, job: QueryJob) -> bool:
@@ -401,6 +403,8 @@ def job_plot(request: HttpRequest, job_id: str) -> JsonResponse:
     wanted = [request.GET.get(k, "") for k in ("x", "y", "c")]
     if not wanted[0] or any(w and w not in names for w in wanted):
         return JsonResponse({"error": "choose columns of the result"}, status=400)
+    if request.GET.get("kind") == "skydensity":
+        return _sky_density(request, job, wanted[0], wanted[1])
     total = job.row_count or 0
     step = max(1, math.ceil(total / PLOT_POINTS_MAX))
     histogram = request.GET.get("kind") == "histogram"
@@ -427,6 +431,39 @@ def job_plot(request: HttpRequest, job_id: str) -> JsonResponse:
                              "unit": units.get(wanted[0], ""), "n": int(x.size)})
     out = {name: [None if not math.isfinite(v) else v for v in arr.tolist()] for name, arr in data.items()}
     return JsonResponse({"kind": "points", "data": out, "units": units, "sampled": step > 1, "total": total})
+
+
+def _sky_density(request: HttpRequest, job: QueryJob, ra: str, dec: str) -> JsonResponse:
+    """Counts per HEALPix pixel over all rows, computed by the engine (one GROUP BY), never the rows themselves.
+
+    Each pixel's centre comes back as the mean unit vector of its rows (which does not break at RA 0/360),
+    so the browser draws at most 12 * 4**order cells whatever the size of the result.
+    """
+    if not dec:
+        return JsonResponse({"error": "choose the RA and Dec columns"}, status=400)
+    try:
+        order = min(max(int(request.GET.get("order", SKY_ORDER) or SKY_ORDER), 0), SKY_ORDER_MAX)
+    except ValueError:
+        return JsonResponse({"error": "order is a number"}, status=400)
+    r, d = f'"{ra}"', f'"{dec}"'
+    try:
+        table = _adql_name(request, job)
+        query = (f"SELECT hpx, COUNT(*) AS n, AVG(COS(RADIANS(d)) * COS(RADIANS(r))) AS vx, AVG(COS(RADIANS(d)) * SIN(RADIANS(r))) AS vy, "
+                 f"AVG(SIN(RADIANS(d))) AS vz FROM (SELECT ivo_healpix_index({order}, {r}, {d}) AS hpx, {r} AS r, {d} AS d FROM {table} "
+                 f"WHERE {r} IS NOT NULL AND {d} IS NOT NULL) AS s GROUP BY hpx")
+        result = actions.run_sync(request.user, query=query, maxrec=12 * 4**order)
+        cells = pa.Table.from_batches(list(result.batches))
+    except AdqlError as exc:
+        return JsonResponse({"error": query_error(error_message(exc))["message"]}, status=400)
+    except (QueryError, actions.SyncLimitReached) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    vx, vy, vz = (np.asarray(cells.column(k).to_numpy(zero_copy_only=False), dtype=float) for k in ("vx", "vy", "vz"))
+    lon = np.degrees(np.arctan2(vy, vx)) % 360
+    lat = np.degrees(np.arctan2(vz, np.hypot(vx, vy)))
+    counts = cells.column("n").to_pylist()
+    return JsonResponse({"kind": "skydensity", "order": order, "ra": [round(v, 4) for v in lon.tolist()],
+                         "dec": [round(v, 4) for v in lat.tolist()], "n": counts, "total": int(sum(counts)),
+                         "pixel_deg": math.degrees(math.sqrt(4 * math.pi / (12 * 4**order)))})
 
 
 @require_GET

@@ -140,7 +140,25 @@
     var alpha = Math.acos(Math.cos(B) * Math.cos(L / 2)), s = alpha === 0 ? 1 : Math.sin(alpha) / alpha;
     return [2 * Math.cos(B) * Math.sin(L / 2) / s, Math.sin(B) / s];
   }
-  function sky(d, X, Y, C) {
+  function sky(d, X, Y, C) { skyFrame(function (p) { skyPoints(d, X, Y, C, p); }, X + " / " + Y + " (Aitoff, ICRS)"); }
+  function skyDensity(d) {  // HEALPix cells counted by the engine, coloured by log(count)
+    var logs = d.n.map(function (n) { return Math.log10(n); }), top = Math.max.apply(null, logs.concat([1]));
+    var side = d.pixel_deg;
+    skyFrame(function (p) {
+      ctx.globalAlpha = 0.9;
+      for (var i = 0; i < d.n.length; i++) {
+        var half = side / 2 / Math.max(0.15, Math.cos(d.dec[i] * Math.PI / 180));
+        var a = p(d.ra[i], d.dec[i]), e = p(d.ra[i] + half, d.dec[i]), wst = p(d.ra[i] - half, d.dec[i]), up = p(d.ra[i], d.dec[i] + side / 2);
+        // the nearer neighbour: a cell at the map's edge (RA 180) must not stretch across to the other side
+        var w = Math.max(2, 2 * Math.min(Math.abs(e[0] - a[0]), Math.abs(wst[0] - a[0]))), h = Math.max(2, 2 * Math.abs(up[1] - a[1]));
+        ctx.fillStyle = colour(logs[i] / top);
+        ctx.fillRect(a[0] - w / 2, a[1] - h / 2, w, h);
+      }
+      ctx.globalAlpha = 1;
+    }, "HEALPix order " + d.order + " (cells of about " + side.toFixed(1) + "°), Aitoff, ICRS");
+    colourbar([0, top], "log10(rows per cell)");
+  }
+  function skyFrame(draw, caption) {
     var cx = (canvas.width - M.r + M.l) / 2, cy = canvas.height / 2, sx = (canvas.width - M.l - M.r) / (2 * Math.PI), sy = sx;
     function p(lon, lat) { var q = aitoff(lon, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
     function pl(l, lat) { var q = aitoffL(l, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
@@ -157,6 +175,10 @@
     ctx.textAlign = "right";
     [-60, -30, 30, 60].forEach(function (lat) { var q = pl(-180, lat); ctx.fillText((lat > 0 ? "+" : "") + lat + "°", q[0] - 4, q[1] + 4); });
     ctx.textAlign = "center";
+    draw(p);
+    ctx.fillStyle = "#333"; ctx.textAlign = "center"; ctx.fillText(caption, cx, canvas.height - 12);
+  }
+  function skyPoints(d, X, Y, C, p) {
     var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null, cr = cs ? range(cs) : null;
     ctx.globalAlpha = 0.7;
     for (var i = 0; i < xs.length; i++) {
@@ -167,15 +189,22 @@
     }
     ctx.globalAlpha = 1;
     if (cs) colourbar(cr, label(C, d.units));
-    ctx.fillStyle = "#333"; ctx.fillText(X + " / " + Y + " (Aitoff, ICRS)", cx, canvas.height - 12);
   }
   var form = document.getElementById("plot-form"), drawing = 0;
-  function kindChanged() {  // only the axes a kind uses are shown
-    var kind = document.getElementById("plot-kind").value;
+  var SKY = { sky: 1, skydensity: 1 }, saved = null, lastKind = "";
+  function kindChanged() {  // only the axes a kind uses are shown; sky kinds take RA/Dec by UCD, not the scatter's X/Y
+    var kind = document.getElementById("plot-kind").value, xEl = document.getElementById("plot-x"), yEl = document.getElementById("plot-y");
+    var onSky = !!SKY[kind], wasSky = !!SKY[lastKind];
+    if (onSky && !wasSky) {
+      saved = [xEl.value, yEl.value];
+      if (form.dataset.ra) xEl.value = form.dataset.ra;
+      if (form.dataset.dec) yEl.value = form.dataset.dec;
+    } else if (!onSky && wasSky && saved) { xEl.value = saved[0]; yEl.value = saved[1]; }
+    lastKind = kind;
     document.getElementById("plot-y-field").hidden = kind === "histogram";
     document.getElementById("plot-c-field").hidden = kind !== "colour";
-    document.querySelector("label[for=plot-x]").textContent = kind === "sky" ? "RA" : "X";
-    document.querySelector("label[for=plot-y]").textContent = kind === "sky" ? "Dec" : "Y";
+    document.querySelector("label[for=plot-x]").textContent = onSky ? "RA" : "X";
+    document.querySelector("label[for=plot-y]").textContent = onSky ? "Dec" : "Y";
   }
   form.addEventListener("change", function (e) { if (e.target.id === "plot-kind") kindChanged(); form.requestSubmit(); });
   form.addEventListener("submit", function (e) {
@@ -185,13 +214,14 @@
       Y = document.getElementById("plot-y").value, C = document.getElementById("plot-c").value;
     var q = "?x=" + encodeURIComponent(X);
     if (kind === "histogram") q += "&kind=histogram";
-    else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); }
+    else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); if (kind === "skydensity") q += "&kind=skydensity"; }
     note.textContent = "Drawing…";
     fetch(job.dataset.plotUrl + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
       if (ticket !== drawing) return;
       clear();
       if (d.error) { note.textContent = d.error; return; }
       if (kind === "histogram") histogram(d);
+      else if (kind === "skydensity") { skyDensity(d); note.textContent = d.total.toLocaleString("en") + " rows in " + d.n.length.toLocaleString("en") + " HEALPix cells, counted by the database."; canvas.dataset.drawn = kind; return; }
       else if (kind === "sky") sky(d, X, Y, null);
       else scatter(d, X, Y, kind === "colour" ? C : null);
       note.textContent = d.kind === "histogram" ? d.n.toLocaleString("en") + " values in " + d.counts.length + " bins."

@@ -213,3 +213,36 @@ def test_a_result_is_published_through_the_approval_flow_and_found_in_tap_schema
 
     found = actions.run_sync(AnonymousUser(), query="SELECT table_name FROM tap_schema.tables WHERE table_name = 'community.forty_stars'")
     assert [b.num_rows for b in found.batches] == [1]
+
+
+def test_a_sky_density_map_of_a_million_rows_is_counted_by_the_engine(page: Page, workbench: str, tmp_path: Path,
+                                                                      django_capture_on_commit_callbacks: Any) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from apps.query import actions
+    from apps.query.uploads import Upload
+
+    vera = make_user("vera")
+    rng, n = np.random.default_rng(7), 1_000_000
+    fields = [pa.field("ra_deg", pa.float64(), metadata={"ucd": "pos.eq.ra;meta.main", "unit": "deg"}),
+              pa.field("mag", pa.float64()),
+              pa.field("dec_deg", pa.float64(), metadata={"ucd": "pos.eq.dec;meta.main", "unit": "deg"})]
+    dec = np.clip(rng.normal(0, 20, n), -90, 90)  # a band along the equator
+    pq.write_table(pa.Table.from_arrays([pa.array(rng.uniform(0, 360, n)), pa.array(rng.normal(15, 2, n)), pa.array(dec)],
+                                        schema=pa.schema(fields)), tmp_path / "big.parquet")
+    with django_capture_on_commit_callbacks(execute=True):
+        job = actions.do_run_job(actions.do_create_job(vera, query="SELECT * FROM TAP_UPLOAD.big", table_name="big", queue="long",
+                                                       uploads=[Upload("big", tmp_path / "big.parquet")]))
+    job.refresh_from_db()
+    assert job.row_count == n, job.error
+    log_in(page, workbench, "vera", "vera-password")
+    page.goto(workbench + f"/query/jobs/{job.id}/")
+    page.get_by_label("Kind").select_option("skydensity")
+    expect(page.locator("#plot-x")).to_have_value("ra_deg")  # by UCD, not the scatter's X
+    expect(page.locator("#plot-y")).to_have_value("dec_deg")
+    expect(page.locator("#plot")).to_have_attribute("data-drawn", "skydensity", timeout=60_000)
+    expect(page.locator("#plot-note")).to_contain_text("1,000,000 rows in")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#plot").screenshot(path=str(SHOTS / "sky-density-1M.png"))
