@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pathlib
+import shutil
 import subprocess
 import time
 from typing import Any
@@ -135,3 +137,25 @@ def test_astroquery_gaia_logs_in_reads_the_users_mydb_table_and_logs_out(live_ta
     gaia.login(user=live_tap.user.username, password="wrong")  # Gaia logs the refusal and stays anonymous
     with pytest.raises(Exception, match=r"five_stars|not found|Error"):
         gaia.launch_job_async(f"SELECT source_id FROM {mydb_table}").get_results()
+
+
+TOPCAT_JAR = pathlib.Path("/usr/share/java/starlink-topcat.jar")
+
+
+@pytest.mark.skipif(not (shutil.which("xvfb-run") and TOPCAT_JAR.exists()),
+                    reason="TOPCAT and Xvfb come from scripts/services (topcat, xvfb, xauth)")
+def test_topcats_tap_table_browser_lists_the_users_tables_after_the_challenge(live_tap: LiveTap, mydb_table: str,
+                                                                             tmp_path: pathlib.Path) -> None:
+    def browse(url: str, *extra: str, login: bool = True) -> subprocess.CompletedProcess[str]:
+        props = [f"-Dstar.basicauth.user={live_tap.auth[0]}", f"-Dstar.basicauth.password={live_tap.auth[1]}"] if login else []
+        return subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1024x768x24", "java", "-Djava.awt.headless=false", *props,
+                               "-cp", str(TOPCAT_JAR), str(pathlib.Path(__file__).parent / "TopcatTapTables.java"), url, *extra],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    shot = tmp_path / "topcat-tap.png"
+    logged_in = browse(f"{live_tap.url}/auth", str(shot))
+    tables = [line.split()[1] for line in logged_in.stdout.splitlines() if line.startswith("table ")]
+    assert mydb_table in tables and "gaia.source" in tables, logged_in.stdout + logged_in.stderr[-3000:]
+    assert shot.stat().st_size > 10_000  # the browser panel, drawn (looked at by hand: schemas and tables listed)
+    anonymous = browse(live_tap.url, login=False)
+    assert "table gaia.source" in anonymous.stdout and mydb_table not in anonymous.stdout, anonymous.stderr[-3000:]
