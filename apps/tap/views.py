@@ -174,7 +174,8 @@ def published_row_counts() -> dict[str, int]:
 def capabilities(request: HttpRequest) -> HttpResponse:
     body = vosi.capabilities_document(_base_url(request, "tap"), auth_url=_base_url(request, "tap:auth"),
                                       languages=service.languages(), formats=service.output_formats(),
-                                      limits=service.limits(), udfs=service.udf_forms(), ivoid=tap_id())
+                                      limits=service.limits(), udfs=service.udf_forms(), ivoid=tap_id(),
+                                      secured_first=service.family(request) == "tap:auth")
     return _xml(body)
 
 

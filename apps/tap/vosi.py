@@ -101,9 +101,13 @@ def _serialize(root: ET.Element) -> bytes:
 # --- capabilities ----------------------------------------------------------
 
 def _interface(capability: ET.Element, url: str, *, use: str = "full", xsi_type: str = "vs:ParamHTTP",
-               role: str | None = None, secured_url: str = "") -> None:
+               role: str | None = None, secured_url: str = "", secured_first: bool = False) -> None:
     """An anonymous interface, and with ``secured_url`` its HTTP Basic twin (password or API token), which
     challenges a request without credentials (401), as Java clients need before they send any."""
+    if secured_url and secured_first:  # the capabilities of the secured family: its own interface is the standard one
+        _one_interface(capability, secured_url, use, xsi_type, role, BASIC_AA)
+        _one_interface(capability, url, use, xsi_type, None, None)
+        return
     _one_interface(capability, url, use, xsi_type, role, None)
     if secured_url:  # not role="std" too: one standard interface per capability (taplint W-CAP-CPI2)
         _one_interface(capability, secured_url, use, xsi_type, None, BASIC_AA)
@@ -155,13 +159,16 @@ def _limits(capability: ET.Element, limits: Limits) -> None:
 
 
 def capabilities_document(base_url: str, *, auth_url: str = "", languages: Sequence[Language], formats: Sequence[OutputFormat],
-                          limits: Limits, udfs: Sequence[tuple[str, str]] = (), ivoid: str = "") -> bytes:
+                          limits: Limits, udfs: Sequence[tuple[str, str]] = (), ivoid: str = "",
+                          secured_first: bool = False) -> bytes:
+    """TAP capabilities; with ``secured_first`` (served at the auth URL) the secured interfaces come first and the
+    TAP one is role="std", so clients given that URL (taplint, TOPCAT) stay on it."""
     root = _declare(ET.Element(_q(CAP, "capabilities")), vr=VR, vs=VS, tr=TR)
     tap = _sub(root, "capability", standardID="ivo://ivoa.net/std/TAP")
     _xsi_type(tap, "tr:TableAccess")
     if ivoid:  # the capability's description is the one place VOSI leaves for the service's registry identifier
         _sub(tap, "description", f"The TAP service registered as {ivoid}.")
-    _interface(tap, base_url, use="base", role="std", secured_url=auth_url)
+    _interface(tap, base_url, use="base", role="std", secured_url=auth_url, secured_first=secured_first)
     for language in languages:
         _language(tap, language, udfs)
     for fmt in formats:
@@ -176,7 +183,7 @@ def capabilities_document(base_url: str, *, auth_url: str = "", languages: Seque
                            ("ivo://ivoa.net/std/VOSI#availability", "availability"),
                            ("ivo://ivoa.net/std/VOSI#tables-1.1", "tables")):
         _interface(_sub(root, "capability", standardID=standard), f"{base_url}/{path}",
-                   secured_url=f"{auth_url}/{path}" if path == "tables" else "",
+                   secured_url=f"{auth_url}/{path}" if path == "tables" else "", secured_first=secured_first,
                    use="base" if path == "tables" else "full")  # tables/{name} lies below: pyvo's AuthSession needs base
     examples = _sub(root, "capability", standardID="ivo://ivoa.net/std/DALI#examples")
     _interface(examples, f"{base_url}/examples", xsi_type="vr:WebBrowser")

@@ -159,3 +159,19 @@ def test_topcats_tap_table_browser_lists_the_users_tables_after_the_challenge(li
     assert shot.stat().st_size > 10_000  # the browser panel, drawn (looked at by hand: schemas and tables listed)
     anonymous = browse(live_tap.url, login=False)
     assert "table gaia.source" in anonymous.stdout and mydb_table not in anonymous.stdout, anonymous.stderr[-3000:]
+
+
+def test_taplint_passes_logged_in_at_the_auth_url_with_the_users_tables(live_tap: LiveTap, mydb_table: str) -> None:
+    from tests.tap.test_live import ALL_STAGES, TOTALS
+
+    login = [f"-Dstar.basicauth.user={live_tap.auth[0]}", f"-Dstar.basicauth.password={live_tap.auth[1]}"]
+    run = subprocess.run(["stilts", *login, "taplint", f"tapurl={live_tap.url}/auth", "maxrepeat=3",
+                          f"stages={' '.join(s for s in ALL_STAGES if s != 'LOC')}"],  # LOC: see test_live.py
+                         capture_output=True, text=True, timeout=600, check=False)
+    totals = TOTALS.search(run.stdout)
+    assert totals, run.stdout[-3000:] + run.stderr[-2000:]
+    problems = "\n".join(line for line in run.stdout.splitlines() if line[:2] in ("E-", "W-", "F-"))
+    assert (int(totals[1]), int(totals[2]), int(totals[5])) == (0, 0, 0), problems
+    assert all(f"Section {s}" in run.stdout for s in ALL_STAGES if s != "LOC")
+    assert f"Query GET URL: {live_tap.url}/auth/sync?" in run.stdout  # it stayed on the secured interface
+    assert "/tap/sync?" not in run.stdout.replace("/tap/auth/sync?", "")

@@ -51,6 +51,9 @@ def test_it_declares_the_auth_family_with_its_security_method_in_both_families(c
                    for i in root.iter("interface") if i.find("securityMethod") is not None]
         assert ("http://testserver/tap/auth", "ivo://ivoa.net/sso#BasicAA") in secured
         assert ("http://testserver/tap/auth/tables", "ivo://ivoa.net/sso#BasicAA") in secured
+        tap = root.find("capability[@standardID='ivo://ivoa.net/std/TAP']")
+        std = [i.findtext("accessURL") for i in tap.findall("interface") if i.get("role") == "std"]
+        assert std == (["http://testserver/tap"] if url == "/tap/capabilities" else ["http://testserver/tap/auth"])
 
 
 def test_it_accepts_the_doubled_slash_of_a_root_url_copied_with_its_slash(client: Client, demo: Any) -> None:
