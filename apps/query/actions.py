@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 
 __all__ = [
-    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_create_job", "do_decide_publication", "do_delete_job", "do_drop_result",
+    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_clean_scratch", "do_create_job", "do_decide_publication",
+    "do_delete_job", "do_drop_result",
     "do_import_table", "do_rename_result", "do_request_publication", "do_rerun_job", "do_run_job", "do_update_job", "result_batches", "run_sync",
 ]
 
@@ -64,7 +65,7 @@ def _table(job: QueryJob) -> Any:
 def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", queue: str | None = None,
                   maxrec: int | None = None, response_format: str = "", uploads: Sequence[Upload] = (),
                   table_name: str = "", run_id: str = "", source: str = QueryJob.SOURCE_WEB,
-                  execution_duration: int = 0, parameters: dict[str, Any] | None = None) -> QueryJob:
+                  execution_duration: int = 0, parameters: dict[str, Any] | None = None, scratch: bool = False) -> QueryJob:
     """A PENDING job. Never refuses a bad query: that is found (and reported) when it runs.
 
     A queue that does not exist, or that this user may not use, is refused here (QueueError), not
@@ -76,7 +77,7 @@ def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", 
         owner=real, query=query, language=language or "ADQL", queue=queue or settings.QUERY_DEFAULT_QUEUE,
         maxrec=maxrec, response_format=response_format, uploads=[u.as_json() for u in uploads],
         table_name=table_name.strip(), run_id=run_id[:255], source=source, execution_duration=max(execution_duration, 0),
-        parameters=parameters or {}, destruction=timezone.now() + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
+        parameters=parameters or {}, scratch=scratch and real is not None, destruction=timezone.now() + timedelta(days=_keep_days(scratch)),
     )
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"created query job {job.id}", job=str(job.id), source=source)
     return job
@@ -92,6 +93,19 @@ def do_rerun_job(old: QueryJob) -> QueryJob:
         job = do_create_job(old.owner, query=old.query, language=old.language, queue=old.queue, maxrec=old.maxrec,
                             uploads=uploads, parameters={"rerun_of": str(old.id)})
         return do_run_job(job)
+
+
+def _keep_days(scratch: bool) -> int:
+    return int(getattr(settings, "QUERY_SCRATCH_DAYS", 7)) if scratch else int(settings.QUERY_DESTRUCTION_DAYS)
+
+
+def do_clean_scratch(now: datetime | None = None) -> int:
+    """Delete MyScratch jobs (and their tables) older than QUERY_SCRATCH_DAYS; how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=_keep_days(True))
+    old = list(QueryJob.objects.filter(scratch=True, created__lt=cutoff))
+    for job in old:
+        do_delete_job(job)
+    return len(old)
 
 
 def _fail(job: QueryJob, message: str) -> QueryJob:

@@ -216,7 +216,7 @@ def execute_job(job_id: str, worker: str) -> str:
 
 def _plan(job: QueryJob, queue: Queue) -> tuple[Plan, int]:
     """The plan, and the room left in the owner's space for results."""
-    used, quota = used_by(job.owner), quota_for(job.owner)
+    used, quota = used_by(job.owner, scratch=job.scratch), quota_for(job.owner, scratch=job.scratch)
     if used >= quota:
         raise QueryError(_quota_message(job.owner, used, quota))
     fresh = job.queued is not None and timezone.now() - job.queued < timedelta(seconds=settings.QUERY_REPLAN_AFTER_SECONDS)
@@ -270,7 +270,7 @@ def _run(job: QueryJob, queue: Queue, plan: Plan, engine: Any, room: int) -> Non
 def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any, room: int) -> None:
     job_id = str(job.id)
     if stored.bytes > room:  # measured before the run; others' jobs may have finished since, so look again
-        used, quota = used_by(job.owner), quota_for(job.owner)
+        used, quota = used_by(job.owner, scratch=job.scratch), quota_for(job.owner, scratch=job.scratch)
         if used + stored.bytes > quota:
             engine.drop(into)
             _finish(job_id, phase=phases.ERROR, error=_quota_message(job.owner, used, quota, stored.bytes))

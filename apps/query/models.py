@@ -38,6 +38,8 @@ class QueryJob(models.Model):
     parameters = models.JSONField(default=dict, blank=True, help_text="Other UWS parameters, as received.")
     execution_duration = models.PositiveIntegerField(default=0, help_text="Seconds; 0 = the queue's limit.")
     destruction = models.DateTimeField(null=True, blank=True)
+    scratch = models.BooleanField(default=False, help_text="Kept in MyScratch: not counted against the MyDB quota (it has its own, "
+                                  "QUERY_SCRATCH_BYTES) and deleted QUERY_SCRATCH_DAYS after it was made.")
 
     # What came out
     table_name = models.CharField(max_length=128, blank=True, help_text="The result's name in the owner's MyDB.")

@@ -11,8 +11,11 @@ from apps.access.models import Membership
 from .models import QueryJob, QueryQuota
 
 
-def quota_for(user: User | None) -> int:
-    """Bytes this user may fill: their own quota, else their groups' largest, else the default."""
+def quota_for(user: User | None, *, scratch: bool = False) -> int:
+    """Bytes this user may fill: their own quota, else their groups' largest, else the default.
+    MyScratch (``scratch``) is a second space of QUERY_SCRATCH_BYTES for everyone, cleaned by age."""
+    if scratch:
+        return int(getattr(settings, "QUERY_SCRATCH_BYTES", 10 * 1024**3))
     if user is None:
         return int(settings.QUERY_QUOTA_BYTES)
     own = QueryQuota.objects.filter(user=user).values_list("bytes", flat=True).first()
@@ -23,9 +26,9 @@ def quota_for(user: User | None) -> int:
     return int(best) if best is not None else int(settings.QUERY_QUOTA_BYTES)
 
 
-def used_by(user: User | None) -> int:
-    """Bytes of the results this user keeps (anonymous results share one pool)."""
-    jobs = QueryJob.objects.filter(owner=user).exclude(result_table="")
+def used_by(user: User | None, *, scratch: bool = False) -> int:
+    """Bytes of the results this user keeps in MyDB, or in MyScratch (anonymous results share one pool)."""
+    jobs = QueryJob.objects.filter(owner=user, scratch=scratch).exclude(result_table="")
     return int(jobs.aggregate(total=Sum("size_bytes"))["total"] or 0)
 
 
@@ -42,7 +45,7 @@ def usage(user: User) -> dict[str, object]:
     used, quota = used_by(user), quota_for(user)
     percent = min(100.0, 100.0 * used / quota) if quota > 0 else 100.0
     level = "full" if used >= quota else "warn" if percent >= 80 else "ok"
-    stored = QueryJob.objects.filter(owner=user).exclude(result_table="")
+    stored = QueryJob.objects.filter(owner=user, scratch=False).exclude(result_table="")
     biggest = list(stored.order_by("-size_bytes").only("id", "table_name", "size_bytes")[:5])
     return {"used": human_bytes(used), "quota": human_bytes(quota), "free": human_bytes(max(quota - used, 0)),
             "percent": round(percent, 1), "shown": "<1" if 0 < percent < 1 else f"{percent:.0f}", "level": level, "tables": stored.count(), "biggest": biggest}

@@ -84,7 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
     A query is translated before a job is made, so a mistake is shown beside the editor
     (with its line and column) instead of as a failed job; "Check" stops there.
     """
-    form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": ""}
+    form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": "", "scratch": ""}
     errors: list[str] = []
     problem: dict[str, Any] | None = None
     checked = ""
@@ -100,7 +100,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 checked = f"The query is valid: {len(plan.columns)} column{'s' if len(plan.columns) != 1 else ''}, run on {plan.engine}."
             else:
                 job = actions.do_create_job(request.user, query=form["query"], language=form["language"] or "ADQL",
-                                            queue=form["queue"], table_name=form["table_name"])
+                                            queue=form["queue"], table_name=form["table_name"], scratch=form["scratch"] == "1")
                 job = actions.do_run_job(job)
                 return redirect("query:job", job_id=job.id)
         except AdqlError as exc:
@@ -137,7 +137,7 @@ def duration(start: Any, end: Any) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
-_HISTORY_FIELDS = ("id", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes", "created", "end_time",
+_HISTORY_FIELDS = ("id", "scratch", "phase", "query", "table_name", "queue", "engine", "row_count", "size_bytes", "created", "end_time",
                    "start_time", "source", "result_table", "parameters")
 
 

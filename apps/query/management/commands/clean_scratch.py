@@ -1,0 +1,16 @@
+"""Delete MyScratch results older than QUERY_SCRATCH_DAYS (run it daily, e.g. from cron or Celery beat)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from apps.query.actions import do_clean_scratch
+
+
+class Command(BaseCommand):
+    help = "Delete MyScratch results older than QUERY_SCRATCH_DAYS."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(f"{do_clean_scratch()} MyScratch result(s) deleted.")
