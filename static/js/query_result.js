@@ -158,6 +158,16 @@
     }, "HEALPix order " + d.order + " (cells of about " + side.toFixed(1) + "°), Aitoff, ICRS");
     colourbar([0, top], "log10(rows per cell)");
   }
+  function density(d, X, Y) {  // a 2-D histogram counted by the engine, coloured by log(count)
+    var a = axes([d.x[0], d.x[1]], [d.y[0], d.y[1]], label(X, d.units), label(Y, d.units));
+    var logs = d.n.map(function (n) { return Math.log10(n); }), top = Math.max.apply(null, logs.concat([1]));
+    var cw = a.W / d.bins, ch = a.H / d.bins;
+    for (var k = 0; k < d.n.length; k++) {
+      ctx.fillStyle = colour(logs[k] / top);
+      ctx.fillRect(M.l + d.i[k] * cw, M.t + a.H - (d.j[k] + 1) * ch, Math.ceil(cw), Math.ceil(ch));
+    }
+    colourbar([0, top], "log10(rows per cell)");
+  }
   function skyFrame(draw, caption) {
     var cx = (canvas.width - M.r + M.l) / 2, cy = canvas.height / 2, sx = (canvas.width - M.l - M.r) / (2 * Math.PI), sy = sx;
     function p(lon, lat) { var q = aitoff(lon, lat); return [cx + q[0] * sx, cy - q[1] * sy]; }
@@ -214,7 +224,7 @@
       Y = document.getElementById("plot-y").value, C = document.getElementById("plot-c").value;
     var q = "?x=" + encodeURIComponent(X);
     if (kind === "histogram") q += "&kind=histogram";
-    else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); if (kind === "skydensity") q += "&kind=skydensity"; }
+    else { q += "&y=" + encodeURIComponent(Y); if (kind === "colour") q += "&c=" + encodeURIComponent(C); if (kind === "skydensity" || kind === "density") q += "&kind=" + kind; }
     note.textContent = "Drawing…";
     fetch(job.dataset.plotUrl + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
       if (ticket !== drawing) return;
@@ -222,6 +232,7 @@
       if (d.error) { note.textContent = d.error; return; }
       if (kind === "histogram") histogram(d);
       else if (kind === "skydensity") { skyDensity(d); note.textContent = d.total.toLocaleString("en") + " rows in " + d.n.length.toLocaleString("en") + " HEALPix cells, counted by the database."; canvas.dataset.drawn = kind; return; }
+      else if (kind === "density") { density(d, X, Y); note.textContent = d.total.toLocaleString("en") + " rows in " + d.bins + " × " + d.bins + " cells, counted by the database."; canvas.dataset.drawn = kind; return; }
       else if (kind === "sky") sky(d, X, Y, null);
       else scatter(d, X, Y, kind === "colour" ? C : null);
       note.textContent = d.kind === "histogram" ? d.n.toLocaleString("en") + " values in " + d.counts.length + " bins."

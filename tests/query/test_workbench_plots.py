@@ -39,3 +39,14 @@ def test_the_sky_axes_come_from_the_ucds() -> None:
     defaults = plot_defaults(columns)
     assert defaults["ra"] == "x_pos" and defaults["dec"] == "y_pos"
     assert plot_defaults([{"name": "a", "datatype": "DOUBLE"}])["ra"] == ""
+
+
+def test_the_density_plot_counts_every_row_in_the_engine(users: Any, run_job: Any, stars: Any) -> None:
+    job = run_job(users.owner, "SELECT * FROM TAP_UPLOAD.stars", uploads=[stars], table_name="cat")
+    client = Client()
+    client.force_login(users.owner)
+    answer = client.get(f"/query/jobs/{job.id}/plot", {"kind": "density", "x": "ra", "y": "mag"}).json()
+    assert answer["total"] == 1000 and sum(answer["n"]) == 1000
+    assert all(0 <= i < answer["bins"] for i in answer["i"]) and all(0 <= j < answer["bins"] for j in answer["j"])
+    assert 0 <= answer["x"][0] < answer["x"][1] <= 360
+    assert client.get(f"/query/jobs/{job.id}/plot", {"kind": "density", "x": "ra", "y": "name"}).status_code == 400
