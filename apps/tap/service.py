@@ -47,12 +47,16 @@ def languages() -> list[Language]:
     return [adql, *native]
 
 
+NATIVE_LANGUAGES = ("postgresql", "mariadb", "duckdb", "spark")
+
+
 def check_language(value: str) -> str:
     """LANG as sent, if the capabilities declare it (a name, or name-version); else a ParameterError naming those."""
     lang = value.strip() or p.ADQL
     declared = languages()
     names = {d.name.lower() for d in declared} | {f"{d.name}-{v}".lower() for d in declared for v, _ in d.versions}
-    if lang.lower() not in names | {"sql"}:  # "SQL": the default engine's own, accepted since before capabilities said
+    # Also accepted, undeclared: "SQL" (the default engine's own) and any engine's name, which the planner judges.
+    if lang.lower() not in names | {"sql", *NATIVE_LANGUAGES}:
         offered = ", ".join(f"{d.name} ({', '.join(v for v, _ in d.versions)})" for d in declared)
         raise p.ParameterError(f"Unknown query language {lang!r}: this service offers {offered}.")
     return lang
