@@ -1,4 +1,4 @@
-"""The site's profile in the admin console: home text, logo, contact address (one row)."""
+"""The site's profile in the admin console: home text, logo, contact address (one row); the documentation pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import SiteProfile
+from .models import DocPage, DocPageVersion, SiteProfile
 
 
 @admin.register(SiteProfile)
@@ -19,3 +19,26 @@ class SiteProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class DocPageVersionInline(admin.TabularInline):
+    model = DocPageVersion
+    fields = ("number", "title", "saved")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DocPage)
+class DocPageAdmin(admin.ModelAdmin):
+    """Managers write documentation pages in Markdown; every saved text is kept (the versions below the form)."""
+
+    list_display = ("title", "slug", "published", "order", "updated")
+    list_editable = ("published", "order")
+    prepopulated_fields = {"slug": ("title",)}
+    search_fields = ("title", "body")
+    inlines = [DocPageVersionInline]

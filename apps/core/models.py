@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 
@@ -50,3 +52,42 @@ class SiteProfile(models.Model):
     @classmethod
     def current(cls) -> SiteProfile:
         return cls.objects.filter(pk=1).first() or cls()
+
+
+class DocPage(models.Model):
+    """A documentation page the managers write in the admin, in Markdown (rendered and sanitised on display);
+    every saved text is kept as a DocPageVersion, so a change can be looked at and undone."""
+
+    slug = models.SlugField(unique=True, help_text="The page's address: /docs/<slug>/")
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown. HTML is reduced to safe tags; scripts and styles are removed.")
+    order = models.IntegerField(default=0, help_text="Position in the list of pages; lower first.")
+    published = models.BooleanField(default=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        latest = self.versions.order_by("-number").first()
+        if latest is None or (latest.title, latest.body) != (self.title, self.body):
+            self.versions.create(number=(latest.number + 1) if latest else 1, title=self.title, body=self.body)
+
+
+class DocPageVersion(models.Model):
+    page = models.ForeignKey(DocPage, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    saved = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["page", "number"], name="doc_page_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.page.slug} v{self.number}"

@@ -1,4 +1,4 @@
-"""The front door: the home page (what the data centre holds and the ways in), the contact form, health."""
+"""The front door: the home page (what the data centre holds and the ways in), documentation, the contact form, health."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Any
 from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from .contact import ContactError, ContactForm, do_send_contact_message
+from .docs import generated_pages, render_markdown
+from .models import DocPage
 
 FEATURED = 6
 
@@ -38,7 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
     tap = _url("tap:root")
     context = {"featured": _featured(request), "tap_url": request.build_absolute_uri(tap).rstrip("/") if tap else "",
                "tap_page": tap, "query_url": _url("query:index"), "compute_url": _url("compute:index"),
-               "limits_url": _url("query:limits"), "adql_url": _url("query:adql_reference"), "data_url": _url("metadata:schemas")}
+               "limits_url": _url("query:limits"), "docs_url": _url("docs"), "adql_url": _url("query:adql_reference"), "data_url": _url("metadata:schemas")}
     return render(request, "core/home.html", context)
 
 
@@ -59,6 +61,19 @@ def contact(request: HttpRequest) -> HttpResponse:
         form = ContactForm(initial={"name": request.user.get_full_name() or request.user.get_username(),  # type: ignore[union-attr]
                                     "email": getattr(request.user, "email", "")})
     return render(request, "core/contact.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def docs_index(request: HttpRequest) -> HttpResponse:
+    pages = DocPage.objects.filter(published=True).only("slug", "title")
+    return render(request, "core/docs_index.html", {"pages": pages, "generated": generated_pages()})
+
+
+@require_GET
+def doc_page(request: HttpRequest, slug: str) -> HttpResponse:
+    page = get_object_or_404(DocPage, slug=slug, published=True)
+    version = page.versions.values_list("number", flat=True).first()
+    return render(request, "core/doc_page.html", {"page": page, "html": render_markdown(page.body), "version": version})
 
 
 @require_GET

@@ -76,3 +76,22 @@ def test_the_limits_page_lists_queues_and_engines_from_the_settings(users: Any, 
     for name, queue in settings.QUERY_QUEUES.items():
         assert f"<code>{name}</code>" in page and f"{int(queue['time_limit'])} s" in page
     assert "<code>duckdb</code>" in page
+
+
+def test_managers_markdown_pages_are_rendered_safely_and_versioned(users: Any) -> None:
+    from apps.core.models import DocPage
+
+    page = DocPage.objects.create(slug="getting-started", title="Getting started",
+                                  body="# Hello\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n<script>alert(1)</script>"
+                                       "[x](javascript:alert(1)) <img src=x onerror=alert(1)> [ok](https://example.org)")
+    page.body += "\n\nMore."
+    page.save()
+    page.save()  # nothing changed: no new version
+    assert list(page.versions.values_list("number", flat=True)) == [2, 1]
+    html = Client().get("/docs/getting-started/").content.decode()
+    assert "<table>" in html and 'href="https://example.org"' in html and "Version 2" in html
+    assert "<script>alert" not in html and "javascript:" not in html and "onerror" not in html
+    index = Client().get("/docs/").content.decode()
+    assert 'href="/docs/getting-started/"' in index and 'href="/query/adql/"' in index and 'href="/query/limits/"' in index
+    DocPage.objects.filter(pk=page.pk).update(published=False)
+    assert Client().get("/docs/getting-started/").status_code == 404
