@@ -166,6 +166,13 @@ def test_a_visitor_finds_the_data_the_ways_in_and_writes_to_the_managers(page: P
     page.get_by_role("link", name="Engines, queues and limits").click()
     expect(page.locator("#queues-table")).to_be_visible()
     shot(page, "limits")
+    from apps.core.models import DocPage
+
+    DocPage.objects.create(slug="first-steps", title="First steps", body="## Your first query\n\n```sql\nSELECT TOP 10 * FROM survey.stars\n```\n")
+    page.get_by_role("link", name="Documentation").click()
+    page.get_by_role("link", name="First steps").click()
+    expect(page.locator(".doc-page pre")).to_contain_text("SELECT TOP 10")
+    shot(page, "doc-page")
     page.get_by_role("link", name="Contact").click()
     page.get_by_label("Name").fill("Vera")
     page.get_by_label("Your e-mail address").fill("vera@example.org")
