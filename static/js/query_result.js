@@ -103,6 +103,7 @@
     ticks(yr[0], yr[1], 6).forEach(function (v) { var y = M.t + H - (v - yr[0]) / (yr[1] - yr[0]) * H; ctx.fillText(fmt(v), M.l - 6, y + 4); ctx.beginPath(); ctx.moveTo(M.l - 4, y); ctx.lineTo(M.l, y); ctx.stroke(); });
     ctx.textAlign = "center"; ctx.fillText(xl, M.l + W / 2, canvas.height - 12);
     ctx.save(); ctx.translate(16, M.t + H / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(yl, 0, 0); ctx.restore();
+    plotted = { W: W, H: H, xr: xr, yr: yr };
     return { W: W, H: H, x: function (v) { return M.l + (v - xr[0]) / (xr[1] - xr[0]) * W; }, y: function (v) { return M.t + H - (v - yr[0]) / (yr[1] - yr[0]) * H; } };
   }
   function label(name, units) { return units && units[name] ? name + " [" + units[name] + "]" : name; }
@@ -114,6 +115,7 @@
     ctx.save(); ctx.translate(x - 5, M.t + H / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center"; ctx.fillText(name, 0, 0); ctx.restore();
   }
   function scatter(d, X, Y, C) {
+    brushable = { X: X, Y: Y };
     var xs = d.data[X], ys = d.data[Y], cs = C ? d.data[C] : null;
     var a = axes(range(xs), range(ys), label(X, d.units), label(Y, d.units)), cr = cs ? range(cs) : null;
     ctx.globalAlpha = xs.length > 5000 ? 0.5 : 0.8;
@@ -201,6 +203,33 @@
     if (cs) colourbar(cr, label(C, d.units));
   }
   var form = document.getElementById("plot-form"), drawing = 0;
+
+  // Select points: drag a box on a scatter plot and the table shows the rows inside it (the viewer's filter,
+  // run by the engine on every row, not only the points drawn).
+  var plotted = null, brushable = null, start = null;
+  function plotPoint(e) {
+    var r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  }
+  function value(px, py) {
+    return [plotted.xr[0] + (px - M.l) / plotted.W * (plotted.xr[1] - plotted.xr[0]),
+            plotted.yr[0] + (M.t + plotted.H - py) / plotted.H * (plotted.yr[1] - plotted.yr[0])];
+  }
+  canvas.addEventListener("mousedown", function (e) { if (brushable && plotted) start = plotPoint(e); });
+  canvas.addEventListener("mouseup", function (e) {
+    if (!start) return;
+    var end = plotPoint(e), from = start, a = value(from[0], from[1]), b = value(end[0], end[1]);
+    start = null;
+    if (Math.abs(end[0] - from[0]) < 3 || Math.abs(end[1] - from[1]) < 3) return;  // a click, not a box
+    ctx.strokeStyle = "#e67e22"; ctx.lineWidth = 2;
+    ctx.strokeRect(Math.min(from[0], end[0]), Math.min(from[1], end[1]), Math.abs(end[0] - from[0]), Math.abs(end[1] - from[1]));
+    ctx.lineWidth = 1;
+    var q = function (v) { return String(+v.toPrecision(8)); };
+    document.getElementById("filter-where").value = '"' + brushable.X + '" BETWEEN ' + q(Math.min(a[0], b[0])) + " AND " + q(Math.max(a[0], b[0])) +
+      ' AND "' + brushable.Y + '" BETWEEN ' + q(Math.min(a[1], b[1])) + " AND " + q(Math.max(a[1], b[1]));
+    filterForm.requestSubmit();
+    document.getElementById("result-table").scrollIntoView({ block: "nearest" });
+  });
   var SKY = { sky: 1, skydensity: 1 }, saved = null, lastKind = "";
   function kindChanged() {  // only the axes a kind uses are shown; sky kinds take RA/Dec by UCD, not the scatter's X/Y
     var kind = document.getElementById("plot-kind").value, xEl = document.getElementById("plot-x"), yEl = document.getElementById("plot-y");
@@ -230,6 +259,7 @@
       if (ticket !== drawing) return;
       clear();
       if (d.error) { note.textContent = d.error; return; }
+      brushable = null; plotted = null;
       if (kind === "histogram") histogram(d);
       else if (kind === "skydensity") { skyDensity(d); note.textContent = d.total.toLocaleString("en") + " rows in " + d.n.length.toLocaleString("en") + " HEALPix cells, counted by the database."; canvas.dataset.drawn = kind; return; }
       else if (kind === "density") { density(d, X, Y); note.textContent = d.total.toLocaleString("en") + " rows in " + d.bins + " × " + d.bins + " cells, counted by the database."; canvas.dataset.drawn = kind; return; }

@@ -7,6 +7,7 @@ Screenshots of each page go to $WORKBENCH_SHOTS (default /tmp/workbench-shots) f
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -141,6 +142,20 @@ def test_a_user_filters_the_viewer_and_hides_columns(page: Page, workbench: str,
     expect(page.locator("#result-table thead th").nth(1)).to_be_hidden()
     expect(page.locator("#result-table tbody tr").first.locator("td").nth(1)).to_be_hidden()
     shot(page, "viewer-filtered")
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_label("Kind").select_option("scatter")  # select points: drag a box on the plot, the table shows those rows
+    expect(page.locator("#plot")).to_have_attribute("data-drawn", "scatter")
+    page.locator("#plot").scroll_into_view_if_needed()
+    box = page.locator("#plot").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.6, steps=5)
+    page.mouse.up()
+    expect(page.locator("#filter-where")).to_have_value(re.compile(r'^"ra" BETWEEN .* AND "dec" BETWEEN '))
+    expect(page.locator("#page-info")).to_contain_text("matching the filter")
+    assert 0 < page.locator("#result-table tbody tr").count() < 300
+    shot(page, "plot-selection")
     page.get_by_label("Filter rows (ADQL condition)").fill("nosuch > 1")
     page.get_by_role("button", name="Filter", exact=True).click()
     expect(page.locator("#filter-error")).to_be_visible()
