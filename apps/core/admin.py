@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import DocPage, DocPageVersion, SiteProfile
+from .models import DocPage, DocPageVersion, NewsItem, SiteProfile
 
 
 @admin.register(SiteProfile)
@@ -42,3 +42,12 @@ class DocPageAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     search_fields = ("title", "body")
     inlines = [DocPageVersionInline]
+
+
+@admin.register(NewsItem)
+class NewsItemAdmin(admin.ModelAdmin):
+    """Releases and announcements on the home page."""
+
+    list_display = ("date", "title", "published")
+    list_editable = ("published",)
+    search_fields = ("title", "body")

@@ -91,3 +91,19 @@ class DocPageVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.page.slug} v{self.number}"
+
+
+class NewsItem(models.Model):
+    """A release or announcement the managers write in the admin (Markdown); the home page shows the latest."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, help_text="Markdown, rendered safely (apps/core/docs.py).")
+    date = models.DateField(help_text="Shown with the item; the newest come first.")
+    published = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        verbose_name = "news item"
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.title}"

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET
 
 from .contact import ContactError, ContactForm, do_send_contact_message
 from .docs import generated_pages, render_markdown
-from .models import DocPage
+from .models import DocPage, NewsItem
 
 FEATURED = 6
+NEWS = 3
 
 
 def _featured(request: HttpRequest) -> list[Any]:
@@ -38,7 +39,8 @@ def _url(name: str) -> str:
 
 def home(request: HttpRequest) -> HttpResponse:
     tap = _url("tap:root")
-    context = {"featured": _featured(request), "tap_url": request.build_absolute_uri(tap).rstrip("/") if tap else "",
+    news = [(item, render_markdown(item.body)) for item in NewsItem.objects.filter(published=True)[:NEWS]]
+    context = {"featured": _featured(request), "news": news, "tap_url": request.build_absolute_uri(tap).rstrip("/") if tap else "",
                "tap_page": tap, "query_url": _url("query:index"), "compute_url": _url("compute:index"),
                "limits_url": _url("query:limits"), "docs_url": _url("docs"), "adql_url": _url("query:adql_reference"), "data_url": _url("metadata:schemas")}
     return render(request, "core/home.html", context)

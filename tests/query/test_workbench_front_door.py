@@ -95,3 +95,17 @@ def test_managers_markdown_pages_are_rendered_safely_and_versioned(users: Any) -
     assert 'href="/docs/getting-started/"' in index and 'href="/query/adql/"' in index and 'href="/query/limits/"' in index
     DocPage.objects.filter(pk=page.pk).update(published=False)
     assert Client().get("/docs/getting-started/").status_code == 404
+
+
+def test_the_home_page_shows_the_latest_published_news(users: Any) -> None:
+    from datetime import date
+
+    from apps.core.models import NewsItem
+
+    for day in range(1, 6):
+        NewsItem.objects.create(title=f"Release {day}", body=f"**DR{day}** is out. <script>x</script>", date=date(2026, 11, day))
+    NewsItem.objects.create(title="Draft", date=date(2026, 11, 20), published=False)
+    page = Client().get("/").content.decode()
+    assert "Release 5" in page and "Release 3" in page and "Release 2" not in page and "Draft" not in page
+    assert "<strong>DR5</strong>" in page and "<script>x" not in page
+    assert page.index("Release 5") < page.index("Release 4")
