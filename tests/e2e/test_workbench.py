@@ -174,8 +174,14 @@ def test_a_visitor_finds_the_data_the_ways_in_and_writes_to_the_managers(page: P
     owner = make_user("owner")
     table = make_table(FourUsers(owner, make_user("m"), make_user("o"), None, None), "stars", PUBLIC)  # type: ignore[arg-type]
     type(table).objects.filter(pk=table.pk).update(row_count=1_811_709_771, title="Gaia-like stars", citation="Someone et al. 2026")
+    from datetime import date
+
+    from apps.core.models import NewsItem
+
+    NewsItem.objects.create(title="Data release 2", body="Adds **proper motions** for all stars.", date=date(2026, 11, 20))
     page.goto(workbench + "/")
     expect(page.locator("#holdings")).to_contain_text("1,811,709,771")
+    expect(page.locator("#news")).to_contain_text("Data release 2")
     expect(page.locator("#tap-url")).to_have_text(workbench + "/tap")
     shot(page, "home")
     page.get_by_role("link", name="Engines, queues and limits").click()
