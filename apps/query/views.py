@@ -39,7 +39,7 @@ from .models import QueryJob
 from .permissions import access_job, access_readable_job, jobs_for
 from .planning import QueryError, check_table_name, error_message, plan_query
 from .queues import QueueError, all_queues, check_queue, get_queue, queues_for
-from .quotas import human_bytes, usage
+from .quotas import human_bytes, quota_for, usage
 from .sharing import may, shared_schema, shared_with
 
 PAGE_ROWS_MAX = 1000
@@ -58,7 +58,8 @@ def limits(request: HttpRequest) -> HttpResponse:
     mine = {q.name for q in queues_for(request.user)}
     context = {"queues": all_queues(), "mine": mine, "default_queue": get_queue(None).name, "engines": _engine_names(),
                "default_engine": settings.DEFAULT_ENGINE, "quota": human_bytes(int(settings.QUERY_QUOTA_BYTES)),
-               "import_max": human_bytes(_import_max_bytes()), "destruction_days": settings.QUERY_DESTRUCTION_DAYS}
+               "import_max": human_bytes(_import_max_bytes()), "destruction_days": settings.QUERY_DESTRUCTION_DAYS,
+               "scratch_quota": human_bytes(quota_for(None, scratch=True)), "scratch_days": getattr(settings, "QUERY_SCRATCH_DAYS", 7)}
     return render(request, "query/limits.html", context)
 
 
