@@ -51,5 +51,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("results/<str:token>", views.signed_result, name="signed_result"),
     path("links/<str:token>", views.signed_query, name="signed_query"),
     re_path(r"^auth/+", include((_vo_patterns(views.challenged), app_name), namespace="auth")),
-    re_path(r"^/+", include((_vo_patterns(_same), app_name), namespace="slash")),
+    re_path(r"^[/]+", include((_vo_patterns(_same), app_name), namespace="slash")),
 ]
