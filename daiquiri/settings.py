@@ -416,6 +416,7 @@ COMPUTE_MAX_QUEUED_PER_USER = env_int("COMPUTE_MAX_QUEUED_PER_USER", 4, minimum=
 COMPUTE_MAX_RUNNING_PER_USER = env_int("COMPUTE_MAX_RUNNING_PER_USER", 1, minimum=1)  # running at once per user and domain
 COMPUTE_MAX_MOUNTS = env_int("COMPUTE_MAX_MOUNTS", 32, minimum=1)  # volumes one job may mount
 CELERY_BEAT_SCHEDULE["compute-reaper"] = {"task": "workers.compute.reap_jobs", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["query-clean-scratch"] = {"task": "workers.query.clean_scratch", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_temporary_files", "schedule": 3600.0}
 
 # --- tap ---

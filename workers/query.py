@@ -49,6 +49,14 @@ def reap_jobs() -> dict[str, int]:
     return reap()
 
 
+@shared_task(name="workers.query.clean_scratch", ignore_result=True)
+def clean_scratch() -> int:
+    """MyScratch results past QUERY_SCRATCH_DAYS go, with their tables (Celery beat, hourly)."""
+    from apps.query.actions import do_clean_scratch
+
+    return do_clean_scratch()
+
+
 def _reaper_loop(hostname: str) -> None:
     from django.db import connection
 

@@ -57,3 +57,12 @@ def test_the_query_page_chooses_myscratch_per_query(users: Any, django_capture_o
     job = QueryJob.objects.get(owner=users.owner)
     assert job.scratch
     assert "MyScratch" in client.get(f"/query/jobs/{job.id}/").content.decode()
+
+
+def test_every_periodic_task_is_a_registered_task_and_scratch_is_cleaned_hourly(settings: Any) -> None:
+    from daiquiri.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["query-clean-scratch"]["task"] == "workers.query.clean_scratch"
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
