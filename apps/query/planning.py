@@ -28,7 +28,7 @@ from apps.adql.dialects import get_dialect
 from apps.adql.translate import OutputColumn, Translation, translate
 from apps.uws import phases
 
-from .languages import may_use_native
+from .languages import languages_for, may_use_native
 from .models import QueryJob
 from .uploads import UPLOAD_SCHEMA, Upload
 
@@ -243,7 +243,7 @@ def plan_query(owner: User | AnonymousUser | None, *, query: str, language: str 
     lang = language.strip() or "ADQL"
     native_dialect = lang.lower() if lang.lower() in ("postgresql", "mariadb", "duckdb", "spark") else None
     if lang.upper() not in ADQL_LANGUAGES and native_dialect is None and lang.upper() != "SQL":
-        raise QueryError(f"Unknown query language {language!r}: use ADQL or the SQL of an engine (postgresql, mariadb, duckdb, spark).")
+        raise QueryError(f"Unknown query language {language!r}: use {' or '.join(languages_for(owner))}.")
     if lang.upper() not in ADQL_LANGUAGES and not may_use_native(owner, native_dialect or str(settings.DEFAULT_ENGINE)):
         raise QueryError(f"You may not write {native_dialect or 'native'} SQL here: use ADQL, or ask the data centre for access.")
     mydb_by_name = {j.table_name: j for j in mydb_jobs(real_owner)}  # type: ignore[arg-type]

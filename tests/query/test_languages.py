@@ -52,3 +52,12 @@ def test_the_query_page_offers_only_the_languages_one_may_use(users: FourUsers) 
     page = client.get(reverse("query:index")).content.decode()
     assert '<option value="ADQL"' in page or ">ADQL<" in page
     assert "duckdb" not in page.split('name="language"')[1].split("</select>")[0]
+
+
+@pytest.mark.usefixtures("nobody_by_default")
+def test_an_unknown_language_is_refused_naming_only_the_languages_this_user_may_use(users: FourUsers) -> None:
+    do_grant(None, language_resource("duckdb"), "use", group=users.group)
+    with pytest.raises(QueryError, match=r"'cobol': use ADQL or duckdb\.$"):
+        plan_query(users.member, query="SELECT 1", language="cobol")
+    with pytest.raises(QueryError, match=r"'cobol': use ADQL\.$"):
+        plan_query(users.outsider, query="SELECT 1", language="cobol")
