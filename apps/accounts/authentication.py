@@ -19,6 +19,15 @@ A slot is taken *before* the password is checked and given back if the check
 succeeds or is refused, so parallel requests cannot all pass a check-then-count
 gap: at most the limit of real password checks run per window, however many
 arrive at once.
+
+Correct credentials must not be refused because many arrive at once (a script's
+burst of parallel requests): a request that finds the counters full while other
+checks from its address are still running waits for them (up to AUTH_WAIT_S),
+and a Basic user name and password that passed are remembered for REMEMBER_S
+seconds under a keyed hash, so the rest of a burst (and every later request)
+skips the deliberately slow hash and the counters. The memory is tied to the
+stored password hash and the account being active: a changed password or a
+disabled account is never let in by it.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import time
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -44,6 +55,8 @@ from .scoped import user_for_scoped_key
 ACCOUNT_FACTOR = 10  # the per-account cap, in multiples of AUTH_FAILURES_ALLOWED
 ADDRESS_FACTOR = 5  # the per-address cap over all accounts, likewise
 REALM = 'Basic realm="portal", charset="UTF-8"'
+REMEMBER_S = 300  # how long a Basic user name and password that passed are remembered
+AUTH_WAIT_S = 2.0  # how long a request waits for other checks from its address before counting as refused
 
 
 class AuthenticationFailed(Exception):
@@ -128,21 +141,45 @@ def _reserve(counters: list[tuple[str, int]]) -> list[str] | None:
     return taken
 
 
-def _check_credentials(request: HttpRequest, scheme: str, value: str) -> User | None:
+def _check_credentials(request: HttpRequest, scheme: str, value: str) -> tuple[User | None, bool]:
+    """The user, and whether a password (not a token, which can be revoked or scoped) proved it."""
     if scheme in ("token", "bearer"):
-        return user_for_token(value) or user_for_scoped_key(value, request.path_info)
+        return user_for_token(value) or user_for_scoped_key(value, request.path_info), False
     try:
         username, _, password = base64.b64decode(value).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        return None
+        return None, False
     if "\x00" in username or "\x00" in password:  # no account has one; PostgreSQL refuses to even compare it
-        return None
+        return None, False
     user = authenticate(request, username=username, password=password)
-    if user is None:
-        by_token = user_for_token(password) or user_for_scoped_key(password, request.path_info)
-        if by_token is not None and username in (by_token.username, by_token.email):
-            user = by_token
-    return user if user is not None and user.is_active else None
+    if user is not None:
+        return (user, True) if user.is_active else (None, False)
+    by_token = user_for_token(password) or user_for_scoped_key(password, request.path_info)
+    if by_token is not None and username in (by_token.username, by_token.email) and by_token.is_active:
+        return by_token, False
+    return None, False
+
+
+def _remember_key(value: str) -> str:
+    return "auth-ok:" + hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password.encode()).hexdigest()[:32]
+
+
+def _remembered(scheme: str, value: str) -> User | None:
+    if scheme != "basic":
+        return None
+    user_id, _, fingerprint = str(cache.get(_remember_key(value)) or "").partition(":")
+    if not user_id.isdigit():
+        return None
+    user = User.objects.filter(pk=int(user_id), is_active=True).first()
+    return user if user is not None and hmac.compare_digest(_fingerprint(user), fingerprint) else None
+
+
+def _remember(value: str, user: User) -> None:
+    cache.set(_remember_key(value), f"{user.pk}:{_fingerprint(user)}", REMEMBER_S)
 
 
 def user_from_header(request: HttpRequest) -> User | None:
@@ -164,14 +201,42 @@ def _check_header(request: HttpRequest) -> User | None:
     if scheme not in ("basic", "token", "bearer") or not value.strip():
         return None
     value = value.strip()
-    slots = take_attempt(request, _account_of(scheme, value))
+    slots, user = _wait_for_slot(request, scheme, value)
+    if user is not None:
+        return user
     if slots is None:
         raise AuthenticationFailed("Too many failed attempts; try again in a few minutes.")
-    user = _check_credentials(request, scheme, value)
+    busy = f"auth-busy:{client_address(request)}"
+    _take(busy)
+    try:
+        user, by_password = _check_credentials(request, scheme, value)
+    finally:
+        give_back([busy])
     if user is None:
         raise AuthenticationFailed("Invalid credentials.")  # the slots stay taken: this failure counts
     give_back(slots)
+    if by_password:
+        _remember(value, user)
     return user
+
+
+def _wait_for_slot(request: HttpRequest, scheme: str, value: str) -> tuple[list[str] | None, User | None]:
+    """Slots for one check, or the remembered user; while the counters are full but checks from this
+    address are still running (a burst of correct requests holds slots only until it passes), wait."""
+    deadline = time.monotonic() + AUTH_WAIT_S
+    account = _account_of(scheme, value)
+    idle = 0  # polls in a row that saw no check running (twice: a holder between its slot and its mark is seen)
+    while True:
+        user = _remembered(scheme, value)
+        if user is not None:
+            return None, user
+        slots = take_attempt(request, account)
+        if slots is not None or time.monotonic() > deadline:
+            return slots, None
+        idle = idle + 1 if int(cache.get(f"auth-busy:{client_address(request)}") or 0) <= 0 else 0
+        if idle >= 2:
+            return None, None  # nothing running: the counters hold failures only
+        time.sleep(0.05)
 
 
 def from_another_site(request: HttpRequest) -> bool:

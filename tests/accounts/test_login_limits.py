@@ -219,3 +219,29 @@ def test_parallel_wrong_passwords_on_the_login_page_make_at_most_the_limit_of_ch
     with ThreadPoolExecutor(60) as pool:
         list(pool.map(one, range(60)))
     assert checks() <= LIMIT, f"{checks()} password checks for a limit of {LIMIT}"
+
+
+# --- a burst of correct requests is never refused ------------------------------------------------------
+
+def test_80_parallel_correct_passwords_all_get_in_from_one_address(alice: User) -> None:
+    results = in_parallel([(basic("alice", "alice-password"), "192.0.2.10") for _ in range(80)])
+    assert results == [alice] * 80
+    assert attempt(basic("alice", "wrong"), "192.0.2.10") is None  # and a wrong one still fails
+
+
+def test_a_remembered_password_stops_working_once_changed_or_the_account_is_disabled(alice: User) -> None:
+    assert attempt(basic("alice", "alice-password")) == alice
+    alice.set_password("new-password")
+    alice.save()
+    assert attempt(basic("alice", "alice-password")) is None
+    assert attempt(basic("alice", "new-password")) == alice
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert attempt(basic("alice", "new-password")) is None
+
+
+def test_remembered_credentials_skip_the_password_hash(alice: User) -> None:
+    assert attempt(basic("alice", "alice-password")) == alice
+    guesses.clear()
+    for _ in range(20):
+        assert attempt(basic("alice", "alice-password")) == alice
+    assert checks() == 0
