@@ -5,6 +5,7 @@
   var tbody = document.querySelector("#result-table tbody");
   if (!job || !tbody) return;
   var offset = 0, sort = null, desc = false, total = 0;
+  var latest = 0;  // the newest request: an older answer arriving late (a slow first page) must not replace it
   var sizeEl = document.getElementById("page-size"), info = document.getElementById("page-info");
   var NUMERIC = /^(SMALLINT|INTEGER|BIGINT|REAL|DOUBLE|FLOAT|NUMERIC|DECIMAL)/i;
 
@@ -19,7 +20,9 @@
       (where ? "&where=" + encodeURIComponent(where) : "");
     info.textContent = "Loading…";
     filterError.hidden = true;
+    var mine = ++latest;
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      if (mine !== latest) return;
       if (d.error) { filterError.textContent = d.error; filterError.hidden = false; info.textContent = ""; return; }
       total = d.total || 0;
       var frag = document.createDocumentFragment();
@@ -42,7 +45,7 @@
         (where ? " matching the filter" : "");
       document.getElementById("page-prev").disabled = offset === 0;
       document.getElementById("page-next").disabled = last >= total;
-    }).catch(function () { info.textContent = "The rows could not be loaded."; });
+    }).catch(function () { if (mine === latest) info.textContent = "The rows could not be loaded."; });
   }
   // Filter: an ADQL condition run by the engine on the stored table (the server checks and translates it).
   var where = "", filterForm = document.getElementById("filter-form"), filterError = document.getElementById("filter-error");

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ class OwnersThings:
     resource: Resource
     membership: Membership
     token_id: int
+    session_id: uuid.UUID | None = None  # the owner's notebook session (a row: no container needed to be refused)
 
 
 def run_owner_job(users: FourUsers, tmp_path: Path, django_capture_on_commit_callbacks: Any) -> QueryJob:
@@ -92,5 +94,9 @@ def things(users: FourUsers, settings: Any, tmp_path: Path, django_capture_on_co
     from apps.accounts.actions import do_create_token
 
     token, _key = do_create_token(users.owner, f"{SECRET}-token")
+    from apps.compute.models import ComputeSession
+
+    session = ComputeSession.objects.create(owner=users.owner, image=image, domain=domain, state=ComputeSession.STOPPED,
+                                            error=SECRET, stop_reason=SECRET)
     return OwnersThings(run_owner_job(users, tmp_path, django_capture_on_commit_callbacks), compute_job, volume, table,
-                        volume.resource, membership, token.pk)
+                        volume.resource, membership, token.pk, session.id)

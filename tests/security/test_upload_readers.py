@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 from astropy.io import fits
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -251,7 +252,7 @@ def test_ingest_refuses_a_votable_that_points_at_a_server_file(server_file: Path
 
     hostile = tmp_path / "incoming.vot"
     hostile.write_bytes(votable(f'<BINARY><STREAM href="file://{server_file}"/></BINARY>'))
-    with pytest.raises(ReaderError, match="STREAM href") as caught:
+    with pytest.raises(ValidationError, match="STREAM href") as caught:  # the reader's refusal, as the admin shows it
         do_ingest_file(None, hostile, schema="survey", table="stolen", engine="duckdb")
     assert SERVER_SECRET not in str(caught.value)
     assert not Table.objects.filter(name="stolen").exists()
@@ -265,7 +266,7 @@ def test_a_sidecar_or_imported_votable_is_checked_too(inside: Any, tmp_path: Pat
     hostile = votable(f'<BINARY><STREAM href="{inside.url}/internal-service"/></BINARY>')
     (tmp_path / "cat.csv").write_text("a\n1\n")
     (tmp_path / "cat.vot").write_bytes(hostile)
-    with pytest.raises(ReaderError, match="STREAM href"):
+    with pytest.raises(ValidationError, match="STREAM href"):
         do_ingest_file(None, tmp_path / "cat.csv", schema="survey", table="cat", engine="duckdb")
     (tmp_path / "cat.vot").unlink()
     table = do_ingest_file(None, tmp_path / "cat.csv", schema="survey", table="cat", engine="duckdb")
