@@ -33,7 +33,7 @@ REGISTRY_PAGE_SIZE = env_int("REGISTRY_PAGE_SIZE", 50, minimum=1)  # records per
 
 INSTALLED_APPS = [
     "daphne",  # ASGI runserver, so WebSockets work in development too
-    "django.contrib.admin",
+    "apps.core.admin_site.PortalAdminConfig",  # django.contrib.admin with the index of apps/core/admin_site.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
