@@ -175,3 +175,19 @@ def test_taplint_passes_logged_in_at_the_auth_url_with_the_users_tables(live_tap
     assert all(f"Section {s}" in run.stdout for s in ALL_STAGES if s != "LOC")
     assert f"Query GET URL: {live_tap.url}/auth/sync?" in run.stdout  # it stayed on the secured interface
     assert "/tap/sync?" not in run.stdout.replace("/tap/auth/sync?", "")
+
+
+def test_astroquery_tapplus_uploads_a_votable_and_joins_it_sync_and_async(live_tap: LiveTap, tmp_path: pathlib.Path) -> None:
+    from astropy.table import Table
+    from astroquery.utils.tap.core import TapPlus
+
+    first = requests.get(f"{live_tap.url}/sync", params={"LANG": "ADQL", "FORMAT": "csv", "QUERY": QUERY}, timeout=30).text
+    ids = [int(line.split(",")[0]) for line in first.strip().splitlines()[1:3]]
+    mine = tmp_path / "mine.xml"
+    Table({"source_id": ids, "label": ["a", "b"]}).write(mine, format="votable")
+    tap = TapPlus(url=live_tap.url)
+    join = ("SELECT m.label, s.ra FROM tap_upload.mine AS m JOIN gaia.source AS s ON s.source_id = m.source_id "
+            "ORDER BY m.label")
+    for launch in (tap.launch_job, tap.launch_job_async):
+        result = launch(join, upload_resource=str(mine), upload_table_name="mine").get_results()
+        assert list(result["label"]) == ["a", "b"]
