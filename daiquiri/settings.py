@@ -50,7 +50,6 @@ INSTALLED_APPS = [
     "apps.access",
     "apps.activity",
     "apps.metadata",
-    "apps.adql",  # a pure library; listed for its `manage.py adql` command
     "apps.query",
     "apps.tap",
     "apps.conesearch",

@@ -35,6 +35,7 @@ from apps.access.models import Group
 from apps.access.permissions import access_resource, filter_allowed, owns
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
+from apps.core.tasks import send_task
 from apps.files.actions import access_volume, disk_room, mount_area, usage_bytes, volume_actions, volume_fs
 from apps.files.models import Volume
 from apps.files.paths import PathError, clean_path
@@ -317,21 +318,15 @@ def dispatch(domain_id: int, send: Callable[[str], object] | None = None) -> lis
 
 
 def _send(job_id: str) -> None:
-    from workers.compute import run_job
-
-    run_job.delay(job_id)
+    send_task("workers.compute.run_job", job_id)
 
 
 def _watch_later(job_id: str) -> None:
-    from workers.compute import watch_job as task
-
-    task.delay(job_id)
+    send_task("workers.compute.watch_job", job_id)
 
 
 def dispatch_later(domain_id: int) -> None:
-    from workers.compute import dispatch_jobs
-
-    dispatch_jobs.delay(domain_id)
+    send_task("workers.compute.dispatch_jobs", domain_id)
 
 
 # --- running (worker side) -------------------------------------------------------

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.access.actions import builtin_group, do_create_resource
 from apps.access.models import Group, Privilege
 from apps.activity.actions import do_record_event
+from apps.core.tasks import send_task
 
 from . import kinds
 from .catalog import bump_metadata_version
@@ -521,9 +522,7 @@ def do_start_ingest(actor: User, path: Path, *, remove_after: bool = False, publ
     job_id = run.pk
 
     def queue() -> None:
-        from workers.metadata import ingest_file
-
-        ingest_file.delay(job_id, actor.pk, str(path), remove_after, publish, options)
+        send_task("metadata.ingest_file", job_id, actor.pk, str(path), remove_after, publish, options)
 
     transaction.on_commit(queue)
     return job_id

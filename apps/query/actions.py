@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.activity.actions import do_record_event
 from apps.adql import AdqlError
 from apps.adql.translate import OutputColumn
+from apps.core.tasks import send_task
 from apps.formats.readers import Limits, ReaderError
 from apps.uws import phases
 
@@ -143,9 +144,7 @@ def _maxrec(job: QueryJob, row_limit: int | None) -> int | None:
 
 
 def _enqueue(job_id: str) -> None:
-    from workers.query import run_query
-
-    run_query.delay(job_id)
+    send_task("workers.query.run_query", job_id)
 
 
 _UPDATABLE = {"query", "language", "queue", "maxrec", "response_format", "table_name", "run_id", "execution_duration",

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from apps.activity.actions import do_record_event
 from apps.adql import AdqlError
+from apps.core.tasks import send_task
 from apps.uws import phases
 
 from . import kinds, live
@@ -292,12 +293,10 @@ def _store(job: QueryJob, queue: Queue, engine: Any, stored: Any, into: Any, roo
 
 def _dispatch_waiting(owner_id: int | None, queue: str) -> None:
     """A slot freed: send this owner's oldest waiting jobs again (claim() decides)."""
-    from workers.query import run_query
-
     limit = get_queue(queue).concurrency
     waiting = QueryJob.objects.filter(owner_id=owner_id, queue=queue, phase=phases.QUEUED).order_by("created")
     for job_id in waiting.values_list("id", flat=True)[:limit]:
-        run_query.delay(str(job_id))
+        send_task("workers.query.run_query", str(job_id))
 
 
 # ---- the reaper -----------------------------------------------------------------------
@@ -345,8 +344,6 @@ def _resend_lost(now: datetime, booted: datetime | None) -> int:
     it started) has no message left. A duplicate costs one refused claim. ``queued`` is left as
     it is: it dates the plan (``_plan`` re-plans old jobs, so rights revoked meanwhile count).
     """
-    from workers.query import run_query
-
     if _messages_waiting() > 0:
         return 0
     cutoff = now - timedelta(seconds=settings.QUERY_REQUEUE_AFTER_SECONDS)
@@ -355,7 +352,7 @@ def _resend_lost(now: datetime, booted: datetime | None) -> int:
     lost = QueryJob.objects.filter(phase=phases.QUEUED, queued__lt=cutoff)
     requeued = 0
     for job_id in lost.order_by("queued").values_list("id", flat=True)[:RESEND_AT_MOST]:
-        run_query.delay(str(job_id))
+        send_task("workers.query.run_query", str(job_id))
         requeued += 1
     return requeued
 

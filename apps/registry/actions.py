@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.adql import adql_name
+from apps.core.tasks import send_task
 from apps.metadata.models import Table
 
 from . import oai
@@ -90,9 +91,7 @@ def queue_coverage(table: Table) -> None:
     table_id = table.pk
 
     def queue() -> None:
-        from workers.registry import compute_coverage
-
-        compute_coverage.delay(table_id)
+        send_task("registry.compute_coverage", table_id)
 
     transaction.on_commit(queue)
 
