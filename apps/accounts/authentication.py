@@ -56,7 +56,7 @@ ACCOUNT_FACTOR = 10  # the per-account cap, in multiples of AUTH_FAILURES_ALLOWE
 ADDRESS_FACTOR = 5  # the per-address cap over all accounts, likewise
 REALM = 'Basic realm="portal", charset="UTF-8"'
 REMEMBER_S = 300  # how long a Basic user name and password that passed are remembered
-AUTH_WAIT_S = 2.0  # how long a request waits for other checks from its address before counting as refused
+AUTH_WAIT_S = 5.0  # how long a request waits for other checks from its address before counting as refused
 
 
 class AuthenticationFailed(Exception):
@@ -201,17 +201,16 @@ def _check_header(request: HttpRequest) -> User | None:
     if scheme not in ("basic", "token", "bearer") or not value.strip():
         return None
     value = value.strip()
-    slots, user = _wait_for_slot(request, scheme, value)
+    busy = f"auth-busy:{client_address(request)}"
+    slots, user = _wait_for_slot(request, scheme, value, busy)
     if user is not None:
         return user
     if slots is None:
         raise AuthenticationFailed("Too many failed attempts; try again in a few minutes.")
-    busy = f"auth-busy:{client_address(request)}"
-    _take(busy)
     try:
         user, by_password = _check_credentials(request, scheme, value)
     finally:
-        give_back([busy])
+        give_back([busy])  # marked by _wait_for_slot before it took the slots
     if user is None:
         raise AuthenticationFailed("Invalid credentials.")  # the slots stay taken: this failure counts
     give_back(slots)
@@ -220,22 +219,23 @@ def _check_header(request: HttpRequest) -> User | None:
     return user
 
 
-def _wait_for_slot(request: HttpRequest, scheme: str, value: str) -> tuple[list[str] | None, User | None]:
-    """Slots for one check, or the remembered user; while the counters are full but checks from this
-    address are still running (a burst of correct requests holds slots only until it passes), wait."""
+def _wait_for_slot(request: HttpRequest, scheme: str, value: str, busy: str) -> tuple[list[str] | None, User | None]:
+    """Slots for one check (with ``busy`` marked, so waiters know a check is under way), or the remembered
+    user. While the counters are full but checks from this address are running (a burst of correct
+    requests holds slots only until it passes), wait for them."""
     deadline = time.monotonic() + AUTH_WAIT_S
     account = _account_of(scheme, value)
-    idle = 0  # polls in a row that saw no check running (twice: a holder between its slot and its mark is seen)
     while True:
         user = _remembered(scheme, value)
         if user is not None:
             return None, user
+        _take(busy)  # before the slots: a holder is always seen running
         slots = take_attempt(request, account)
-        if slots is not None or time.monotonic() > deadline:
+        if slots is not None:
             return slots, None
-        idle = idle + 1 if int(cache.get(f"auth-busy:{client_address(request)}") or 0) <= 0 else 0
-        if idle >= 2:
-            return None, None  # nothing running: the counters hold failures only
+        give_back([busy])
+        if time.monotonic() > deadline or int(cache.get(busy) or 0) <= 0:
+            return None, None  # nothing running from this address: the counters hold failures only
         time.sleep(0.05)
 
 
