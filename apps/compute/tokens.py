@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
+
+from django.db.models import QuerySet
 
 from apps.accounts.models import hash_token
 from apps.accounts.scoped import ScopedGrant
@@ -26,18 +29,15 @@ JOB_TOKEN_PATHS = ("/tap/", "/tap", "/files/api/")
 
 def new_job_key(job: ComputeJob) -> str:
     """A fresh key for a claimed job; the job keeps its hash."""
-    key = PREFIX + secrets.token_urlsafe(32)
-    ComputeJob.objects.filter(pk=job.pk).update(token_hash=hash_token(key))
-    return key
+    return _issue(ComputeJob.objects.filter(pk=job.pk), PREFIX)
 
 
 def end_job_key(job_id: uuid.UUID | str) -> None:
-    ComputeJob.objects.filter(pk=job_id).exclude(token_hash="").update(token_hash="")
+    _revoke(ComputeJob.objects.filter(pk=job_id))
 
 
 def resolve(key: str) -> ScopedGrant | None:
-    job = ComputeJob.objects.select_related("owner").filter(token_hash=hash_token(key), phase=phases.EXECUTING).first()
-    return None if job is None else ScopedGrant(job.owner, JOB_TOKEN_PATHS)
+    return _grant(ComputeJob.objects.filter(phase=phases.EXECUTING), key)
 
 
 # --- notebook sessions: the same scope, for as long as the session is live ---------------
@@ -45,16 +45,29 @@ SESSION_PREFIX = "dses_"
 
 
 def new_session_key(session: ComputeSession) -> str:
-    key = SESSION_PREFIX + secrets.token_urlsafe(32)
-    ComputeSession.objects.filter(pk=session.pk).update(token_hash=hash_token(key))
-    return key
+    return _issue(ComputeSession.objects.filter(pk=session.pk), SESSION_PREFIX)
 
 
 def end_session_key(session_id: uuid.UUID | str) -> None:
-    ComputeSession.objects.filter(pk=session_id).exclude(token_hash="").update(token_hash="")
+    _revoke(ComputeSession.objects.filter(pk=session_id))
 
 
 def resolve_session(key: str) -> ScopedGrant | None:
-    live = ComputeSession.objects.select_related("owner").filter(token_hash=hash_token(key), state__in=ComputeSession.LIVE)
-    session = live.first()
-    return None if session is None else ScopedGrant(session.owner, JOB_TOKEN_PATHS)
+    return _grant(ComputeSession.objects.filter(state__in=ComputeSession.LIVE), key)
+
+
+# --- one mechanism for both: a random key handed out, only its hash kept on the row ----------
+def _issue(row: QuerySet[Any], prefix: str) -> str:
+    key = prefix + secrets.token_urlsafe(32)
+    row.update(token_hash=hash_token(key))
+    return key
+
+
+def _revoke(row: QuerySet[Any]) -> None:
+    row.exclude(token_hash="").update(token_hash="")
+
+
+def _grant(live: QuerySet[Any], key: str) -> ScopedGrant | None:
+    """The owner's scoped rights if ``key`` belongs to one of the ``live`` rows (running job, live session)."""
+    holder = live.select_related("owner").filter(token_hash=hash_token(key)).first()
+    return None if holder is None else ScopedGrant(holder.owner, JOB_TOKEN_PATHS)
