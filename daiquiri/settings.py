@@ -170,9 +170,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "apps.core.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+        else {"BACKEND": "apps.core.cache.AtomicFileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
 
@@ -327,8 +327,37 @@ DEFAULT_ENGINE = env_choice("DEFAULT_ENGINE", ENGINES, "duckdb")
 SCIENCE_DIR = env_path("SCIENCE_DIR", VAR_DIR / "science")  # Parquet catalogues (DuckDB, Spark)
 MYDB_DIR = env_path("MYDB_DIR", VAR_DIR / "mydb")  # users' results stored as Parquet (DuckDB, Spark)
 SCIENCE_POSTGRESQL_URL = env_str("SCIENCE_POSTGRESQL_URL", "")  # e.g. postgresql://daiquiri@db/science; empty: engine off
+# Idle connections kept per process and per login (the reader role, each principal's role) to the science
+# PostgreSQL: a small query costs less than opening one (workers/engines/pool.py). 0: a connection per query.
+SCIENCE_POSTGRESQL_POOL_SIZE = env_int("SCIENCE_POSTGRESQL_POOL_SIZE", 4, minimum=0, maximum=100)
 SCIENCE_MARIADB_URL = env_str("SCIENCE_MARIADB_URL", "")  # e.g. mysql://daiquiri@db:3306/science; empty: engine off
 SPARK_REMOTE = env_str("SPARK_REMOTE", "")  # sc://host:15002 (Spark Connect); "local" for an in-process session
+# DuckDB/Spark ingest stores a table with positions as HEALPix partitions (HATS, workers/engines/hats.py) from this many rows.
+INGEST_HATS_MIN_ROWS = env_int("INGEST_HATS_MIN_ROWS", 10_000_000, minimum=1)
+# What one engine may take in one process (workers/engines/limits.py; each key concerns one engine). A worker
+# process runs one job at a time; a queue's "limits" override these. The web process streams synchronous
+# queries beside its requests: ENGINE_WEB_LIMITS bound it further. Sizes like 512MB or 2GB.
+ENGINE_LIMITS: dict[str, Any] = {
+    "memory_limit": env_str("DUCKDB_MEMORY_LIMIT", "2GB"),  # DuckDB, per worker process
+    "threads": env_int("DUCKDB_THREADS", 2, minimum=1),
+    "temp_directory": str(env_path("DUCKDB_TEMP_DIR", VAR_DIR / "spill")),  # beyond memory_limit, DuckDB spills here
+    "max_temp_directory_size": env_str("DUCKDB_MAX_SPILL", "20GB"),
+    "work_mem": env_str("POSTGRESQL_WORK_MEM", "64MB"),  # per sort/hash of a PostgreSQL query
+    "tmp_table_size": env_int("MARIADB_TMP_TABLE_SIZE", 64 * 1024**2, minimum=1024),  # bytes; larger go to disk
+    "spark_cores": env_int("SPARK_CORES", 0, minimum=0),  # Spark: local[n] / 2n shuffle partitions on Connect; 0 = its own
+    "spark_memory": env_str("SPARK_MEMORY", ""),  # Spark: a local session's JVM heap, like 2GB; "" = Spark's default
+}
+ENGINE_WEB_LIMITS: dict[str, Any] = {
+    "memory_limit": env_str("DUCKDB_WEB_MEMORY_LIMIT", "512MB"),
+    "threads": env_int("DUCKDB_WEB_THREADS", 1, minimum=1),
+}
+# Routing by size (apps/query/planning.py): a query over Parquet tables estimated to read more rows than
+# this goes to Spark when Spark is configured; smaller ones run on DuckDB. Users may choose where allowed.
+QUERY_SPARK_ABOVE_ROWS = env_int("QUERY_SPARK_ABOVE_ROWS", 50_000_000, minimum=0)
+QUERY_ROUTING = env_choice("QUERY_ROUTING", ("size", "off"), "size")  # off: queries run where their tables are held
+# A synchronous query on Spark, or on DuckDB estimated to read more rows than this, runs in a worker while the
+# request waits (apps/query/sync_in_worker.py): the web process never holds a heavy scan. Smaller ones run in it.
+QUERY_SYNC_IN_WORKER_ABOVE_ROWS = env_int("QUERY_SYNC_IN_WORKER_ABOVE_ROWS", 5_000_000, minimum=0)
 
 # --- query ---
 # Queues like CasJobs: a quick one for interactive work and a long one for hours.
@@ -351,6 +380,8 @@ QUERY_QUEUES: dict[str, dict[str, Any]] = {
         "row_limit": env_int("QUERY_LONG_ROW_LIMIT", 100_000_000, minimum=1),
         "who": "public",
         "concurrency": env_int("QUERY_LONG_CONCURRENCY", 2, minimum=1),
+        "limits": {"memory_limit": env_str("QUERY_LONG_DUCKDB_MEMORY_LIMIT", "4GB"),  # over ENGINE_LIMITS
+                   "spark_pool": "long"},  # Spark FAIR pool: long scans share the executors with quick ones
     },
 }
 QUERY_DEFAULT_QUEUE = "quick"
@@ -370,8 +401,11 @@ QUERY_SYNC_RETRY_AFTER_SECONDS = env_int("QUERY_SYNC_RETRY_AFTER_SECONDS", 10, m
 QUERY_SYNC_STALE_AFTER_SECONDS = env_int("QUERY_SYNC_STALE_AFTER_SECONDS", 20, minimum=2)
 if QUERY_SYNC_STALE_AFTER_SECONDS < 2 * QUERY_HEARTBEAT_SECONDS:
     raise EnvError("QUERY_SYNC_STALE_AFTER_SECONDS must be at least twice QUERY_HEARTBEAT_SECONDS")
-CELERY_BEAT_SCHEDULE: dict[str, Any] = {
-    "query-reaper": {"task": "workers.query.reap_jobs", "schedule": float(QUERY_REAPER_SECONDS)},
+# Periodic work: task name -> seconds between runs. Every worker runs this schedule itself (daiquiri/celery.py).
+PERIODIC_TASKS: dict[str, float] = {
+    "workers.query.reap_jobs": float(QUERY_REAPER_SECONDS),
+    "workers.query.clean_scratch": 3600.0,
+    "workers.heartbeat.purge_broker": 60.0,
 }
 
 # --- files ---
@@ -414,9 +448,8 @@ COMPUTE_GATEWAY_DIR = env_path("COMPUTE_GATEWAY_DIR", VAR_DIR / "compute" / "gat
 COMPUTE_MAX_QUEUED_PER_USER = env_int("COMPUTE_MAX_QUEUED_PER_USER", 4, minimum=1)  # waiting or running jobs per user and domain
 COMPUTE_MAX_RUNNING_PER_USER = env_int("COMPUTE_MAX_RUNNING_PER_USER", 1, minimum=1)  # running at once per user and domain
 COMPUTE_MAX_MOUNTS = env_int("COMPUTE_MAX_MOUNTS", 32, minimum=1)  # volumes one job may mount
-CELERY_BEAT_SCHEDULE["compute-reaper"] = {"task": "workers.compute.reap_jobs", "schedule": 60.0}
-CELERY_BEAT_SCHEDULE["query-clean-scratch"] = {"task": "workers.query.clean_scratch", "schedule": 3600.0}
-CELERY_BEAT_SCHEDULE["files-clean-temporary"] = {"task": "workers.compute.clean_temporary_files", "schedule": 3600.0}
+PERIODIC_TASKS["workers.compute.reap_jobs"] = 60.0
+PERIODIC_TASKS["workers.compute.clean_temporary_files"] = 3600.0
 
 # --- tap ---
 TAP_UPLOAD_MAX_BYTES = env_int("TAP_UPLOAD_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)  # per UPLOAD table, inline or by URL

@@ -17,3 +17,5 @@ urlpatterns = [
     path("datalink/", include("apps.datalink.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "apps.core.busy.server_error"  # a busy database is a 503 with Retry-After, not a 500

@@ -11,6 +11,11 @@
   SIGKILL to whatever is left of their process groups after a grace period. Each child runs
   in its own process group, so a Celery pool process never outlives its parent.
 
+``supervise.py --default-web-workers`` prints how many web server processes
+scripts/run starts when WEB_WORKERS is not set: one per CPU, at most 4, and no
+more than the memory available allows (about 1 GB each, as a web process runs
+small queries on DuckDB beside its requests).
+
 Celery's own pool already replaces a dead pool process; this covers the
 worker's main process, which nothing else would bring back. Standard library
 only: it runs before Django is set up and holds no state but process ids.
@@ -113,7 +118,35 @@ class Supervisor:
         return start(self.worker_command), time.monotonic()
 
 
+MAX_WEB_WORKERS = 4
+WEB_WORKER_BYTES = 1 << 30
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def default_web_workers() -> int:
+    """Web server processes for this machine: one per CPU (a sync query holds a thread of its process for
+    its whole run, and Python runs one thread at a time), at most MAX_WEB_WORKERS, at least one, and no
+    more than the available memory holds at WEB_WORKER_BYTES each."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    memory = _available_memory()
+    by_memory = memory // WEB_WORKER_BYTES if memory is not None else MAX_WEB_WORKERS
+    return max(1, min(cpus, MAX_WEB_WORKERS, by_memory))
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--default-web-workers"]:
+        print(default_web_workers())
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", required=True, help="the task worker's command line (restarted when it exits)")
     parser.add_argument("--web", required=True, help="the web server's command line (its exit stops everything)")

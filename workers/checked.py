@@ -6,7 +6,7 @@ left running after the settings changed, one pointed at another database)
 puts the task back for a matching worker instead of running it against the
 wrong data, and says why in its log. Its heartbeat carries its own
 fingerprint, so availability tells the operator such a worker is running.
-Messages without a stamp (eager tasks, beat) run as before.
+Messages without a stamp (eager tasks, the periodic tasks a worker runs in place) run as before.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Reject
+
+from apps.core.fingerprint import configuration_fingerprint
 
 log = logging.getLogger(__name__)
 BACK_OFF_S = 1.0  # leave the requeued task to a matching worker for a moment
@@ -29,8 +31,6 @@ def sent_fingerprint(request: Any) -> str | None:
 
 class CheckedTask(Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from apps.core.fingerprint import configuration_fingerprint
-
         sent = sent_fingerprint(self.request)
         mine = configuration_fingerprint()
         if sent and sent != mine and not self.request.is_eager:

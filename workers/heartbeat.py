@@ -4,8 +4,9 @@ A thread of the worker's main process (started on ``worker_ready``) records a
 heartbeat every WORKER_HEARTBEAT_SECONDS (apps/core/actions.py) while the
 broker answers; a clean stop removes it at once, a killed (or frozen, or
 cut-off) worker's goes stale. apps/core/workers.py reads
-them for VOSI availability and the query pages. The same thread tidies the
-embedded broker: kombu's SQLAlchemy transport keeps delivered messages.
+them for VOSI availability and the query pages. ``purge_broker`` tidies the
+embedded broker (kombu's SQLAlchemy transport keeps delivered messages); it is
+periodic work, scheduled with the rest in daiquiri/celery.py.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import shared_task
 from celery.signals import worker_ready, worker_shutting_down
 from django.conf import settings
+
+from apps.core.actions import do_forget_worker, do_record_heartbeat
+from daiquiri.celery import purge_delivered_messages
 
 log = logging.getLogger(__name__)
 _stop = threading.Event()
 _name: list[str] = []  # this process's heartbeat name, once the worker is ready
-PURGE_EVERY_S = 60.0
 BROKER_TIMEOUT_S = 3.0
 
 
@@ -35,7 +38,6 @@ def beat(name: str, started: datetime) -> bool:
     """
     from django.db import connection
 
-    from apps.core.actions import do_record_heartbeat
 
     if not broker_reachable():
         return False
@@ -61,24 +63,18 @@ def broker_reachable() -> bool:
         return False
 
 
-def _purge_broker() -> None:
-    from daiquiri.celery import purge_delivered_messages
+@shared_task(name="workers.heartbeat.purge_broker", ignore_result=True)
+def purge_broker() -> int:
+    """Delete the embedded broker's delivered messages (nothing to do with Redis)."""
 
     url = str(settings.CELERY_BROKER_URL)
-    if url.startswith("sqlite:"):
-        try:
-            purge_delivered_messages(url)
-        except Exception:
-            log.warning("could not purge delivered broker messages", exc_info=True)
+    return purge_delivered_messages(url) if url.startswith("sqlite:") else 0
 
 
 def _loop(name: str) -> None:
-    started, purged = datetime.now(UTC), 0.0
+    started = datetime.now(UTC)
     while not _stop.is_set():
         beat(name, started)
-        if time.monotonic() - purged >= PURGE_EVERY_S:
-            _purge_broker()
-            purged = time.monotonic()
         _stop.wait(settings.WORKER_HEARTBEAT_SECONDS)
 
 
@@ -96,7 +92,6 @@ def _stop_heartbeat(**kwargs: Any) -> None:
         return
     from django.db import connection
 
-    from apps.core.actions import do_forget_worker
 
     try:
         do_forget_worker(_name[0])

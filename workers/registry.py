@@ -6,14 +6,14 @@ import logging
 
 from celery import shared_task
 
+from apps.metadata.models import Table
+from apps.registry.actions import do_compute_coverage
+
 log = logging.getLogger(__name__)
 
 
 @shared_task(name="registry.compute_coverage", acks_late=True)
 def compute_coverage(table_id: int) -> None:
-    from apps.metadata.models import Table
-    from apps.registry.actions import do_compute_coverage
-
     table = Table.objects.select_related("schema", "resource").filter(pk=table_id).first()
     if table is None:
         return

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from apps.accounts.notifications import signature
+
 from .models import Membership
 
 
@@ -17,7 +19,7 @@ def notify_invitation(membership: Membership) -> None:
         subject=f"[{settings.SITE_NAME}] Invitation to the group {membership.group.name}",
         message=(
             f"{inviter} invites you to join the group {membership.group.name}.\n\n"
-            f"Accept or decline here: {settings.SITE_URL}{reverse('access:invitations')}\n"
+            f"Accept or decline here: {settings.SITE_URL}{reverse('access:invitations')}\n" + signature()
         ),
         from_email=None,
         recipient_list=[membership.user.email],

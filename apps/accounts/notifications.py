@@ -8,6 +8,8 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.urls import reverse
 
+from apps.core.branding import contact_email
+
 
 def managers() -> list[User]:
     return list(
@@ -18,9 +20,15 @@ def managers() -> list[User]:
     )
 
 
+def signature() -> str:
+    """Every e-mail ends with who sent it and where to write back (the site profile's contact address)."""
+    contact = contact_email()
+    return f"\n-- \n{settings.SITE_NAME}, {settings.SITE_URL}/" + (f"\nContact: {contact}" if contact else "") + "\n"
+
+
 def _send(subject: str, message: str, recipients: list[str]) -> None:
     if recipients:
-        send_mail(f"[{settings.SITE_NAME}] {subject}", message, None, recipients, fail_silently=True)
+        send_mail(f"[{settings.SITE_NAME}] {subject}", message + signature(), None, recipients, fail_silently=True)
 
 
 def notify_managers_of_pending(user: User) -> None:

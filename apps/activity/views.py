@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps.accounts.permissions import is_manager
+from apps.query.models import QueryJob
 
 from .models import Event
 
@@ -30,12 +31,9 @@ def _search(events: QuerySet[Event], request: HttpRequest) -> QuerySet[Event]:
 def _with_jobs(request: HttpRequest, events: list[Event]) -> None:
     """Give each event about a query job the job's query text (``e.job``), in one query, when the viewer may see it:
     the page links to the job instead of showing a bare id."""
-    from apps.accounts.permissions import is_manager as manager
-    from apps.query.models import QueryJob
-
     ids = {str(e.details.get("job")) for e in events if isinstance(e.details, dict) and e.details.get("job")}
     jobs = QueryJob.objects.filter(pk__in=[i for i in ids if _is_uuid(i)]).only("id", "query", "owner_id", "table_name")
-    if not manager(request.user):
+    if not is_manager(request.user):
         jobs = jobs.filter(owner_id=request.user.pk)
     found = {str(j.id): j for j in jobs}
     for e in events:

@@ -4,13 +4,13 @@ Pure Python; no Django import here (only the management command uses it).
 """
 
 from .ast import Query
-from .catalog import Catalog, ColumnInfo, FunctionInfo, TableInfo
+from .catalog import Catalog, ColumnInfo, FunctionInfo, SkyIndex, TableInfo
 from .dialects import DIALECTS
 from .errors import AdqlError
 from .lexer import adql_name
 from .native import translate_native
 from .parser import parse
-from .translate import OutputColumn, Translation, translate
+from .translate import Translation, translate
 
 __all__ = [
     "DIALECTS",
@@ -18,8 +18,8 @@ __all__ = [
     "Catalog",
     "ColumnInfo",
     "FunctionInfo",
-    "OutputColumn",
     "Query",
+    "SkyIndex",
     "TableInfo",
     "Translation",
     "adql_name",

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
+
+# The eight fields a VOTable FIELD and TAP_SCHEMA.columns carry for a result column.
+RESULT_FIELDS = ("name", "datatype", "arraysize", "xtype", "unit", "ucd", "description", "utype")
 
 
 @dataclass(frozen=True)
 class ColumnInfo:
+    """The one shape of column metadata: a catalogue column the validator checks against, a result column
+    the translator infers, what the result writers, TAP_SCHEMA, VOSI, MyDB and file readers pass around."""
+
     name: str
-    datatype: str  # ADQL/VOTable type: DOUBLE, BIGINT, VARCHAR, POINT, TIMESTAMP ...
+    datatype: str = ""  # ADQL/VOTable type: DOUBLE, BIGINT, VARCHAR, POINT, TIMESTAMP ...; "" not declared
     arraysize: str | None = None
     xtype: str | None = None
     unit: str = ""
@@ -18,6 +25,55 @@ class ColumnInfo:
     utype: str = ""
     principal: bool = False
     indexed: bool = False
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The result-column form stored in a job (QueryJob.result_columns) and shown by the JSON API."""
+        return {name: getattr(self, name) for name in RESULT_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> ColumnInfo:
+        """A column from stored or hand-written metadata: missing or None text is empty, a number an arraysize."""
+        def text(key: str) -> str:
+            value = d.get(key)
+            return "" if value is None else str(value)
+
+        return cls(name=text("name"), datatype=text("datatype") or "UNKNOWN",
+                   arraysize=str(d["arraysize"]) if d.get("arraysize") else None,
+                   xtype=str(d["xtype"]) if d.get("xtype") else None, unit=text("unit"), ucd=text("ucd"),
+                   description=text("description"), utype=text("utype"),
+                   principal=bool(d.get("principal")), indexed=bool(d.get("indexed")))
+
+
+@dataclass(frozen=True)
+class SkyIndex:
+    """Where a table's rows sit on the sky, so geometry can prune and joins can be planned.
+
+    ``ra``/``dec`` are the position columns (ICRS degrees). ``column`` (optional)
+    holds a NESTED HEALPix index: ``value >> shift`` is the pixel at ``order``
+    (``_healpix_29``: order 29, shift 0; a Gaia ``source_id``: order 12, shift 35).
+    ``partition_orders`` are the ``Norder`` values of a table stored in the HATS
+    layout (files under ``Norder=k/Dir=d/Npix=n``); empty for a plain table.
+    """
+
+    ra: str
+    dec: str
+    column: str | None = None
+    order: int = 29
+    shift: int = 0
+    partition_orders: tuple[int, ...] = ()
+
+
+class PartitionedSource(Protocol):
+    """A table stored as HATS partitions, whose FROM fragment can name only some of its files."""
+
+    def partitions(self) -> Sequence[tuple[int, int]]:
+        """(Norder, Npix) of every partition file."""
+        ...
+
+    def sql_from(self, dialect: str, partitions: Sequence[tuple[int, int]]) -> str | None:
+        """A FROM fragment reading only ``partitions`` (with the same columns as the whole table's), or
+        None where ``dialect`` cannot name files: the partition predicates then prune alone."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +84,10 @@ class TableInfo:
     description: str = ""
     # Trusted, pre-quoted FROM fragment used verbatim instead of "schema"."name".
     sql_from: str | None = None
+    sky: SkyIndex | None = None  # positions and HEALPix ordering, when the table has them
+    row_count: int | None = None  # from the metadata, for planning by size
+    # HATS storage: a WHERE that confines the table to some sky cells reads only their files.
+    partitioned: PartitionedSource | None = None
 
 
 @dataclass(frozen=True)

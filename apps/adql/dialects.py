@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .errors import AdqlError
 
 DIALECTS = ("postgresql", "mariadb", "duckdb", "spark")
@@ -9,7 +11,15 @@ DIALECTS = ("postgresql", "mariadb", "duckdb", "spark")
 
 class Dialect:
     name = "base"
+    title = "SQL"  # how messages name the engine
     lower_unquoted = False  # does the engine fold unquoted names to lower case?
+    native_geometry = False  # pg_sphere types (spoint, scircle ...) instead of plain numbers
+    full_join = True  # FULL OUTER JOIN
+    seeded_rand = False  # does RAND(seed) use its seed?
+    zone_crossmatch = True  # neighbour joins by declination zones (crossmatch.py); else q3c_join
+    unnest_lists = True  # can a list value be turned into rows (crossmatch zones)?
+    ra_window_bounds = False  # crossmatch RA window as lo <= ra <= hi join comparisons (its SQL needs EXCLUDE)
+    literal_separator_only = False  # must ivo_string_agg's separator be a string literal?
 
     def ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
@@ -97,6 +107,38 @@ class Dialect:
         """NULLs sort as larger than any value (PostgreSQL's rule), said explicitly."""
         return f"{sql} DESC NULLS FIRST" if desc else f"{sql} ASC NULLS LAST"
 
+    def order_by_output(self, alias: str, aggregate_sql: str | None) -> str:
+        """An ORDER BY key naming a selected column (``aggregate_sql``: it is an aggregate)."""
+        return alias
+
+    def array_element(self, array: str, index: int) -> str:
+        """Element ``index`` (from 0) of an array value; SQL arrays count from 1."""
+        return f"{array}[{index + 1}]"
+
+    def value_list(self, items: list[str]) -> str:
+        """A list value (for unnest_rows)."""
+        return f"[{', '.join(items)}]"
+
+    def unnest_rows(self, values: str) -> str:
+        """One row per element of a list value, in a select list."""
+        return f"UNNEST({values})"
+
+    def position(self, haystack: str, needle: str) -> str:
+        """Where ``needle`` first occurs in ``haystack`` (from 1), 0 if nowhere."""
+        return f"STRPOS({haystack}, {needle})"
+
+    def string_agg(self, text: str, separator: str) -> str:
+        """The texts of a group joined in byte order."""
+        return f"STRING_AGG({text}, {separator} ORDER BY {text})"
+
+    def percentile(self, x: str, p: str) -> str:
+        """The continuous percentile ``p`` (0..1) of a group's (double) values."""
+        return f"PERCENTILE_CONT({p}) WITHIN GROUP (ORDER BY {x})"
+
+    def evaluate_once(self, values: list[tuple[str, str]], body: Callable[[list[str]], str]) -> str:
+        """``body`` of the named ``values`` (SQL), each computed once however often used."""
+        return body([sql for _, sql in values])
+
     def as_double(self, sql: str) -> str:
         return f"CAST({sql} AS {self.cast_type('DOUBLE', None)})"
 
@@ -125,10 +167,26 @@ class Dialect:
     def array(self, items: list[str]) -> str:
         return "ARRAY[" + ", ".join(f"CAST({i} AS DOUBLE PRECISION)" for i in items) + "]"
 
+    def int_array(self, items: list[str]) -> str:
+        return "ARRAY[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "]"
+
 
 class PostgreSQL(Dialect):
     name = "postgresql"
+    title = "PostgreSQL"
     lower_unquoted = True
+    native_geometry = True
+    zone_crossmatch = False
+
+    def string_agg(self, text: str, separator: str) -> str:
+        return f'STRING_AGG({text}, {separator} ORDER BY {text} COLLATE "C")'
+
+    def evaluate_once(self, values: list[tuple[str, str]], body: Callable[[list[str]], str]) -> str:
+        # PostgreSQL copies an argument into every place it is used when it flattens a
+        # subquery; behind the OFFSET 0 fence each value is computed once.
+        inner = body([f'"_hpx".{self.ident(name)}' for name, _ in values])
+        fenced = ", ".join(f"{sql} AS {self.ident(name)}" for name, sql in values)
+        return f'(SELECT {inner} FROM (SELECT {fenced} OFFSET 0) AS "_hpx")'
 
     def double(self, value: float) -> str:
         return f"CAST({super().double(value)} AS DOUBLE PRECISION)"
@@ -157,6 +215,11 @@ class PostgreSQL(Dialect):
 
 class DuckDB(Dialect):
     name = "duckdb"
+    title = "DuckDB"
+    ra_window_bounds = True  # its hash join checks comparisons beside the key, cheaper than the modulo test after it
+
+    def percentile(self, x: str, p: str) -> str:
+        return f"QUANTILE_CONT({x}, {p})"
 
     def truncate(self, args: list[str]) -> str:
         if len(args) == 1:
@@ -175,9 +238,27 @@ class DuckDB(Dialect):
     def array(self, items: list[str]) -> str:
         return "[" + ", ".join(f"CAST({i} AS DOUBLE)" for i in items) + "]"
 
+    def int_array(self, items: list[str]) -> str:
+        return "[" + ", ".join(f"CAST({i} AS INTEGER)" for i in items) + "]"
+
 
 class MariaDB(Dialect):
     name = "mariadb"
+    title = "MariaDB"
+    full_join = False
+    seeded_rand = True
+    unnest_lists = False
+    literal_separator_only = True
+
+    def position(self, haystack: str, needle: str) -> str:
+        return f"INSTR({haystack}, {needle})"
+
+    def string_agg(self, text: str, separator: str) -> str:
+        return f"GROUP_CONCAT({text} ORDER BY {text} SEPARATOR {separator})"
+
+    def percentile(self, x: str, p: str) -> str:
+        raise AdqlError("medians and percentiles are not available on MariaDB (it has them only as "
+                        "window functions)")
 
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
@@ -226,6 +307,11 @@ class MariaDB(Dialect):
         # No NULLS FIRST/LAST: sort on "is it NULL" first.
         return f"({sql} IS NULL) DESC, {sql} DESC" if desc else f"({sql} IS NULL) ASC, {sql} ASC"
 
+    def order_by_output(self, alias: str, aggregate_sql: str | None) -> str:
+        # order_item tests the key in an expression, where an aggregate's alias is refused
+        # (error 1247): repeat the aggregate instead.
+        return aggregate_sql if aggregate_sql is not None else alias
+
     def as_double(self, sql: str) -> str:
         return f"CAST({sql} AS DOUBLE)"
 
@@ -251,9 +337,32 @@ class MariaDB(Dialect):
         # No arrays: the DALI text form "x y ..." instead.
         return "CONCAT_WS(' ', " + ", ".join(items) + ")"
 
+    def int_array(self, items: list[str]) -> str:
+        return self.array(items)
+
 
 class Spark(Dialect):
     name = "spark"
+    title = "Spark"
+    seeded_rand = True
+
+    def array_element(self, array: str, index: int) -> str:
+        return f"{array}[{index}]"  # Spark's arrays count from 0
+
+    def value_list(self, items: list[str]) -> str:
+        return f"array({', '.join(items)})"
+
+    def unnest_rows(self, values: str) -> str:
+        return f"explode({values})"
+
+    def position(self, haystack: str, needle: str) -> str:
+        return f"INSTR({haystack}, {needle})"
+
+    def string_agg(self, text: str, separator: str) -> str:
+        return f"ARRAY_JOIN(ARRAY_SORT(COLLECT_LIST({text})), {separator})"
+
+    def percentile(self, x: str, p: str) -> str:
+        return f"PERCENTILE({x}, {p})"
 
     def ident(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
@@ -297,6 +406,9 @@ class Spark(Dialect):
 
     def array(self, items: list[str]) -> str:
         return "ARRAY(" + ", ".join(f"CAST({i} AS DOUBLE)" for i in items) + ")"
+
+    def int_array(self, items: list[str]) -> str:
+        return "ARRAY(" + ", ".join(f"CAST({i} AS INT)" for i in items) + ")"
 
 
 # Arguments outside a function's domain give NULL: (condition for a value, SQL template).

@@ -459,4 +459,4 @@ class PgSphere(SphereSQL):
 
 
 def geometry_for(dialect: Dialect) -> SphereSQL:
-    return PgSphere(dialect) if dialect.name == "postgresql" else SphereSQL(dialect)
+    return PgSphere(dialect) if dialect.native_geometry else SphereSQL(dialect)

@@ -11,9 +11,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from .catalog import Catalog, TableInfo
+from .catalog import Catalog, ColumnInfo, TableInfo
 from .errors import AdqlError
-from .translate import OutputColumn, Translation, _out_from_info
+from .translate import Translation, _out_from_info
 
 SQLGLOT_DIALECTS = {"postgresql": "postgres", "mariadb": "mysql", "duckdb": "duckdb",
                     "spark": "spark"}
@@ -170,8 +170,8 @@ def _apply_limit(tree: exp.Query, maxrec: int | None) -> tuple[exp.Query, int | 
     return tree.limit(limit, copy=False), limit
 
 
-def _columns(tree: exp.Query, tables: list[TableInfo]) -> list[OutputColumn]:
-    cols: list[OutputColumn] = []
+def _columns(tree: exp.Query, tables: list[TableInfo]) -> list[ColumnInfo]:
+    cols: list[ColumnInfo] = []
     by_name = {c.name.lower(): c for t in tables for c in t.columns}
     for sel in tree.selects:
         if isinstance(sel, exp.Star):
@@ -179,7 +179,7 @@ def _columns(tree: exp.Query, tables: list[TableInfo]) -> list[OutputColumn]:
             continue
         name = sel.alias_or_name
         info = by_name.get(sel.name.lower()) if isinstance(sel, exp.Column) else None
-        cols.append(_out_from_info(name, info) if info else OutputColumn(name, "UNKNOWN"))
+        cols.append(_out_from_info(name, info) if info else ColumnInfo(name, "UNKNOWN"))
     return cols
 
 

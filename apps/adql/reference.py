@@ -68,6 +68,10 @@ _OPERATORS = (
     Entry("CAST(x AS type)", "type", "SMALLINT, INTEGER, BIGINT round approximate numbers half away "
           "from zero (2.5 → 3); CHAR(n) cuts or blank-pads to n characters, VARCHAR(n) cuts; "
           "DOUBLE PRECISION, REAL; POINT, CIRCLE, POLYGON from a string of numbers."),
+    Entry("IN_UNIT(x, 'unit')", "DOUBLE, in unit", "x converted to a VOUnit. The unit of x comes from the "
+          "columns' metadata through the expression (pmra * 2 is mas/yr; SQRT(POWER(pmra, 2) + POWER(pmdec, 2)) "
+          "too); angles count as ratios only when nothing else converts, so pmra * distance gives km/s "
+          "(the 4.74 rule). An expression of unknown unit, or units that cannot convert, is refused."),
 )
 
 _MATH = {

@@ -2,7 +2,8 @@
 
 One recursive walk does both: each SELECT first turns its FROM clause into
 sources (tables, WITH queries, subqueries, each with the columns it shows),
-then resolves every column reference against them, then emits SQL. Every
+then resolves every column reference against them, then emits SQL. What type an
+expression has is inference.py's; what differs between engines, dialects.py's. Every
 identifier and literal in the output is quoted here; nothing of the query
 text reaches the SQL except through these quoting functions.
 """
@@ -10,16 +11,19 @@ text reaches the SQL except through these quoting functions.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ast as A
+from . import crossmatch as X
+from . import pruning
 from . import semantics as S
-from .catalog import Catalog, ColumnInfo, TableInfo
+from .catalog import Catalog, ColumnInfo, PartitionedSource, SkyIndex, TableInfo
 from .dialects import Dialect, get_dialect
 from .errors import AdqlError
 from .geometry import GBox, GCircle, Geo, GNative, GPoint, GPolygon, PgSphere, geo_type, geometry_for
+from .inference import Col, TypeInference
 from .parser import parse
 from .stcs import Compound, Region, Shape, frames, parse_region
 from .udfs import UDFS, builtin, emit_point
@@ -28,35 +32,16 @@ from .units import unit_factor
 
 MAX_SQL_CHARS = 200_000  # of one emitted expression
 GEOMETRY_TYPES = frozenset({"POINT", "CIRCLE", "POLYGON", "BOX", "REGION"})
-_GEO_XTYPE = {"POINT": ("point", "2"), "CIRCLE": ("circle", "3"), "POLYGON": ("polygon", "*"),
-              "BOX": ("polygon", "8")}
 
-
-@dataclass(frozen=True)
-class OutputColumn:
-    name: str
-    datatype: str
-    arraysize: str | None = None
-    xtype: str | None = None
-    unit: str = ""
-    ucd: str = ""
-    description: str = ""
-    utype: str = ""
 
 
 @dataclass
 class Translation:
     sql: str
-    columns: list[OutputColumn]
+    columns: list[ColumnInfo]
     tables: list[tuple[str, str]]
     warnings: list[str] = field(default_factory=list)
     limit: int | None = None
-
-
-@dataclass
-class Col:
-    name: str  # the name in the engine (catalog spelling or our output alias)
-    out: OutputColumn
 
 
 @dataclass
@@ -69,9 +54,23 @@ class Source:
     hidden: set[str] = field(default_factory=set)  # USING/NATURAL duplicates for *
     join_keys: set[str] = field(default_factory=set)
     display: str = ""  # how error messages name it: gaia.source, or the alias
+    sky: SkyIndex | None = None  # a catalogue table's positions and HEALPix layout (pruning.py)
+
+    _named: tuple[int, dict[str, list[Col]]] = field(default=(-1, {}), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.display = self.display or self.alias
+
+    def columns_named(self, ident: A.Ident) -> list[Col]:
+        """The columns ``ident`` names (ADQL case rules), by a lookup in place of a scan of every column."""
+        if self.cols is None:
+            return []
+        if self._named[0] != len(self.cols):  # made once (again if columns were added since)
+            index: dict[str, list[Col]] = {}
+            for c in self.cols:
+                index.setdefault(c.name.lower(), []).append(c)
+            self._named = (len(self.cols), index)
+        return [c for c in self._named[1].get(ident.name.lower(), ()) if _col_matches(c, ident)]
 
 
 CteMap = dict[str, tuple[str, "list[Col] | None"]]  # key -> (engine name, columns)
@@ -83,6 +82,9 @@ class Scope:
     parent: Scope | None  # the enclosing query, for correlated subqueries
     ctes: CteMap
     outputs: list[Col] = field(default_factory=list)
+    # HATS tables of this FROM, by SQL alias: (placeholder in the FROM, whole table's fragment, its files)
+    partitioned: dict[str, tuple[str, str, PartitionedSource]] = field(default_factory=dict)
+    confined: dict[str, list[pruning.Cover]] = field(default_factory=dict)  # sky cells every row must lie in
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
@@ -97,12 +99,12 @@ def _col_matches(col: Col, ident: A.Ident) -> bool:
     return col.name == ident.name if ident.delimited else col.name.lower() == ident.name.lower()
 
 
-def _out_from_info(name: str, info: ColumnInfo) -> OutputColumn:
+def _out_from_info(name: str, info: ColumnInfo) -> ColumnInfo:
     datatype = info.datatype.upper()
     # A VOTable-style description (double[2] with xtype point) is an ADQL POINT.
     if (info.xtype or "").upper() in ("POINT", "CIRCLE", "POLYGON"):
         datatype = (info.xtype or "").upper()
-    return OutputColumn(name, datatype, info.arraysize, info.xtype, info.unit,
+    return ColumnInfo(name, datatype, info.arraysize, info.xtype, info.unit,
                         info.ucd, info.description, info.utype)
 
 
@@ -110,19 +112,33 @@ class Translator:
     def __init__(self, dialect: str, catalog: Catalog | None) -> None:
         self.d: Dialect = get_dialect(dialect)
         self.geo = geometry_for(self.d)
+        self.types = TypeInference(catalog)
         self.catalog = catalog
         self.tables: list[tuple[str, str]] = []
         self.warnings: list[str] = []
         self.depth = 0  # > 0 inside WITH, FROM or WHERE subqueries
+        self.crossmatches: dict[int, X.CrossMatch] = {}  # planned neighbour joins (crossmatch.py)
+        self.negated = False  # under an odd number of NOTs: no pruning (see pruned)
+        self.conjuncts: set[int] = set()  # the comparisons every row of the current WHERE must pass
 
     @contextmanager
     def inner(self) -> Iterator[None]:
         """Translate a subquery: its geometries stay engine-native, not DALI output."""
         self.depth += 1
+        negated, self.negated = self.negated, False  # a subquery's WHERE filters rows anew
         try:
             yield
         finally:
             self.depth -= 1
+            self.negated = negated
+
+    @contextmanager
+    def negation(self) -> Iterator[None]:
+        self.negated = not self.negated
+        try:
+            yield
+        finally:
+            self.negated = not self.negated
 
     def geometry_value(self, g: Geo) -> str:
         """A selected geometry: DALI arrays in the result; pg_sphere values inside."""
@@ -175,7 +191,7 @@ class Translator:
         if isinstance(q.body, A.Select):
             limit = limit_override if limit_override is not None else q.body.top
             body, cols, sel_scope = self.select(q.body, parent, ctes)
-            order = self.order_by(q.order_by, sel_scope, cols)
+            order = self.order_by(q.order_by, sel_scope, cols, in_select=True)
             return with_sql + body + order + self.d.limit(limit, q.offset), cols
         body_sql, cols = self.body(q.body, parent, ctes)
         out_scope = Scope([], parent, ctes, cols or [])
@@ -198,7 +214,9 @@ class Translator:
         op = b.op + (" ALL" if b.all else "")
         return f"({left}) {op} ({right})", lcols
 
-    def order_by(self, items: list[A.OrderItem], scope: Scope, cols: list[Col] | None) -> str:
+    def order_by(self, items: list[A.OrderItem], scope: Scope, cols: list[Col] | None,
+                 in_select: bool = False) -> str:
+        """``in_select``: the keys may name the SELECT's own aggregates (not a UNION's columns)."""
         if not items:
             return ""
         out = []
@@ -210,35 +228,44 @@ class Translator:
                     raise AdqlError(f"ORDER BY {n}: there are only {len(cols)} selected columns",
                                     e.line, e.col)
                 # The column's name, so that the NULL rule below can test it.
-                sql = self.q(cols[n - 1].name) if cols is not None else str(n)
+                col = cols[n - 1] if cols is not None else None
+                sql = self.order_output(col, in_select) if col is not None else str(n)
             else:
-                sql = self.output_alias(e, scope) or self.expr(e, scope)
+                col = self.output_col(e, scope)
+                sql = self.order_output(col, in_select) if col is not None else self.expr(e, scope)
             out.append(self.d.order_item(sql, it.desc))
         return " ORDER BY " + ", ".join(out)
 
-    def output_alias(self, e: A.Expr, scope: Scope) -> str | None:
-        """An unqualified name in ORDER/GROUP BY may name a selected column."""
+    def order_output(self, col: Col, in_select: bool) -> str:
+        aggregate = col.aggregate_sql if in_select else None
+        return self.d.order_by_output(self.q(col.name), aggregate)
+
+    def output_col(self, e: A.Expr, scope: Scope) -> Col | None:
+        """The selected column an unqualified name in ORDER/GROUP BY names, if any."""
         if isinstance(e, A.ColumnRef) and len(e.parts) == 1:
             for c in scope.outputs:
                 if _col_matches(c, e.parts[0]):
-                    return self.q(c.name)
+                    return c
         return None
+
+    def output_alias(self, e: A.Expr, scope: Scope) -> str | None:
+        col = self.output_col(e, scope)
+        return self.q(col.name) if col is not None else None
 
     # ---- SELECT ---------------------------------------------------------
 
     def select(self, s: A.Select, parent: Scope | None, ctes: CteMap
                ) -> tuple[str, list[Col] | None, Scope]:
         scope = Scope([], parent, ctes)
+        self.crossmatches.update(X.plan(s, self.d, self.catalog, ctes))
         from_sql = ", ".join(self.table_ref(t, scope) for t in s.from_)
         items_sql, cols = self.select_list(s.items, scope)
         scope.outputs = cols or []
         sql = "SELECT " + ("DISTINCT " if s.quantifier == "DISTINCT" else "") + items_sql
-        sql += " FROM " + from_sql
-        if s.where is not None:
-            if S.has_aggregate(s.where):
-                raise AdqlError("aggregate functions (COUNT, SUM, AVG, MIN, MAX) cannot be used in "
-                                "WHERE; filter groups with HAVING", s.where.line, s.where.col)
-            sql += " WHERE " + self.cond(s.where, scope)
+        where_sql = self.where(s.where, scope) if s.where is not None else None
+        sql += " FROM " + self.files_read(from_sql, scope)
+        if where_sql is not None:
+            sql += " WHERE " + where_sql
         if s.group_by:
             groups = [self.group_item(g, scope) for g in s.group_by]
             sql += " GROUP BY " + ", ".join(groups)
@@ -246,6 +273,30 @@ class Translator:
             sql += " HAVING " + self.cond(s.having, scope)
         self.check_grouping(s, scope)
         return sql, cols, scope
+
+    def where(self, c: A.Cond, scope: Scope) -> str:
+        if S.has_aggregate(c):
+            raise AdqlError("aggregate functions (COUNT, SUM, AVG, MIN, MAX) cannot be used in "
+                            "WHERE; filter groups with HAVING", c.line, c.col)
+        outer, self.conjuncts = self.conjuncts, {id(x) for x in _conjuncts(c)}
+        try:
+            return self.cond(c, scope)
+        finally:
+            self.conjuncts = outer
+
+    def files_read(self, from_sql: str, scope: Scope) -> str:
+        """The FROM clause with each HATS table read from the files of the cells its WHERE confines it to
+        (all of them when it does not): the engine then opens only those, without listing the folder."""
+        for alias, (placeholder, whole, source) in scope.partitioned.items():
+            fragment = None
+            covers = scope.confined.get(alias)
+            if covers:
+                chosen = list(source.partitions())
+                for cover in covers:
+                    chosen = pruning.partitions_in(cover.moc, chosen)
+                fragment = source.sql_from(self.d.name, chosen)
+            from_sql = from_sql.replace(placeholder, fragment or whole)
+        return from_sql
 
     def check_grouping(self, s: A.Select, scope: Scope) -> None:
         """With GROUP BY or an aggregate, every other column must be grouped: engines
@@ -304,7 +355,7 @@ class Translator:
             out = _rename(self.type_of(it.expr, scope), name)
             sql.append(f"{expr_sql} AS {self.q(name)}")
             if cols is not None:
-                cols.append(Col(name, out))
+                cols.append(Col(name, out, expr_sql if S.has_aggregate(it.expr) else None))
         return ", ".join(sql), cols
 
     def warn_glued_alias(self, it: A.SelectItem) -> None:
@@ -354,7 +405,7 @@ class Translator:
 
     def star_column(self, src: Source, c: Col) -> str:
         sql = f"{src.sql_alias}.{self.q(c.name)}"
-        if self.d.name == "postgresql" and c.out.datatype in GEOMETRY_TYPES and not self.depth:
+        if self.d.native_geometry and c.out.datatype in GEOMETRY_TYPES and not self.depth:
             # pg_sphere values print in radians; DALI wants the degree arrays.
             return self.geo.output(GNative(sql, c.out.datatype))
         return sql
@@ -386,9 +437,9 @@ class Translator:
         right = self.table_ref(j.right, scope)
         right_sources = scope.sources[n_left:]
         left_sources = scope.sources[:n_left]
-        if j.kind == "FULL" and self.d.name == "mariadb":
-            raise AdqlError("FULL OUTER JOIN is not supported on MariaDB; use a UNION of a LEFT "
-                            "and a RIGHT join", j.line, j.col)
+        if j.kind == "FULL" and not self.d.full_join:
+            raise AdqlError(f"FULL OUTER JOIN is not supported on {self.d.title}; use a UNION of a "
+                            "LEFT and a RIGHT join", j.line, j.col)
         keyword = {None: "JOIN", "INNER": "JOIN", "LEFT": "LEFT OUTER JOIN",
                    "RIGHT": "RIGHT OUTER JOIN", "FULL": "FULL OUTER JOIN"}[j.kind]
         if j.natural:
@@ -451,7 +502,16 @@ class Translator:
         alias = self.add_source(scope, src_ident, info.schema if t.alias is None else None, cols)
         if t.alias is None:
             scope.sources[-1].display = f"{info.schema}.{info.name}" if info.schema else info.name
-        return f"{base} AS {alias}"
+        scope.sources[-1].sky = info.sky
+        xm = self.crossmatches.get(id(t))
+        if xm is not None and xm.expands(t):  # the smaller side of a cross-match, copied per zone
+            return xm.from_item(self.d, base, alias)
+        item = f"{base} AS {alias}"
+        if info.partitioned is not None and info.sky is not None and info.sky.partition_orders:
+            placeholder = f"\x00files of {alias} {len(self.tables)}:{id(scope)}\x00"  # files_read replaces it
+            scope.partitioned[alias] = (placeholder, base, info.partitioned)
+            item = f"{placeholder} AS {alias}"
+        return xm.probe_item(self.d, item, alias) if xm is not None else item  # the other side: its RA for the window
 
     def lookup_table(self, t: A.TableName) -> TableInfo | None:
         if self.catalog is None:
@@ -521,8 +581,7 @@ class Translator:
         s_: Scope | None = scope
         unknown_seen = False
         while s_ is not None:
-            hits = [(s, c) for s in s_.sources if s.cols is not None for c in s.cols
-                    if _col_matches(c, ident)]
+            hits = [(s, c) for s in s_.sources for c in s.columns_named(ident)]
             if len(hits) > 1 and not all(ident.key.lower() in s.join_keys for s, _ in hits):
                 tabs = " and ".join(s.display for s, _ in hits)
                 raise AdqlError(f"column {ident.name} is ambiguous: it is in {tabs}; write "
@@ -571,7 +630,8 @@ class Translator:
         if isinstance(c, A.BoolOp):
             return self.bool_chain(c, scope)
         if isinstance(c, A.Not):
-            return f"(NOT {self.cond(c.operand, scope)})"
+            with self.negation():
+                return f"(NOT {self.cond(c.operand, scope)})"
         if isinstance(c, A.Compare):
             return self.compare(c, scope)
         if isinstance(c, A.Between):
@@ -657,15 +717,21 @@ class Translator:
         return out
 
     def compare(self, c: A.Compare, scope: Scope) -> str:
+        xm = self.crossmatches.get(id(c))
+        if xm is not None:  # a cross-match: a zone equi-join (crossmatch.py)
+            return xm.condition(self.d, lambda e: self.expr(e, scope), self.geo.distance,
+                                self.expr(xm.radius, scope))
         # 1 = CONTAINS(...) and friends become a bare predicate (index-friendly).
         for geo_side, lit in ((c.left, c.right), (c.right, c.left)):
             if (isinstance(geo_side, A.Func) and geo_side.name in ("CONTAINS", "INTERSECTS")
                     and isinstance(lit, A.Literal) and lit.kind == "int" and lit.value in ("0", "1")
                     and c.op in ("=", "<>")):
-                pred = self.predicate(geo_side, scope)
                 true = (lit.value == "1") == (c.op == "=")
-                return pred if true else f"(NOT {pred})"
-        cone = self.distance_cone(c, scope)
+                if true:
+                    return self.predicate(geo_side, scope, required=id(c) in self.conjuncts)
+                with self.negation():
+                    return f"(NOT {self.predicate(geo_side, scope)})"
+        cone = self.distance_cone(c, scope, required=id(c) in self.conjuncts)
         if cone is not None:
             return cone
         left, right = self.expr(c.left, scope), self.expr(c.right, scope)
@@ -673,7 +739,7 @@ class Translator:
                            self.type_of(c.right, scope).datatype, f"'{c.op}'", c)
         return f"({left} {c.op} {right})"
 
-    def distance_cone(self, c: A.Compare, scope: Scope) -> str | None:
+    def distance_cone(self, c: A.Compare, scope: Scope, required: bool = False) -> str | None:
         """DISTANCE(p, q) < r gets the cone test's index-friendly prefilter too."""
         flipped = {">": "<", ">=": "<="}
         if c.op in ("<", "<=") and isinstance(c.left, A.Func) and c.left.name == "DISTANCE":
@@ -682,9 +748,9 @@ class Translator:
             dist, radius = c.right, c.left
         else:
             return None
-        if len(dist.args) != 2 or _constant(radius) is None:
+        if len(dist.args) not in (2, 4) or _constant(radius) is None:
             return None
-        a, b = (self.geometry(x, scope) for x in dist.args)
+        a, b = self.distance_points(dist, scope)
         if not (isinstance(a, GPoint) and isinstance(b, GPoint)):
             return None
         if b.plain and not a.plain:
@@ -693,11 +759,50 @@ class Translator:
         op = c.op if dist is c.left else flipped.get(c.op, c.op)
         exact = f"{self.geo.distance(a.x, a.y, b.x, b.y)} {op} {r}"
         prefilter = self.geo.cone_prefilter(a, GCircle(b.x, b.y, r))
-        return f"({prefilter} AND {exact})" if prefilter else f"({exact})"
+        return self.pruned(f"({prefilter} AND {exact})" if prefilter else f"({exact})",
+                           [(a, GCircle(b.x, b.y, r)), (b, GCircle(a.x, a.y, r))], scope, required)
 
-    def predicate(self, f: A.Func, scope: Scope) -> str:
+    def distance_points(self, dist: A.Func, scope: Scope) -> tuple[Geo, Geo]:
+        """The points of DISTANCE(p, q), or of DISTANCE(ra1, dec1, ra2, dec2)."""
+        if len(dist.args) == 2:
+            return self.geometry(dist.args[0], scope), self.geometry(dist.args[1], scope)
+        x1, y1, x2, y2 = dist.args
+        return (GPoint(self.expr(x1, scope), self.expr(y1, scope), _columns(x1, y1)),
+                GPoint(self.expr(x2, scope), self.expr(y2, scope), _columns(x2, y2)))
+
+    def predicate(self, f: A.Func, scope: Scope, required: bool = False) -> str:
         a, b = (self.region_or_geometry(x, scope) for x in f.args)
-        return self.region_predicate(f.name, a, b, f)
+        pairs = [(a, b)] if f.name == "CONTAINS" else [(a, b), (b, a)]
+        return self.pruned(self.region_predicate(f.name, a, b, f), pairs, scope, required)
+
+    def pruned(self, exact: str, pairs: Sequence[tuple[object, object]], scope: Scope, required: bool = False) -> str:
+        """``exact`` preceded by the HEALPix cells its (point, region) pairs allow (pruning.py).
+
+        The cells are implied by the exact test, so ``(cells AND exact)`` has the
+        same truth value, except that a row with a NULL position may turn NULL
+        into FALSE: invisible where NULL and FALSE both reject (a WHERE, ON,
+        HAVING, CASE WHEN), visible under NOT, where pruning cannot help anyway.
+        ``required``: every row of the query passes this test (a conjunct of its WHERE), so a HATS
+        table of this query confined by it is read from its cells' files only (files_read).
+        """
+        if self.negated:
+            return exact
+        tables: list[tuple[str, SkyIndex]] = []
+        seen: set[str] = set()  # an alias of a subquery hides the same alias outside
+        s_: Scope | None = scope
+        while s_ is not None:
+            tables += [(s.sql_alias, s.sky) for s in s_.sources if s.sky is not None and s.sql_alias not in seen]
+            seen |= {s.sql_alias for s in s_.sources}
+            s_ = s_.parent
+        for point, region in pairs if tables else []:
+            cover = pruning.prune_cover(point, region, tables, self.q)
+            cells = cover.condition(self.q) if cover is not None else None
+            if cover is None or not cells:
+                continue
+            if required and cover.alias in scope.partitioned:
+                scope.confined.setdefault(cover.alias, []).append(cover)
+            return f"({cells} AND {exact})"
+        return exact
 
     def region_or_geometry(self, e: A.Expr, scope: Scope) -> Geo | Compound:
         while isinstance(e, A.Paren):
@@ -831,7 +936,7 @@ class Translator:
             return self.udf(f, scope)
         args = [self.expr(a, scope) for a in f.args]
         if f.kind == "math":
-            if f.name == "RAND" and args and self.d.name in ("postgresql", "duckdb"):
+            if f.name == "RAND" and args and not self.d.seeded_rand:
                 self.warnings.append("RAND(seed): the seed is ignored on this engine")
                 args = []
             return self.math(f, args, scope)
@@ -979,7 +1084,7 @@ class Translator:
             sql = self.column(e, scope)
             if isinstance(e.column, Col) and e.column.out.datatype in GEOMETRY_TYPES:
                 return self.native_column(sql, e.column.out.datatype, e)
-            if self.d.name == "postgresql":
+            if self.d.native_geometry:  # any pg_sphere value
                 return GNative(sql, "REGION")
             raise AdqlError(f"{e.parts[-1].name} is not known to be a geometry column; "
                             "use POINT(ra, dec)", e.line, e.col)
@@ -988,19 +1093,18 @@ class Translator:
         point = self.udf_point(e, scope)
         if point is not None:
             return point
-        if isinstance(e, A.Func) and e.kind == "udf" and self.d.name == "postgresql":
+        if isinstance(e, A.Func) and e.kind == "udf" and self.d.native_geometry:
             return GNative(self.udf(e, scope), "REGION")
         raise AdqlError("a geometry (POINT, CIRCLE, BOX, POLYGON) is needed here", e.line, e.col)
 
     def native_column(self, sql: str, datatype: str, e: A.ColumnRef) -> Geo:
-        if self.d.name == "postgresql":
+        if self.d.native_geometry:
             return GNative(sql, datatype)
+        item = [self.d.array_element(sql, i) for i in range(3)]  # DALI arrays: [ra, dec, radius]
         if datatype == "POINT":
-            lo = 0 if self.d.name == "spark" else 1  # DALI arrays: [ra, dec]
-            return GPoint(f"{sql}[{lo}]", f"{sql}[{lo + 1}]")
+            return GPoint(item[0], item[1])
         if datatype == "CIRCLE":
-            lo = 0 if self.d.name == "spark" else 1
-            return GCircle(f"{sql}[{lo}]", f"{sql}[{lo + 1}]", f"{sql}[{lo + 2}]")
+            return GCircle(item[0], item[1], item[2])
         raise AdqlError(f"{datatype} columns are not supported on {self.d.name}", e.line, e.col)
 
     def cast_geometry(self, c: A.Cast) -> Geo:
@@ -1054,8 +1158,8 @@ class Translator:
         p = self.geometry(g.args[0], scope)
         if isinstance(p, GPoint):
             return p.x, p.y
-        if isinstance(p, GNative) and self.d.name == "postgresql" and p.type == "POINT":
-            return f"DEGREES(long({p.sql}))", f"DEGREES(lat({p.sql}))"
+        if isinstance(p, GNative) and p.type == "POINT":  # a pg_sphere point column
+            return self.geo.coord(p, 1), self.geo.coord(p, 2)
         raise AdqlError(f"the centre of a {g.name} must be a point", g.line, g.col)
 
     def polygon(self, g: A.Geom, scope: Scope) -> GPolygon:
@@ -1085,95 +1189,13 @@ class Translator:
                 self.warnings.append(f"coordinate system '{cs.value}' is ignored: coordinates "
                                      "are taken as they are (no frame conversion)")
 
-    # ---- types ----------------------------------------------------------
+    # ---- types (inference.py) -------------------------------------------
 
-    def type_of(self, e: A.Expr, scope: Scope) -> OutputColumn:
-        while isinstance(e, A.Paren):
-            e = e.inner
-        if isinstance(e, A.ColumnRef):
-            if isinstance(e.column, Col):
-                return e.column.out
-            return OutputColumn("", "UNKNOWN")
-        if isinstance(e, A.Literal):
-            return OutputColumn("", {"int": "BIGINT", "hex": "BIGINT", "num": "DOUBLE",
-                                     "str": "VARCHAR", "null": "UNKNOWN"}[e.kind],
-                                "*" if e.kind == "str" else None)
-        if isinstance(e, A.Cast):
-            return _typed(e.type, "*" if e.type == "VARCHAR" else (
-                str(e.length) if e.length else None))
-        if isinstance(e, A.Geom) or (isinstance(e, A.Func) and e.name == "CENTROID"):
-            kind = e.name if isinstance(e, A.Geom) else "POINT"
-            if kind == "REGION" and isinstance(e, A.Geom) and isinstance(e.args[0], A.Literal):
-                region = parse_region(e.args[0].value)
-                if isinstance(region, Shape):
-                    kind = {"POSITION": "POINT", "BOX": "BOX"}.get(region.kind, region.kind)
-            return _typed(kind)
-        if isinstance(e, A.Func):
-            return self.func_type(e, scope)
-        if isinstance(e, A.Binary):
-            return self.binary_type(e, scope)
-        if isinstance(e, A.Unary):
-            return self.type_of(e.operand, scope)
-        if isinstance(e, A.Case):
-            results = [r for _, r in e.whens] + ([e.default] if e.default is not None else [])
-            types = [self.type_of(r, scope) for r in results]
-            known = [t for t in types if t.datatype != "UNKNOWN"]
-            if known and all(t.datatype in S.INTS for t in known):
-                return OutputColumn("", "BIGINT")
-            if known and all(t.datatype in S.NUMBERS for t in known):
-                return OutputColumn("", "DOUBLE")
-            return known[0] if known else OutputColumn("", "UNKNOWN")
-        return OutputColumn("", "UNKNOWN")
+    def type_of(self, e: A.Expr, scope: Scope) -> ColumnInfo:
+        return self.types.of(e)
 
-    def binary_type(self, e: A.Binary, scope: Scope) -> OutputColumn:
-        spine: list[A.Binary] = []
-        node: A.Expr = e
-        while isinstance(node, A.Binary):  # the left spine, without recursion
-            spine.append(node)
-            node = node.left
-        left = self.type_of(node, scope).datatype
-        for b in reversed(spine):
-            left = S.arith_type(b.op, left, self.type_of(b.right, scope).datatype, b)
-        if left == "VARCHAR":
-            return OutputColumn("", "VARCHAR", "*")
-        return OutputColumn("", left if left != "UNKNOWN" else "DOUBLE")
-
-    def func_type(self, f: A.Func, scope: Scope) -> OutputColumn:
-        if f.kind == "agg":
-            if f.name == "COUNT":
-                return OutputColumn("", "BIGINT")
-            inner = self.type_of(f.args[0], scope)
-            if f.name == "AVG":
-                return OutputColumn("", "DOUBLE", unit=inner.unit, ucd=inner.ucd)
-            if f.name == "SUM" and inner.datatype in S.INTS:
-                return OutputColumn("", "BIGINT", unit=inner.unit, ucd=inner.ucd)
-            return OutputColumn("", inner.datatype, inner.arraysize, inner.xtype, inner.unit,
-                                inner.ucd)
-        if f.name in ("CONTAINS", "INTERSECTS"):
-            return OutputColumn("", "INTEGER")
-        if f.name in ("DISTANCE", "COORD1", "COORD2"):
-            return OutputColumn("", "DOUBLE", unit="deg")
-        if f.name == "AREA":
-            return OutputColumn("", "DOUBLE", unit="deg**2")
-        if f.name in ("COORDSYS", "LOWER", "UPPER"):
-            return OutputColumn("", "VARCHAR", "*")
-        if f.kind == "unit":
-            target = f.args[1]
-            assert isinstance(target, A.Literal)
-            return OutputColumn("", "DOUBLE", unit=target.value)
-        if f.kind == "coalesce":
-            return self.type_of(f.args[0], scope)
-        if f.kind == "udf":
-            info = self.catalog.function(f.name) if self.catalog else None
-            if info is not None:
-                return _typed(info.return_type.upper())
-            known = builtin(f.name)
-            return _typed(known.return_type) if known else OutputColumn("", "UNKNOWN")
-        if f.kind == "math" and f.name in S.INT_PRESERVING | {"ROUND"} and f.args:
-            types = [self.type_of(a, scope).datatype for a in f.args]
-            if all(t in S.INTS for t in types) and (f.name != "ROUND" or len(f.args) == 1):
-                return OutputColumn("", "BIGINT")
-        return OutputColumn("", "DOUBLE")
+    def func_type(self, f: A.Func, scope: Scope) -> ColumnInfo:
+        return self.types.func(f)
 
 
 def _bounded(sql: str, e: object) -> str:
@@ -1185,6 +1207,17 @@ def _bounded(sql: str, e: object) -> str:
     return sql
 
 
+def _conjuncts(c: A.Cond) -> Iterator[A.Cond]:
+    """The terms of a condition's top-level AND chain: each must hold for a row to pass."""
+    todo = [c]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, A.BoolOp) and node.op == "AND":
+            todo += [node.left, node.right]
+        else:
+            yield node
+
+
 def _unwrap(q: A.Query) -> A.Query:
     """((SELECT ...)) is the SELECT itself when the brackets add nothing."""
     while isinstance(q.body, A.Query) and not q.order_by and q.offset is None:
@@ -1194,16 +1227,13 @@ def _unwrap(q: A.Query) -> A.Query:
     return q
 
 
-def _typed(datatype: str, arraysize: str | None = None) -> OutputColumn:
-    if datatype in _GEO_XTYPE:
-        xtype, size = _GEO_XTYPE[datatype]
-        return OutputColumn("", datatype if datatype != "BOX" else "POLYGON", size, xtype)
-    return OutputColumn("", datatype, arraysize)
-
-
-def _rename(out: OutputColumn, name: str) -> OutputColumn:
-    return OutputColumn(name, out.datatype, out.arraysize, out.xtype, out.unit, out.ucd,
+def _rename(out: ColumnInfo, name: str) -> ColumnInfo:
+    return ColumnInfo(name, out.datatype, out.arraysize, out.xtype, out.unit, out.ucd,
                         out.description, out.utype)
+
+
+def _columns(*es: A.Expr) -> bool:
+    return all(isinstance(e, A.ColumnRef) for e in es)
 
 
 def _constant(e: A.Expr) -> float | None:
@@ -1231,7 +1261,15 @@ def translate(text: str, dialect: str, *, catalog: Catalog | None = None,
     """ADQL text to one engine's SQL, checked against ``catalog`` when given."""
     if maxrec is not None and maxrec < 0:
         raise AdqlError("MAXREC cannot be negative")
-    tree = parse(text)
+    return translate_tree(parse(text), dialect, catalog=catalog, maxrec=maxrec)
+
+
+def translate_tree(tree: A.Query, dialect: str, *, catalog: Catalog | None = None,
+                   maxrec: int | None = None) -> Translation:
+    """A parsed query (``parse``) to one engine's SQL: for a caller that reads the tree first (the
+    query planner routes by it), so the text is parsed once. The tree is annotated: translate it once."""
+    if maxrec is not None and maxrec < 0:
+        raise AdqlError("MAXREC cannot be negative")
     t = Translator(dialect, catalog)
     try:
         out = t.top_query(tree, maxrec)

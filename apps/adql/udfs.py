@@ -54,16 +54,10 @@ def _flag(condition: str) -> str:
     return f"(CASE WHEN {condition} THEN 1 WHEN NOT ({condition}) THEN 0 END)"
 
 
-def _position(d: Dialect, haystack: str, needle: str) -> str:
-    if d.name in ("mariadb", "spark"):
-        return f"INSTR({haystack}, {needle})"
-    return f"STRPOS({haystack}, {needle})"
-
-
 def _hasword(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
     hay = d.concat_all(["' '", f"LOWER({a[0]})", "' '"])
     needle = d.concat_all(["' '", f"LOWER({a[1]})", "' '"])
-    return _flag(f"{_position(d, hay, needle)} > 0")
+    return _flag(f"{d.position(hay, needle)} > 0")
 
 
 def _nocasematch(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
@@ -71,17 +65,14 @@ def _nocasematch(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
 
 
 def _string_agg(d: Dialect, a: list[str], nodes: list[A.Expr]) -> str:
-    text = d.as_text(a[0])
-    if d.name == "mariadb":
+    separator = a[1]
+    if d.literal_separator_only:
         sep = nodes[1]
         if not (isinstance(sep, A.Literal) and sep.kind == "str"):
             raise AdqlError("on this engine the separator of ivo_string_agg must be a string",
                             sep.line, sep.col)
-        return f"GROUP_CONCAT({text} ORDER BY {text} SEPARATOR {d.string(sep.value)})"
-    if d.name == "spark":
-        return f"ARRAY_JOIN(ARRAY_SORT(COLLECT_LIST({text})), {a[1]})"
-    order = f'{text} COLLATE "C"' if d.name == "postgresql" else text
-    return f"STRING_AGG({text}, {a[1]} ORDER BY {order})"
+        separator = d.string(sep.value)
+    return d.string_agg(d.as_text(a[0]), separator)
 
 
 def _overlaps(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
@@ -93,14 +84,7 @@ def _stddev(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
 
 
 def _percentile(d: Dialect, x: str, p: str) -> str:
-    if d.name == "postgresql":
-        return f"PERCENTILE_CONT({p}) WITHIN GROUP (ORDER BY {d.as_double(x)})"
-    if d.name == "duckdb":
-        return f"QUANTILE_CONT({d.as_double(x)}, {p})"
-    if d.name == "spark":
-        return f"PERCENTILE({d.as_double(x)}, {p})"
-    raise AdqlError("medians and percentiles are not available on MariaDB (it has them only as "
-                    "window functions)")
+    return d.percentile(d.as_double(x), p)
 
 
 def _median(d: Dialect, a: list[str], _: list[A.Expr]) -> str:
@@ -120,17 +104,29 @@ def _constant_fraction(e: A.Expr) -> None:
                         getattr(e, "line", None), getattr(e, "col", None))
 
 
+def _histogram(d: Dialect, a: list[str], nodes: list[A.Expr]) -> str:
+    """nbins + 2 counts: below lower, the nbins equal bins of [lower, upper), then at or above upper.
+
+    One COUNT per bin, so nbins must be a constant: the same SQL shape on every engine (no
+    engine-specific histogram function), and the array's length is known before the query runs.
+    """
+    nbins = _constant_int(nodes[3], "the number of bins of ivo_histogram", 1, 1000)
+    val, lower, upper = (d.as_double(x) for x in a[:3])
+    width = f"(({upper} - {lower}) / {nbins})"
+    counts = [f"COUNT(CASE WHEN {val} < {lower} THEN 1 END)"]
+    counts += [f"COUNT(CASE WHEN {val} >= {lower} + {i} * {width} AND {val} < "
+               f"{upper if i == nbins - 1 else f'{lower} + {i + 1} * {width}'} THEN 1 END)" for i in range(nbins)]
+    counts.append(f"COUNT(CASE WHEN {val} >= {upper} THEN 1 END)")
+    return d.int_array(counts)
+
+
 # ---- HEALPix (nested scheme), as healpix_bare's loc2hpd and astropy-healpix ------
 
 def _healpix_index(d: Dialect, a: list[str], nodes: list[A.Expr]) -> str:
     """The same SQL on every engine (pg_sphere's healpix_nest differs at the poles)."""
     order = _constant_int(nodes[0], "the HEALPix order", 0, 29)
-    if d.name == "postgresql":
-        # PostgreSQL copies an argument into every place it is used when it flattens a
-        # subquery; behind the OFFSET 0 fence ra and dec are computed once.
-        inner = _healpix_formula(d, order, '"_hpx"."ra"', '"_hpx"."dec"')
-        return f'(SELECT {inner} FROM (SELECT {a[1]} AS "ra", {a[2]} AS "dec" OFFSET 0) AS "_hpx")'
-    return _healpix_formula(d, order, a[1], a[2])
+    return d.evaluate_once([("ra", a[1]), ("dec", a[2])],
+                           lambda radec: _healpix_formula(d, order, radec[0], radec[1]))
 
 
 def _healpix_formula(d: Dialect, order: int, ra: str, dec: str) -> str:
@@ -168,7 +164,7 @@ def _healpix_center(d: Dialect, a: list[str], nodes: list[A.Expr]) -> tuple[str,
     """The centre of a nested HEALPix cell, as healpix_bare's hpd2loc (integer bit arithmetic)."""
     order = _constant_int(nodes[0], "the HEALPix order", 0, 29)
     index = a[1]
-    if d.name == "postgresql":  # pg_sphere's agrees with astropy-healpix, and uses index once
+    if d.native_geometry:  # pg_sphere's agrees with astropy-healpix, and uses index once
         centre = f"center_of_healpix_nest({order}, {index})"
         return f"DEGREES(long({centre}))", f"DEGREES(lat({centre}))"
     face = d.int_div(index, str(4 ** order))
@@ -267,6 +263,12 @@ UDFS: dict[str, Udf] = {u.name: u for u in [
     Udf("ivo_median", (("value", "DOUBLE"),), "DOUBLE",
         "Aggregate: the median of the group's non-NULL values, interpolated between the middle two. "
         "Not on MariaDB.", _median, aggregate=True, dialects=("postgresql", "duckdb", "spark")),
+    Udf("ivo_histogram", (("value", "DOUBLE"), ("lower", "DOUBLE"), ("upper", "DOUBLE"), ("nbins", "INTEGER")),
+        "INTEGER[]",
+        "Aggregate: a histogram of the group's non-NULL values, nbins + 2 counts: element 0 counts values "
+        "below lower, elements 1 to nbins the nbins equal bins of [lower, upper), the last values at or "
+        "above upper. nbins is a constant from 1 to 1000. Not on MariaDB (no arrays).", _histogram,
+        aggregate=True, dialects=("postgresql", "duckdb", "spark")),
     Udf("ivo_percentile", (("value", "DOUBLE"), ("fraction", "DOUBLE")), "DOUBLE",
         "Aggregate: the fraction-quantile (a constant from 0 to 1) of the group's non-NULL values, "
         "linearly interpolated. Not on MariaDB.", _percentile_udf, aggregate=True,

@@ -113,6 +113,11 @@ def unit_factor(e: A.Expr, target: str, node: A.Func, column_unit: Callable[[A.C
         raise AdqlError("IN_UNIT: the unit of this expression is not known", node.line, node.col)
     dst = parse_unit(target, node)
     try:
+        if not source.is_equivalent(dst):
+            # Angles as ratios (1 rad = 1), as astronomers use them: a proper motion times a
+            # distance is a velocity (mas/yr * pc -> km/s, the "4.74" rule). Only when the
+            # strict conversion fails, so deg -> rad and the like never go through it.
+            return float(source.to(dst, equivalencies=_u().dimensionless_angles()))
         return float(source.to(dst))
     except Exception as exc:  # astropy raises UnitConversionError and friends
         raise AdqlError(f"IN_UNIT: cannot convert {source.to_string('vounit')} to {target} ({exc})",

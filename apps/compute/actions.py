@@ -65,7 +65,9 @@ def do_register_domain(name: str, public: bool = False, **limits: object) -> Com
     """Register a compute domain; who may run jobs in it is its resource's "run" privilege
     (``public``: every registered user). Limits are ComputeDomain fields (cpus, memory_mb, …)."""
     resource = do_create_resource("domain", name)
-    domain = ComputeDomain.objects.create(name=name, resource=resource, **limits)  # type: ignore[arg-type]
+    domain = ComputeDomain(name=name, resource=resource, **limits)
+    domain.clean()  # a Spark Connect address sessions could not use is refused here as in the admin
+    domain.save()
     if public:
         do_grant(None, resource, "run", group=builtin_group(Group.KIND_PUBLIC))
     return domain

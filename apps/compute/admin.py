@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -19,16 +20,31 @@ class ComputeImageAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+SPARK_WARNING = (
+    "Spark Connect has no per-user authentication, and a DataFrame reader opens any path the Spark server can read. "
+    "With this on, every user of this domain can read whatever that Spark server can read, private tables and other "
+    "users' MyDB included. Turn it on only for a Spark whose data is all public (as on the Gaia DataMining platform); "
+    "never for the Spark engine that holds MyDB or private tables."
+)
+
+
 @admin.register(ComputeDomain)
 class ComputeDomainAdmin(admin.ModelAdmin):
     list_display = ["name", "docker_host", "cpus", "memory_mb", "max_runtime_s", "max_jobs", "max_sessions_per_user", "session_idle_s",
-                    "network", "trusted", "enabled"]
-    exclude = ["resource"]
+                    "network", "trusted", "spark_connect", "enabled"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "docker_host", "enabled"]}),
+        ("Limits", {"fields": ["cpus", "memory_mb", "max_runtime_s", "max_jobs", "max_sessions_per_user", "session_idle_s"]}),
+        ("Network of batch jobs", {"fields": ["network", "trusted"]}),
+        ("Spark Connect for notebook sessions", {"fields": ["spark_connect", "spark_remote"], "description": SPARK_WARNING}),
+    ]
 
     def save_model(self, request: HttpRequest, obj: ComputeDomain, form: object, change: bool) -> None:
         if obj.resource_id is None:  # who may run jobs here is shared afterwards on /access/resources/<id>/share
             obj.resource = do_create_resource("domain", obj.name)
         super().save_model(request, obj, form, change)
+        if obj.spark_connect and not obj.spark_remote:
+            messages.warning(request, f"Sessions in {obj.name} reach the portal's own Spark ({settings.SPARK_REMOTE}). " + SPARK_WARNING)
 
 
 @admin.register(ComputeJob)

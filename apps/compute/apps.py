@@ -7,6 +7,7 @@ class ComputeConfig(AppConfig):
     verbose_name = "Compute"
 
     def ready(self) -> None:
+        # These modules import models, which load only once the app registry is ready (apps.py loads before).
         from apps.access.registry import register_resource_type
         from apps.accounts.scoped import register_scoped_tokens
 

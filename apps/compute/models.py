@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.access.models import Resource
@@ -49,6 +51,20 @@ class ComputeDomain(models.Model):
     trusted = models.BooleanField(
         default=False, help_text="Only for domains whose every user is trusted with the host's network: allows network 'host'.",
     )
+    spark_connect = models.BooleanField(
+        "offer Spark Connect to notebook sessions", default=False,
+        help_text="Sessions here get a Spark Connect client pointed at the address below (SPARK_REMOTE in the session, "
+                  "Portal().spark()). Spark Connect has no per-user authentication, and a DataFrame reader opens any path "
+                  "the Spark server can read: every user of this domain can then read whatever that Spark server can read, "
+                  "private tables and other users' MyDB included. Turn it on only for a Spark whose data is all public (as on "
+                  "the Gaia DataMining platform); never for the Spark engine that holds MyDB or private tables.",
+    )
+    spark_remote = models.CharField(
+        "Spark Connect address", max_length=500, blank=True,
+        help_text="sc://host:port[/;param=value...] of the Spark Connect server sessions reach (plain gRPC; the session reaches "
+                  "it through a gateway socket and nothing else of the host). Empty: the portal's own SPARK_REMOTE, which is "
+                  "the engine holding MyDB unless this portal keeps only public data in Spark.",
+    )
     enabled = models.BooleanField(default=True)
     resource = models.OneToOneField(
         Resource, null=True, blank=True, on_delete=models.SET_NULL, related_name="compute_domain",
@@ -60,6 +76,34 @@ class ComputeDomain(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.spark_connect:
+            error = spark_address_error(self.offered_spark_remote())
+            if error:
+                raise ValidationError({"spark_remote" if self.spark_remote else "spark_connect": error})
+
+    def offered_spark_remote(self) -> str:
+        """The Spark Connect address this domain's sessions reach; empty when it offers none."""
+        if not self.spark_connect:
+            return ""
+        return self.spark_remote or str(settings.SPARK_REMOTE)
+
+
+def spark_address_error(address: str) -> str:
+    """Why ``address`` cannot be offered to sessions (empty when it can): a plain sc://host:port."""
+    if not address:
+        return "No Spark Connect address: give one here, or set the portal's SPARK_REMOTE."
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        return f"{address!r} has no valid port."
+    if parts.scheme != "sc" or not parts.hostname or port == 0:
+        return f"{address!r} is not a Spark Connect address (sc://host:port)."
+    if "use_ssl=true" in parts.path.lower():
+        return "Sessions reach Spark Connect through a local forwarder, which a TLS certificate would not name: use plain gRPC."
+    return ""
 
 
 class ComputeJob(models.Model):

@@ -18,6 +18,13 @@ the latest of the proxy's last request and JupyterLab's own ``last_activity``
 (kernels, terminals, API calls), as jupyterhub-idle-culler measures it.
 A session survives a portal restart: its state is in the database, its
 container and socket live on the engine and the host.
+
+Spark Connect: only where the operator turned it on for the domain
+(``ComputeDomain.spark_connect``, off by default: Spark Connect has no per-user
+authentication, so every user of the domain reads whatever that Spark server
+can) does a session get a second gateway socket leading to that one Spark
+Connect server, and ``SPARK_REMOTE`` pointing at the image's local forwarder
+(``daiquiri_client.spark``). Other sessions have neither, and no route to Spark.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ import json
 import logging
 import os
 import shutil
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -49,7 +58,7 @@ from apps.files.models import Volume
 
 from . import engine, gateway, tokens
 from .actions import check_mounts
-from .models import ComputeDomain, ComputeImage, ComputeSession
+from .models import ComputeDomain, ComputeImage, ComputeSession, spark_address_error
 
 log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
@@ -60,6 +69,7 @@ SOCKET_NAME = "jupyter.sock"
 HOME = "/home/portal"
 START_TIMEOUT_S = 180  # a session that never answered is failed after this long
 ACTIVITY_EVERY_S = 30  # the proxy records activity at most this often per session
+SPARK_LOCAL_PORT = 15002  # where the session's forwarder serves Spark Connect on its own loopback
 
 
 class TooManySessions(ValidationError):
@@ -148,13 +158,33 @@ def _prepare_folder(path: Path) -> None:
     path.chmod(0o700)
 
 
-def _container_kwargs(session: ComputeSession, specs: list[engine.MountSpec], portal_folder: Path, key: str) -> dict[str, Any]:
+def session_spark_remote(address: str, username: str) -> str:
+    """The SPARK_REMOTE a session gets for the domain's Spark Connect ``address``: the same parameters
+    (token, ...), at the session's local forwarder, with the portal user as Spark's user_id (a name
+    in Spark's logs and sessions, not an authentication: Spark Connect has none)."""
+    parts = urllib.parse.urlsplit(address)
+    params = [p for p in parts.path.lstrip("/").split(";") if p]
+    if not any(p.split("=", 1)[0] == "user_id" for p in params):
+        params.append(f"user_id={urllib.parse.quote(username, safe='@.+-')}")
+    return f"sc://127.0.0.1:{SPARK_LOCAL_PORT}/;" + ";".join(params)
+
+
+def _spark_environment(session: ComputeSession) -> dict[str, str]:
+    return {"SPARK_REMOTE": session_spark_remote(session.domain.offered_spark_remote(), session.owner.get_username()),
+            "DAIQUIRI_SPARK_SOCKET": gateway.SPARK_CONTAINER_SOCKET, "DAIQUIRI_SPARK_PORT": str(SPARK_LOCAL_PORT)}
+
+
+def _container_kwargs(session: ComputeSession, specs: list[engine.MountSpec], portal_folder: Path, key: str,
+                      spark_folder: Path | None = None) -> dict[str, Any]:
+    """``spark_folder``: the Spark gateway's socket folder, for a domain that offers Spark Connect."""
     domain = session.domain
     uid, gid = settings.FILES_OWNER_UID, settings.FILES_OWNER_GID
     environment = {
         "HOME": HOME, "DAIQUIRI_URL": settings.COMPUTE_PORTAL_URL, "DAIQUIRI_TOKEN": key, "DAIQUIRI_SESSION_ID": str(session.id),
         "DAIQUIRI_SOCKET": gateway.CONTAINER_SOCKET, "DAIQUIRI_SOCKET_TLS": "1" if gateway.upstream_speaks_tls() else "",
+        **(_spark_environment(session) if spark_folder else {}),
     }
+    spark_mounts = [Mount(target=gateway.SPARK_SOCKET_DIR, source=str(spark_folder), type="bind", read_only=True)] if spark_folder else []
     return {
         "image": session.image.docker_image, "name": session.container_name, "detach": True, "user": f"{uid}:{gid}",
         "command": ["/usr/local/bin/start-session", f"{CONTAINER_DIR}/{SOCKET_NAME}", session.base_url],
@@ -162,11 +192,22 @@ def _container_kwargs(session: ComputeSession, specs: list[engine.MountSpec], po
         "mem_limit": f"{domain.memory_mb}m", "memswap_limit": f"{domain.memory_mb}m", "nano_cpus": int(domain.cpus * 1e9),
         "pids_limit": engine.PIDS_LIMIT, "read_only": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
         "mounts": [Mount(target=gateway.SOCKET_DIR, source=str(portal_folder), type="bind", read_only=True),
-                   Mount(target=CONTAINER_DIR, source=str(folder(session)), type="bind"), *(m.docker() for m in specs)],
+                   *spark_mounts, Mount(target=CONTAINER_DIR, source=str(folder(session)), type="bind"), *(m.docker() for m in specs)],
         "tmpfs": {engine.CONTAINER_TMP: "rw,exec,nosuid,nodev,size=512m,mode=1777",
                   HOME: f"rw,exec,nosuid,nodev,size=256m,mode=0700,uid={uid},gid={gid}"},
         "labels": {"org.daiquiri.session": str(session.id), "org.daiquiri.owner": str(session.owner_id)},
     }
+
+
+def _spark_gateway(client: docker.DockerClient, domain: ComputeDomain) -> Path | None:
+    """The socket folder of the gateway to the domain's Spark Connect server; None when it offers none."""
+    address = domain.offered_spark_remote()
+    if not address:
+        return None
+    error = spark_address_error(address)
+    if error:  # e.g. SPARK_REMOTE changed since the operator turned it on
+        raise ValidationError(f"{domain.name} offers Spark Connect, but {error}")
+    return gateway.ensure_gateway(client, engine.docker_host(domain), gateway.spark_route(address))
 
 
 def launch(session_id: uuid.UUID) -> None:
@@ -182,7 +223,9 @@ def launch(session_id: uuid.UUID) -> None:
         client = engine.client_for(session.domain)
         try:
             portal_folder = gateway.ensure_gateway(client, engine.docker_host(session.domain))
-            container = client.containers.run(**_container_kwargs(session, specs, portal_folder, tokens.new_session_key(session)))
+            spark_folder = _spark_gateway(client, session.domain)
+            kwargs = _container_kwargs(session, specs, portal_folder, tokens.new_session_key(session), spark_folder)
+            container = client.containers.run(**kwargs)
         finally:
             client.close()
     except (PermissionDenied, Http404, ValidationError) as exc:

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from rest_framework.decorators import api_view
@@ -27,6 +26,7 @@ from apps.uws import phases
 from apps.uws.documents import ErrorSummary, JobRef, JobSummary, Result, job_list_document
 from apps.uws.handlers import Reply, UwsError, dispatch
 from apps.uws.handlers import Request as UwsRequest
+from apps.uws.parameters import PHASE
 
 from . import actions
 from .models import ComputeJob
@@ -123,10 +123,8 @@ def job_list(request: Request) -> HttpResponse:
     if request.method == "POST":
         params = _params(request)
         try:
-            with transaction.atomic():  # a job refused at PHASE=RUN is not left behind
-                job = actions.do_create_job(store.user, spec_from_params(store.user, params), start=False)
-                if params.get("phase", "").upper() == phases.RUN:
-                    actions.do_run_job(store.user, job)
+            # One atomic action: a job refused at PHASE=RUN is not left behind.
+            job = actions.do_create_job(store.user, spec_from_params(store.user, params), start=PHASE.read(params) == phases.RUN)
         except actions.TooManyJobs as exc:
             return _error(exc.messages[0], 429)
         except (ValidationError, PathError) as exc:

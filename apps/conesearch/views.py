@@ -23,7 +23,7 @@ from django.views.decorators.http import require_safe
 
 from apps import formats
 from apps.accounts.addresses import client_address
-from apps.adql import AdqlError
+from apps.adql import AdqlError, ColumnInfo
 from apps.core.streaming import streaming_response
 from apps.datalink.results import describe_result
 from apps.metadata.catalog import tables_with_columns
@@ -119,7 +119,7 @@ def cone_query(table: Table, ra: float, dec: float, sr: float, verb: int) -> str
             f"WHERE 1 = CONTAINS(POINT('ICRS', {ra_col}, {dec_col}), CIRCLE('ICRS', {ra!r}, {dec!r}, {sr!r}))")
 
 
-def _scs_columns(columns: list[actions.OutputColumn], table: Table) -> list[actions.OutputColumn]:
+def _scs_columns(columns: list[ColumnInfo], table: Table) -> list[ColumnInfo]:
     ra, dec = position(table)
     ucds = {id_column(table): UCD_ID, ra: UCD_RA, dec: UCD_DEC}
     return [dataclasses.replace(c, ucd=ucds[c.name]) if c.name in ucds else c for c in columns]

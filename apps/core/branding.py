@@ -33,3 +33,11 @@ def brand_admin() -> None:
     admin.site.site_header = f"{settings.SITE_NAME}: administration"
     admin.site.site_title = settings.SITE_NAME
     admin.site.index_title = "Publish data, manage users and the portal"
+
+
+def contact_email() -> str:
+    """Where users and registries write to: the site profile's address (edited in the admin), else
+    REGISTRY_CONTACT_EMAIL, else empty."""
+    from .models import SiteProfile
+
+    return SiteProfile.current().contact_email or settings.REGISTRY_CONTACT_EMAIL

@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from apps.core.demo_users import DEMO_USERS, demo_password
+
 INSECURE_KEYS = {"", "insecure-development-key-only-for-debug"}
 
 
@@ -86,8 +88,6 @@ def check_demo_accounts(app_configs: Any, **kwargs: Any) -> list[Error]:
     from django.contrib.auth.models import User
     from django.db import DatabaseError
 
-    from apps.core.management.commands.demo import DEMO_USERS, demo_password
-
     try:
         users = list(User.objects.filter(username__in=[name for name, _, _ in DEMO_USERS], is_active=True))
     except DatabaseError:  # not migrated yet: nothing to warn about
@@ -130,7 +130,7 @@ def check_mariadb_database(app_configs: Any, **kwargs: Any) -> list[Error]:
     must be this portal's: never a system one, never another portal's (its daiquiri_installation says whose)."""
     if not settings.SCIENCE_MARIADB_URL:
         return []
-    from workers.engines.mariadb import installation_problem
+    from workers.engines.mariadb import installation_problem  # deferred: loads pymysql, which a portal without MariaDB never needs
 
     problem = installation_problem(settings.SCIENCE_MARIADB_URL, settings.SITE_URL)
     if problem is None:

@@ -18,6 +18,7 @@ from django.core.mail import EmailMessage
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.notifications import managers
 from apps.activity.actions import client_ip, do_record_event
 from apps.activity.models import Event
 
@@ -40,8 +41,6 @@ class ContactForm(forms.Form):
 
 
 def recipients() -> list[str]:
-    from apps.accounts.notifications import managers
-
     from .models import SiteProfile
 
     profile = SiteProfile.current()

@@ -3,10 +3,10 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from apps.accounts.permissions import is_manager
+
 
 def site(request: HttpRequest) -> dict[str, Any]:
-    from apps.accounts.permissions import is_manager
-
     # A callable: templates call it only where they show the notice (one query there, none elsewhere).
     return {"SITE_NAME": settings.SITE_NAME, "is_manager": is_manager(request.user), "workers_notice": workers_notice,
             "site_profile": site_profile}

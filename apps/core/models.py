@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db import models
 
 
@@ -45,13 +46,25 @@ class SiteProfile(models.Model):
     def __str__(self) -> str:
         return "Site profile"
 
+    CACHE_KEY = "core:site-profile"
+
     def save(self, *args: object, **kwargs: object) -> None:
         self.pk = 1  # one row
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        cache.delete(self.CACHE_KEY)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        cache.delete(self.CACHE_KEY)
+        return super().delete(*args, **kwargs)
 
     @classmethod
     def current(cls) -> SiteProfile:
-        return cls.objects.filter(pk=1).first() or cls()
+        """The one row, cached: every page's header and footer show the logo and contact address."""
+        profile = cache.get(cls.CACHE_KEY)
+        if profile is None:
+            profile = cls.objects.filter(pk=1).first() or cls()
+            cache.set(cls.CACHE_KEY, profile, 300)
+        return profile
 
 
 class DocPage(models.Model):

@@ -12,6 +12,8 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from apps.metadata.catalog import visible_tables
+
 from .contact import ContactError, ContactForm, do_send_contact_message
 from .docs import generated_pages, render_markdown
 from .models import DocPage, NewsItem
@@ -22,10 +24,6 @@ NEWS = 3
 
 def _featured(request: HttpRequest) -> list[Any]:
     """The published tables this visitor may see, managers' order first (the table's position), then the largest."""
-    try:
-        from apps.metadata.catalog import visible_tables
-    except ImportError:  # a portal without the metadata app
-        return []
     tables = visible_tables(request.user, "read").select_related("schema")  # type: ignore[arg-type]
     return list(tables.order_by("order", "-row_count", "schema__name", "name")[:FEATURED])
 

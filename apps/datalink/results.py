@@ -15,7 +15,7 @@ import functools
 import logging
 import re
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -23,11 +23,12 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.adql import AdqlError, parse
+from apps.adql import AdqlError, ColumnInfo, parse
 from apps.adql.ast import TableName
-from apps.formats import ColumnLike, ResultInfo
-from apps.metadata.catalog import visible_tables
+from apps.formats import ResultInfo
+from apps.metadata.catalog import ProcessCache, user_key, visible_tables
 from apps.metadata.models import Table
+from apps.registry.records import tap_id  # the registry owns identifiers
 
 from .links import service_descriptor
 from .models import LinkTemplate
@@ -68,17 +69,31 @@ def referenced_tables(query: str) -> set[tuple[str, str]]:
     return names
 
 
-def _tables(user: User | AnonymousUser, query: str) -> list[Table]:
-    wanted = referenced_tables(query)
+def _tables(user: User | AnonymousUser, wanted: frozenset[tuple[str, str]]) -> list[Table]:
     if not wanted:
         return []
     candidates = visible_tables(user, "read").filter(name__in={t for _, t in wanted}).select_related("schema")
     return [t for t in candidates if (t.schema.name.lower(), t.name.lower()) in wanted]
 
 
-def provenance(tables: Sequence[Table]) -> list[tuple[str, str]]:
-    from apps.registry.records import tap_id  # the registry owns identifiers
+_described = ProcessCache()
 
+
+def _tables_and_templates(user: User | AnonymousUser, wanted: frozenset[tuple[str, str]]) -> tuple[list[Table], list[LinkTemplate]]:
+    """The tables read that ``user`` may see, and their link templates: kept per metadata version (a change
+    of metadata, privileges or link templates bumps it), so a small query's result costs no query here."""
+    def build() -> tuple[list[Table], list[LinkTemplate]]:
+        tables = _tables(user, wanted)
+        if not tables:
+            return [], []
+        templates = LinkTemplate.objects.filter(table__in=tables).select_related("table__schema").order_by("table", "id_column")
+        return tables, list(templates)
+
+    found: tuple[list[Table], list[LinkTemplate]] = _described.get((user_key(user), wanted), build)
+    return found
+
+
+def provenance(tables: Sequence[Table]) -> list[tuple[str, str]]:
     infos = [("request_date", timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")), ("server", settings.SITE_URL),
              ("server_software", f"Daiquiri {server_version()}"), ("publisher", settings.REGISTRY_PUBLISHER),
              ("ivoid", tap_id())]
@@ -96,18 +111,21 @@ def _field_id(name: str) -> str:
     return "col_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def describe_result(info: ResultInfo, user: User | AnonymousUser, query: str, columns: Sequence[ColumnLike]) -> None:
+def describe_result(info: ResultInfo, user: User | AnonymousUser, query: str, columns: Sequence[ColumnInfo], *,
+                    tables: Iterable[tuple[str, str]] | None = None) -> None:
+    """``tables``: the (schema, table) pairs the query reads, when the caller knows them from its plan
+    (then the query is not parsed a second time)."""
     try:
-        _describe(info, user, query, columns)
+        wanted = referenced_tables(query) if tables is None else {(s.lower(), t.lower()) for s, t in tables if s}
+        _describe(info, user, frozenset(wanted), columns)
     except Exception:  # the rows matter more than their labels: a bug here must not cost anyone a result
         log.exception("result of %r not described", query[:200])
 
 
-def _describe(info: ResultInfo, user: User | AnonymousUser, query: str, columns: Sequence[ColumnLike]) -> None:
-    tables = _tables(user, query)
+def _describe(info: ResultInfo, user: User | AnonymousUser, wanted: frozenset[tuple[str, str]], columns: Sequence[ColumnInfo]) -> None:
+    tables, templates = _tables_and_templates(user, wanted)
     info.infos += provenance(tables)
     by_name = {c.name.lower(): c.name for c in columns}
-    templates = LinkTemplate.objects.filter(table__in=tables).select_related("table__schema").order_by("table", "id_column")
     seen: set[tuple[int, str]] = set()
     for template in templates:
         column = by_name.get(template.id_column.lower())

@@ -22,12 +22,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
+from apps import formats
 from apps.access.actions import builtin_group, do_create_resource, do_grant
 from apps.access.models import Group
 from apps.access.permissions import access_resource, actions_of, allowed_resources
 from apps.access.registry import GRANT
 from apps.activity import kinds
 from apps.activity.actions import do_record_event
+from apps.query.actions import result_batches, result_columns
+from apps.query.downloads import result_info
 
 from . import areas
 from .models import RootVolume, Volume
@@ -304,8 +307,6 @@ def do_share_volume(user: User, volume: Volume, action: str, *, to_user: User | 
 
 def result_formats() -> dict[str, str]:
     """Download formats a query result can be saved in: key -> label."""
-    from apps import formats
-
     return {key: fmt.label for key, fmt in formats.FORMATS.items()}
 
 
@@ -313,10 +314,6 @@ def do_save_result_to_volume(user: User, job: Any, volume: Volume, path: str, fo
     """Write a query job's stored result into a volume as a file in a download format.
     Streamed batch by batch through apps.formats; quota and atomic rename as for uploads.
     A path that is empty or ends with "/" gets the name <table name>.<extension>. Returns the path."""
-    from apps import formats
-    from apps.query.actions import result_batches, result_columns
-    from apps.query.downloads import result_info
-
     if job.owner_id != user.pk:
         raise PermissionDenied("Only the job's owner saves its result.")
     fmt = formats.FORMATS.get(format_key)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from apps.access.forms import find_user
 from apps.access.models import Group
+from apps.query.permissions import access_job
 
 from . import actions
 from .downloads import file_response
@@ -193,8 +194,6 @@ def preview(request: Request, volume_id: int) -> Response:
 @_errors
 def save_result(request: Request, volume_id: int) -> Response:
     """{"job": query job id, "path": "results/" or a file name, "format": "csv" | "votable" | "fits" | "parquet" | …}"""
-    from apps.query.permissions import access_job
-
     user = _user(request)
     vol = actions.access_volume(user, volume_id, "write")
     data = _data(request)

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from apps.access.registry import register_resource_type
+
 
 class FilesConfig(AppConfig):
     name = "apps.files"
@@ -7,8 +9,6 @@ class FilesConfig(AppConfig):
     verbose_name = "Files"
 
     def ready(self) -> None:
-        from apps.access.registry import register_resource_type
-
         from . import checks  # noqa: F401  (registers the system checks)
 
         register_resource_type("volume", "File volume", ("read", "write"))

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.access.permissions import can_grant
+from apps.query.models import QueryJob
+from apps.query.permissions import access_job
 
 from . import actions
 from .downloads import file_response
@@ -166,9 +168,6 @@ def download(request: HttpRequest, volume_id: int) -> HttpResponse | StreamingHt
 @login_required
 def save_result(request: HttpRequest, job_id: str) -> HttpResponse:
     """Save a query result into a volume: choose the volume, path and format (linked from query job pages)."""
-    from apps.query.models import QueryJob
-    from apps.query.permissions import access_job
-
     user = _user(request)
     job: QueryJob = access_job(user, job_id)
     volumes = list(actions.writable_volumes(user))

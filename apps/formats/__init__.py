@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .columns import Column, ColumnLike, ColumnPlan, conform_batch, make_plans, unique_names
+from .columns import ColumnInfo, ColumnPlan, conform_batch, make_plans, unique_names
 from .fits import RowCountMismatch, fits_chunks
 from .gaia import ecsv_chunks, json_chunks
-from .parallel import encode_batches
+from .parallel import encode_batches, pipelined
 from .parquet import parquet_chunks
-from .text import csv_chunks, tsv_chunks
+from .text import csv_chunks, engine_csv_chunks, engine_csv_matches, tsv_chunks
 from .votable import (
     BINARY,
     BINARY2,
@@ -44,8 +44,8 @@ from .votable import (
     metadata_document,
 )
 
-__all__ = ["FORMATS", "Column", "ColumnLike", "Format", "ResultInfo", "RowCountMismatch", "UnknownFormat", "error_votable",
-           "resolve_format", "write"]
+__all__ = ["FORMATS", "Format", "ResultInfo", "RowCountMismatch", "UnknownFormat", "engine_csv_matches",
+           "error_votable", "resolve_format", "write", "write_engine_csv"]
 
 log = logging.getLogger(__name__)
 MIN_CHUNK = 64 * 1024
@@ -139,7 +139,7 @@ class ResultInfo:
     resources: list[str] = field(default_factory=list)  # VOTable RESOURCEs after the results (service descriptors)
 
 
-def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Generator[bytes, None, None]:
+def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnInfo], info: ResultInfo) -> Generator[bytes, None, None]:
     """Encode a result in ``fmt``, one batch at a time; yields chunks of 64 KiB to 1 MiB.
 
     Nothing happens until the first chunk is asked for; ``close()`` (a client gone) releases
@@ -159,7 +159,13 @@ def write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[Colu
     return _rechunk(_write(fmt, batches, columns, info))
 
 
-def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnLike], info: ResultInfo) -> Iterator[bytes]:
+def write_engine_csv(rows: Iterable[bytes | memoryview], columns: Sequence[ColumnInfo], schema: pa.Schema) -> Generator[bytes, None, None]:
+    """CSV whose rows an engine wrote itself (``engine_csv_matches`` was true): our header, then its text,
+    in chunks of 64 KiB to 1 MiB. An error from ``rows`` propagates, as with ``write``."""
+    return _rechunk(engine_csv_chunks(iter(rows), columns, schema))
+
+
+def _write(fmt: Format, batches: Iterable[pa.RecordBatch], columns: Sequence[ColumnInfo], info: ResultInfo) -> Iterator[bytes]:
     it = iter(batches)
     try:
         first = next(it, None)
@@ -201,8 +207,8 @@ def _votable(serialization: str, arrays: Iterator[list[pa.Array]], plans: Sequen
         if serialization == TABLEDATA:
             yield from encode_batches(arrays, lambda cols: encode_tabledata(cols, plans))  # pa.Buffers: _rechunk copies them out
         else:
-            for cols in arrays:
-                yield from stream.feed(encode_binary(cols, plans, serialization))
+            for pieces in pipelined(arrays, lambda cols: list(stream.feed(encode_binary(cols, plans, serialization)))):
+                yield from pieces
     except Exception as exc:
         # The header is out: close the document so clients can read the rows sent and the reason.
         info.error = _failed(exc)
@@ -219,7 +225,7 @@ def _failed(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _rechunk(pieces: Iterator[bytes]) -> Generator[bytes, None, None]:
+def _rechunk(pieces: Iterator[bytes | memoryview]) -> Generator[bytes, None, None]:
     """Coalesce small pieces and split big ones, so every chunk but the last is 64 KiB..1 MiB."""
     buffer = bytearray()
     try:

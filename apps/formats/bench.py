@@ -17,13 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import FORMATS, Column, ResultInfo, write
+from apps.adql.catalog import ColumnInfo
+
+from . import FORMATS, ResultInfo, write
 
 BENCH_COLUMNS = [
-    Column("source_id", "BIGINT", ucd="meta.id;meta.main"), Column("ra", "DOUBLE", unit="deg", ucd="pos.eq.ra"),
-    Column("dec", "DOUBLE", unit="deg", ucd="pos.eq.dec"), Column("phot_g_mean_mag", "REAL", unit="mag"),
-    Column("n_obs", "INTEGER"), Column("quality", "SMALLINT"), Column("variable", "BOOLEAN"),
-    Column("designation", "VARCHAR"), Column("parallax", "DOUBLE", unit="mas"), Column("parallax_error", "DOUBLE", unit="mas"),
+    ColumnInfo("source_id", "BIGINT", ucd="meta.id;meta.main"), ColumnInfo("ra", "DOUBLE", unit="deg", ucd="pos.eq.ra"),
+    ColumnInfo("dec", "DOUBLE", unit="deg", ucd="pos.eq.dec"), ColumnInfo("phot_g_mean_mag", "REAL", unit="mag"),
+    ColumnInfo("n_obs", "INTEGER"), ColumnInfo("quality", "SMALLINT"), ColumnInfo("variable", "BOOLEAN"),
+    ColumnInfo("designation", "VARCHAR"), ColumnInfo("parallax", "DOUBLE", unit="mas"), ColumnInfo("parallax_error", "DOUBLE", unit="mas"),
 ]
 
 

@@ -12,56 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
-class ColumnLike(Protocol):
-    """What writers read of ``apps.adql.OutputColumn`` (matched structurally)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def datatype(self) -> str: ...
-    @property
-    def arraysize(self) -> str | None: ...
-    @property
-    def xtype(self) -> str | None: ...
-    @property
-    def unit(self) -> str: ...
-    @property
-    def ucd(self) -> str: ...
-    @property
-    def description(self) -> str: ...
-    @property
-    def utype(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Column:
-    """A plain ColumnLike, for callers holding column metadata as dicts (QueryJob.result_columns)."""
-
-    name: str
-    datatype: str = "UNKNOWN"
-    arraysize: str | None = None
-    xtype: str | None = None
-    unit: str = ""
-    ucd: str = ""
-    description: str = ""
-    utype: str = ""
-
-    @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Column:
-        def s(key: str) -> str:
-            v = d.get(key)
-            return "" if v is None else str(v)
-        return cls(name=s("name"), datatype=s("datatype") or "UNKNOWN", arraysize=(str(d["arraysize"]) if d.get("arraysize") else None),
-                   xtype=(str(d["xtype"]) if d.get("xtype") else None), unit=s("unit"), ucd=s("ucd"),
-                   description=s("description"), utype=s("utype"))
-
+from apps.adql.catalog import ColumnInfo  # the project's one column type: what the writers take
 
 # Kinds drive the encoders; VOTable datatypes are what the document declares.
 BOOL, INT, FLOAT, CHAR, UNICODE, BYTES, ARRAY = "bool", "int", "float", "char", "unicode", "bytes", "array"
@@ -86,16 +42,35 @@ _ADQL_BYTES = {"BINARY", "VARBINARY", "BLOB"}
 
 @dataclass(frozen=True)
 class ColumnPlan:
-    name: str
+    """How one result column is written: the column itself (name, unit, UCD, utype, description), and the
+    VOTable type and Arrow type its values take, which may differ from the column's declared (ADQL) ones."""
+
+    column: ColumnInfo
     datatype: str  # VOTable datatype
-    arraysize: str | None
+    arraysize: str | None  # VOTable arraysize
     xtype: str | None
-    unit: str
-    ucd: str
-    utype: str
-    description: str
     kind: str  # BOOL, INT, FLOAT, CHAR, UNICODE, BYTES, ARRAY
     arrow_type: pa.DataType  # each batch's column is cast to this
+
+    @property
+    def name(self) -> str:
+        return self.column.name
+
+    @property
+    def unit(self) -> str:
+        return self.column.unit
+
+    @property
+    def ucd(self) -> str:
+        return self.column.ucd
+
+    @property
+    def utype(self) -> str:
+        return self.column.utype
+
+    @property
+    def description(self) -> str:
+        return self.column.description
 
     @property
     def fixed_length(self) -> int | None:
@@ -145,25 +120,25 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_list_view(t)
 
 
-def plan_column(col: ColumnLike, arrow_type: pa.DataType | None) -> ColumnPlan:
+def plan_column(col: ColumnInfo, arrow_type: pa.DataType | None) -> ColumnPlan:
     base = _adql_base(col.datatype)
-    meta = {"name": col.name, "unit": col.unit or "", "ucd": col.ucd or "", "utype": col.utype or "", "description": col.description or ""}
+    column = _described(col)
     known = arrow_type is not None and not pa.types.is_null(arrow_type)
 
     def scalar(votype: str) -> ColumnPlan:
         kind = BOOL if votype == "boolean" else FLOAT if votype in _FLOAT_ARROW else INT
         at = pa.bool_() if votype == "boolean" else _NUMERIC_ARROW[votype]
-        return ColumnPlan(datatype=votype, arraysize=None, xtype=col.xtype or None, kind=kind, arrow_type=at, **meta)
+        return ColumnPlan(datatype=votype, arraysize=None, xtype=col.xtype or None, kind=kind, arrow_type=at, column=column)
 
     def string(kind: str, arraysize: str, xtype: str | None) -> ColumnPlan:
         return ColumnPlan(datatype="unicodeChar" if kind == UNICODE else "char", arraysize=arraysize, xtype=xtype,
-                          kind=kind, arrow_type=pa.string(), **meta)
+                          kind=kind, arrow_type=pa.string(), column=column)
 
     # The ADQL type fixes the meaning of geometries, timestamps and booleans.
     if base in _GEOMETRY:
         xtype, size = _GEOMETRY[base]
         return ColumnPlan(datatype="double", arraysize=col.arraysize or size, xtype=col.xtype or xtype, kind=ARRAY,
-                          arrow_type=pa.list_(pa.float64()), **meta)
+                          arrow_type=pa.list_(pa.float64()), column=column)
     if base in ("TIMESTAMP", "DATE") or (known and (pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type))):
         return string(CHAR, "*", col.xtype or "timestamp")
     if base in ("BOOLEAN", "BIT") and (not known or _numeric_datatype(arrow_type) is not None):
@@ -178,21 +153,28 @@ def plan_column(col: ColumnLike, arrow_type: pa.DataType | None) -> ColumnPlan:
                 numeric = _wider(numeric, _ADQL_SCALAR[base])
             return scalar(numeric)
         if _is_list(arrow_type):
-            return _plan_array(col, arrow_type, meta)
+            return _plan_array(column, arrow_type)
         if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type) or pa.types.is_fixed_size_binary(arrow_type):
             size = str(arrow_type.byte_width) if pa.types.is_fixed_size_binary(arrow_type) else (col.arraysize or "*")
-            return ColumnPlan(datatype="unsignedByte", arraysize=size, xtype=col.xtype or None, kind=BYTES, arrow_type=pa.binary(), **meta)
+            return ColumnPlan(datatype="unsignedByte", arraysize=size, xtype=col.xtype or None, kind=BYTES, arrow_type=pa.binary(), column=column)
         # Strings, times and anything exotic travel as text.
         return string(CHAR, _arraysize_from_adql(col.datatype, col.arraysize) if base in ("CHAR", "VARCHAR") else (col.arraysize or "*"),
                       _text_xtype(col, base))
     if base in _ADQL_SCALAR:
         return scalar(_ADQL_SCALAR[base])
     if base in _ADQL_BYTES:
-        return ColumnPlan(datatype="unsignedByte", arraysize=col.arraysize or "*", xtype=col.xtype or None, kind=BYTES, arrow_type=pa.binary(), **meta)
+        return ColumnPlan(datatype="unsignedByte", arraysize=col.arraysize or "*", xtype=col.xtype or None, kind=BYTES, arrow_type=pa.binary(), column=column)
     return string(CHAR, _arraysize_from_adql(col.datatype, col.arraysize), _text_xtype(col, base))
 
 
-def _text_xtype(col: ColumnLike, base: str) -> str | None:
+def _described(col: ColumnInfo) -> ColumnInfo:
+    """``col`` with empty text where its unit, UCD, utype or description is missing (None from loose metadata)."""
+    if all(text is not None for text in (col.unit, col.ucd, col.utype, col.description)):
+        return col
+    return replace(col, unit=col.unit or "", ucd=col.ucd or "", utype=col.utype or "", description=col.description or "")
+
+
+def _text_xtype(col: ColumnInfo, base: str) -> str | None:
     return col.xtype or ("adql:REGION" if base == "REGION" else None)
 
 
@@ -208,16 +190,16 @@ def _wider(a: str, b: str) -> str:
     return a
 
 
-def _plan_array(col: ColumnLike, arrow_type: pa.DataType, meta: dict[str, str]) -> ColumnPlan:
+def _plan_array(col: ColumnInfo, arrow_type: pa.DataType) -> ColumnPlan:
     element = _numeric_datatype(arrow_type.value_type) or "double"
     if element == "boolean":
         element = "short"  # boolean arrays are rare; as 0/1 they stay readable everywhere
     size = str(arrow_type.list_size) if pa.types.is_fixed_size_list(arrow_type) else (col.arraysize or "*")
     return ColumnPlan(datatype=element, arraysize=size, xtype=col.xtype or None, kind=ARRAY,
-                      arrow_type=pa.list_(_NUMERIC_ARROW[element]), **meta)
+                      arrow_type=pa.list_(_NUMERIC_ARROW[element]), column=col)
 
 
-def make_plans(columns: Sequence[ColumnLike], first: pa.RecordBatch | None) -> list[ColumnPlan]:
+def make_plans(columns: Sequence[ColumnInfo], first: pa.RecordBatch | None) -> list[ColumnPlan]:
     """One plan per result column, from the metadata and the first batch (None for an empty result).
 
     Without matching metadata (native queries) the schema alone decides. VOTable 1.4 ``char`` is ASCII:
@@ -226,7 +208,7 @@ def make_plans(columns: Sequence[ColumnLike], first: pa.RecordBatch | None) -> l
     """
     schema = first.schema if first is not None else None
     if schema is not None and len(columns) != len(schema):
-        columns = [Column(name=f.name) for f in schema]
+        columns = [ColumnInfo(name=f.name) for f in schema]
     plans = [plan_column(c, schema.field(i).type if schema is not None else None) for i, c in enumerate(columns)]
     if first is not None:
         plans = [_unicode_if_needed(p, first.column(i)) for i, p in enumerate(plans)]
@@ -251,7 +233,7 @@ def unique_names(plans: Sequence[ColumnPlan]) -> list[ColumnPlan]:
             n += 1
             name = f"{p.name}_{n}"
         seen.add(name)
-        out.append(p if name == p.name else replace(p, name=name))
+        out.append(p if name == p.name else replace(p, column=replace(p.column, name=name)))
     return out
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -16,13 +17,18 @@ from django.utils import timezone
 from apps.access.actions import builtin_group, do_create_resource
 from apps.access.models import Group, Privilege
 from apps.activity.actions import do_record_event
+from apps.adql import ColumnInfo
+from apps.adql.catalog import SkyIndex
 from apps.core.tasks import send_task
+from workers.engines.base import EngineError, TableName
+from workers.engines.hats import HIDDEN_COLUMNS, HatsSettings, progress_in_rows
+from workers.engines.parquet import ParquetStore
 
 from . import kinds
-from .catalog import bump_metadata_version
+from .catalog import PARQUET_ENGINES, bump_metadata_version
 from .datatypes import adql_type
-from .files import REJECT, BadCellsError, FieldMeta, open_catalogue, read_votable_sidecar
-from .models import OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, IngestRun, Schema, Table
+from .files import REJECT, BadCellsError, open_catalogue, read_votable_sidecar
+from .models import HATS_INDEX_COLUMN, OPENNESS, PRIVATE, PUBLIC, Column, Described, Function, IngestRun, Schema, Table
 from .storage import drop_table, engine_schemas, live_tables, store_table, table_bytes
 from .validators import validate_identifier, validate_ucd, validate_vounit
 from .votable import parse_infos
@@ -119,11 +125,11 @@ def ensure_schema(actor: Actor, name: str, engine: str, **fields: Any) -> Schema
     return schema
 
 
-def _column_fields(name: str, order: int, arrow_type: pa.DataType | None, meta: FieldMeta | None) -> dict[str, Any]:
-    meta = meta or FieldMeta()
+def _column_fields(name: str, order: int, arrow_type: pa.DataType | None, meta: ColumnInfo | None) -> dict[str, Any]:
+    meta = meta or ColumnInfo(name)
     datatype, arraysize = adql_type(arrow_type) if arrow_type is not None else ("DOUBLE", "")
-    return {"name": name, "order": order, "datatype": meta.datatype or datatype, "arraysize": arraysize or meta.arraysize,
-            "xtype": meta.xtype, "unit": meta.unit, "ucd": meta.ucd, "description": meta.description, "utype": meta.utype}
+    return {"name": name, "order": order, "datatype": meta.datatype or datatype, "arraysize": arraysize or meta.arraysize or "",
+            "xtype": meta.xtype or "", "unit": meta.unit, "ucd": meta.ucd, "description": meta.description, "utype": meta.utype}
 
 
 def _checked(fields: dict[str, Any], strict: bool) -> dict[str, Any]:
@@ -221,8 +227,6 @@ def do_restore_table(actor: Actor, table: Table) -> Table:
 
 def _drop_data(engine: str, schema_name: str, table_name: str) -> None:
     """Remove the stored rows; a table the engine no longer holds counts as removed."""
-    from workers.engines.base import EngineError
-
     try:
         drop_table(engine, schema_name, table_name)
     except EngineError as exc:
@@ -282,17 +286,44 @@ def do_discover_schema(actor: Actor, schema_name: str, *, engine: str, table: st
         columns = [{"name": c.name, "order": i, "datatype": c.datatype.upper(), "arraysize": c.arraysize or "", "xtype": c.xtype or "",
                     "unit": c.unit, "ucd": c.ucd, "description": c.description, "utype": c.utype, "indexed": c.indexed,
                     "principal": c.principal} for i, c in enumerate(info.columns)]
+        sky = storage_sky_fields(info.sky)
         if existing is None:
             t = do_create_table(actor, schema, info.name, columns=columns, strict=False, description=info.description,
-                                row_count=live.row_count, size_bytes=live.size_bytes)
+                                row_count=live.row_count, size_bytes=live.size_bytes, **sky)
         else:
             t = _refresh_table(existing, columns, live.row_count, live.size_bytes, info.description)
+            set_storage_sky(t, sky)
         result.append(t)
     if table and skipped:
         raise ValidationError(f"{table!r} is not a name ADQL can use: rename it in the database (letters, digits, underscores).")
     _record(kinds.DISCOVERED, actor, f"discovered {len(result)} table(s) in {engine} {schema_name}", schema=schema.pk,
             tables=[t.name for t in result], skipped=skipped)
     return result
+
+
+def storage_sky_fields(sky: SkyIndex | None) -> dict[str, Any]:
+    """What the storage says of a table's sky (a HATS catalogue: positions, _healpix_29, its partition orders)."""
+    if sky is None or not sky.partition_orders:
+        return {}
+    fields: dict[str, Any] = {"position_columns": [sky.ra, sky.dec], "partition_orders": list(sky.partition_orders)}
+    if sky.column:
+        fields.update(healpix_column=sky.column, healpix_order=sky.order, healpix_shift=sky.shift)
+    return fields
+
+
+def set_storage_sky(table: Table, fields: dict[str, Any]) -> None:
+    """Record how the data is stored now; a table that is no longer HATS loses its partitions and _healpix_29."""
+    if not fields:
+        if not table.partition_orders and table.healpix_column != HATS_INDEX_COLUMN:
+            return
+        fields = {"partition_orders": []}
+        if table.healpix_column == HATS_INDEX_COLUMN:
+            fields.update(healpix_column="", healpix_order=29, healpix_shift=0)
+    if table.position_columns and "position_columns" in fields:
+        fields = {k: v for k, v in fields.items() if k != "position_columns"}  # the publisher's choice stays
+    for key, value in fields.items():
+        setattr(table, key, value)
+    table.save(update_fields=[*fields, "updated"])
 
 
 def _refresh_table(table: Table, columns: list[dict[str, Any]], rows: int | None, size: int | None, description: str) -> Table:
@@ -324,9 +355,13 @@ def _refresh_table(table: Table, columns: list[dict[str, Any]], rows: int | None
 IngestProgress = Callable[[int, int | None], None]
 
 
+LAYOUTS = (AUTO, PLAIN, HATS) = ("auto", "plain", "hats")
+
+
 def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine: str, fmt: str | None = None, replace: bool = False,
                    chunk_rows: int = 100_000, progress: IngestProgress | None = None, bad_cells: str = REJECT,
-                   report: dict[str, Any] | None = None, **table_fields: Any) -> Table:
+                   report: dict[str, Any] | None = None, layout: str = AUTO, hats: dict[str, Any] | None = None,
+                   **table_fields: Any) -> Table:
     """Load a FITS, VOTable, CSV or Parquet file into ``engine`` as ``schema.table`` and describe it.
 
     The data is stored first (atomically, by the engine); if describing it then
@@ -334,11 +369,16 @@ def do_ingest_file(actor: Actor, path: Path, *, schema: str, table: str, engine:
     CSV cells that do not fit their column refuse the file (line and column
     named), or with ``bad_cells="null"`` load as NULL and are listed in ``report``
     and the activity log. A failure is recorded in the activity log too.
+
+    ``layout``: ``hats`` stores a table with positions on DuckDB/Spark as HEALPix
+    partitions (workers/engines/hats.py; ``hats`` holds HatsSettings values such as
+    ``pixel_threshold``); ``auto`` does so from INGEST_HATS_MIN_ROWS rows; ``plain``
+    is one Parquet file.
     """
     _require_publisher(actor)
     try:
         return _ingest(actor, Path(path), schema, table, engine, fmt, replace, chunk_rows, progress, bad_cells,
-                       report if report is not None else {}, table_fields)
+                       report if report is not None else {}, table_fields, layout, hats or {})
     except (ValidationError, ValueError, OSError) as exc:
         message = "; ".join(getattr(exc, "messages", None) or [str(exc) or type(exc).__name__])
         cells = [vars(c) for c in exc.cells] if isinstance(exc, BadCellsError) else []
@@ -367,27 +407,37 @@ def _check_target(schema: str, table: str, engine: str, replace: bool) -> Table 
 
 
 def _ingest(actor: Actor, path: Path, schema: str, table: str, engine: str, fmt: str | None, replace: bool, chunk_rows: int,
-            progress: IngestProgress | None, bad_cells: str, report: dict[str, Any], table_fields: dict[str, Any]) -> Table:
+            progress: IngestProgress | None, bad_cells: str, report: dict[str, Any], table_fields: dict[str, Any],
+            layout: str, hats: dict[str, Any]) -> Table:
+    _check_layout(layout, engine)
     existing = _check_target(schema, table, engine, replace)
     cat = open_catalogue(path, fmt, chunk_rows, bad_cells)
     total = cat.total_rows
     if cat.bad_cell_count:
         report.update(count=cat.bad_cell_count, cells=[vars(c) for c in cat.bad_cells])
+    columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
+    positions = table_fields.get("position_columns") or guess_position_columns(Column(**c) for c in columns)
+    sky: dict[str, Any] = {}
     try:
-        rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
-                           progress=(lambda done: progress(done, total)) if progress else None)
+        if _use_hats(layout, engine, total, positions) and positions:
+            sky = _store_hats(engine, schema, table, cat, positions, replace, progress, hats)
+            rows = sky.pop("rows")
+            columns = [c for c in columns if c["name"] not in HIDDEN_COLUMNS]
+        else:
+            rows = store_table(engine, schema, table, cat.batches, cat.schema, replace=replace,
+                               progress=(lambda done: progress(done, total)) if progress else None)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # the engine stored nothing
         raise ValidationError(f"{path.name} could not be read: {str(exc).splitlines()[0]}") from exc
     try:
         with transaction.atomic():
-            columns = [_column_fields(f.name, i, f.type, cat.fields.get(f.name)) for i, f in enumerate(cat.schema)]
             size = table_bytes(engine, schema, table)
             if existing:  # new data, same description: keep what the publisher wrote, fill what the file adds
                 t = _refresh_table(existing, [{**c, "indexed": False} for c in columns], rows, size, cat.description)
+                set_storage_sky(t, sky)
             else:
                 s = ensure_schema(actor, schema, engine, access_level=PRIVATE)
                 fields = {"description": cat.description, "row_count": rows, "size_bytes": size, "data_updated_on": datetime.date.today(),
-                          **table_fields}
+                          **sky, **table_fields}
                 t = do_create_table(actor, s, table, columns=columns, strict=False, **fields)
             loaded_null = f"; {cat.bad_cell_count} bad cell(s) loaded as NULL" if cat.bad_cell_count else ""
             _record(kinds.INGESTED, actor, f"ingested {path.name} into {engine} {schema}.{table} ({rows} rows{loaded_null})",
@@ -397,6 +447,41 @@ def _ingest(actor: Actor, path: Path, schema: str, table: str, engine: str, fmt:
             drop_table(engine, schema, table)
         raise
     return t
+
+
+def _check_layout(layout: str, engine: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValidationError(f"Unknown layout {layout!r}: use {', '.join(LAYOUTS)}.")
+    if layout == HATS and engine not in PARQUET_ENGINES:
+        raise ValidationError(f"The HATS layout is for the Parquet engines ({', '.join(PARQUET_ENGINES)}), not {engine}.")
+
+
+def _use_hats(layout: str, engine: str, total: int | None, positions: list[str] | None) -> bool:
+    """HEALPix partitions when asked, or (``auto``) for big tables with positions on the Parquet engines."""
+    _check_layout(layout, engine)
+    if layout == HATS:
+        if not positions:
+            raise ValidationError("The HATS layout needs position columns (RA/Dec): name them, or give them UCDs or usual names.")
+        return True
+    threshold = int(settings.INGEST_HATS_MIN_ROWS)
+    return layout == AUTO and engine in PARQUET_ENGINES and bool(positions) and total is not None and total >= threshold
+
+
+def _store_hats(engine: str, schema: str, table: str, cat: Any, positions: list[str], replace: bool,
+                progress: IngestProgress | None, hats: dict[str, Any]) -> dict[str, Any]:
+    """Write the rows as a HATS catalogue in the shared Parquet storage; returns rows and the table's sky fields."""
+    try:
+        options = HatsSettings(**hats)
+    except TypeError as exc:
+        raise ValidationError(f"Unknown HATS setting: {exc}") from None
+    store = ParquetStore(settings.SCIENCE_DIR, settings.MYDB_DIR)
+    try:
+        info = store.ingest_hats(TableName(schema, table), iter(cat.batches), cat.schema, ra=positions[0], dec=positions[1],
+                                 settings=options, progress=progress_in_rows(progress, cat.total_rows) if progress else None,
+                                 replace=replace)
+    except EngineError as exc:
+        raise ValidationError(str(exc)) from None
+    return {"rows": info.rows, **storage_sky_fields(info.sky_index())}
 
 
 # --- VOTable metadata ----------------------------------------------------------------------------
@@ -456,19 +541,25 @@ def demo_schema_name(schema: str, engine: str) -> str:
 
 
 def do_generate_catalogue(actor: Actor, table_key: str, *, rows: int, seed: int = 42, engine: str = "duckdb",
-                          progress: IngestProgress | None = None) -> Table:
+                          progress: IngestProgress | None = None, schema_name: str | None = None,
+                          writer: Callable[[str, str], int] | None = None) -> Table:
     """Generate a demo catalogue (fixtures/generator.py), store it in ``engine`` and publish it with its fixture metadata.
 
-    Re-running replaces the data and keeps whatever a publisher has edited.
+    Re-running replaces the data and keeps whatever a publisher has edited. ``schema_name`` replaces the
+    demo's schema (the scale generator names one per size); ``writer(schema, table)``, when given, stores
+    the rows itself (sorted or HATS files, apps/metadata/generate.py) and returns how many it wrote.
     """
     from fixtures.generator import arrow_schema, generate, metadata
 
     _require_publisher(actor)
     meta = metadata(table_key)
-    schema_name = demo_schema_name(meta["schema"]["name"], engine)
+    schema_name = schema_name or demo_schema_name(meta["schema"]["name"], engine)
     table_name = meta["table"]["name"]
-    stored = store_table(engine, schema_name, table_name, generate(table_key, rows, seed), arrow_schema(table_key), replace=True,
-                         progress=(lambda done: progress(done, rows)) if progress else None)
+    if writer is not None:
+        stored = writer(schema_name, table_name)
+    else:
+        stored = store_table(engine, schema_name, table_name, generate(table_key, rows, seed), arrow_schema(table_key),
+                             replace=True, progress=(lambda done: progress(done, rows)) if progress else None)
     with transaction.atomic():
         schema_fields = {k: v for k, v in meta["schema"].items() if k != "name"}
         schema = ensure_schema(actor, schema_name, engine, access_level=PUBLIC, published=True, **schema_fields)

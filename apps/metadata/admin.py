@@ -19,7 +19,7 @@ from apps.access.actions import do_create_resource
 
 from . import actions
 from .files import REJECT
-from .forms import DiscoverForm, ImportMetadataForm, IngestForm
+from .forms import DiscoverForm, ImportMetadataForm, IngestForm, TableAdminForm
 from .models import Column, Function, IngestRun, Schema, Table
 from .votable import metadata_votable
 
@@ -93,7 +93,9 @@ class SchemaAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
 
     def _start_ingest(self, request: HttpRequest, data: dict[str, Any]) -> str:
         options = {"schema": data["schema"], "table": data["table"], "engine": data["engine"], "fmt": data["format"] or None,
-                   "replace": data["replace"], "bad_cells": data.get("bad_cells") or REJECT}
+                   "replace": data["replace"], "bad_cells": data.get("bad_cells") or REJECT, "layout": data.get("layout") or "auto"}
+        if data.get("partition_rows"):
+            options["hats"] = {"pixel_threshold": data["partition_rows"]}
         if data.get("server_path"):
             root = incoming_dir().resolve()
             source = (root / data["server_path"]).resolve()
@@ -147,7 +149,9 @@ class TableAdmin(PrivilegeSyncMixin, admin.ModelAdmin):
     list_filter = ("published", "withdrawn", "access_level", "schema__engine", "schema", "licence")
     search_fields = ("name", "title", "description", "schema__name", "columns__name")
     list_select_related = ("schema",)
+    form = TableAdminForm
     exclude = ("resource",)
+    readonly_fields = ("partition_orders",)  # how the files are partitioned: set by ingest and discovery
     inlines = [ColumnInline]
     actions = ["publish", "unpublish", "withdraw", "restore", "refresh_from_database", "export_metadata", "delete_selected"]
     change_form_template = "metadata/admin/table_change_form.html"

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from workers.engines.types import column_from_arrow
+
 
 def adql_type(arrow: pa.DataType) -> tuple[str, str]:
-    """(ADQL datatype, arraysize) of an Arrow column type."""
-    if pa.types.is_boolean(arrow):
-        return "BOOLEAN", ""
-    if pa.types.is_int8(arrow) or pa.types.is_int16(arrow) or pa.types.is_uint8(arrow):
-        return "SMALLINT", ""
-    if pa.types.is_int32(arrow) or pa.types.is_uint16(arrow):
-        return "INTEGER", ""
-    if pa.types.is_integer(arrow):
-        return "BIGINT", ""
-    if pa.types.is_float16(arrow) or pa.types.is_float32(arrow):
-        return "REAL", ""
-    if pa.types.is_floating(arrow) or pa.types.is_decimal(arrow):
-        return "DOUBLE", ""
-    if pa.types.is_timestamp(arrow) or pa.types.is_date(arrow):
-        return "TIMESTAMP", ""
-    if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
-        return "VARBINARY", "*"
-    if pa.types.is_fixed_size_binary(arrow):
-        return "BINARY", str(arrow.byte_width)
-    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow) or pa.types.is_fixed_size_list(arrow):
-        inner, _ = adql_type(arrow.value_type)
-        size = str(arrow.list_size) if pa.types.is_fixed_size_list(arrow) else "*"
-        return inner, size
-    return "VARCHAR", "*"
+    """(ADQL datatype, arraysize) of an Arrow column type: the one mapping of workers/engines/types.py."""
+    column = column_from_arrow(pa.field("column", arrow))
+    return column.datatype, column.arraysize or ""
 
 
 # ADQL datatype -> (VOTable datatype, default arraysize, xtype) for TAP_SCHEMA and VOSI.

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from apps.adql import ColumnInfo
+from apps.formats.readers import UNBOUNDED, open_votable
 
 from .csvtypes import BadCell, converted_batches, scan_csv
 
@@ -30,22 +33,12 @@ SIDECAR_SUFFIXES = (".vot", ".votable", ".xml")
 
 
 @dataclass
-class FieldMeta:
-    unit: str = ""
-    ucd: str = ""
-    description: str = ""
-    utype: str = ""
-    datatype: str = ""  # ADQL type when the file says more than Arrow (sidecar)
-    arraysize: str = ""
-    xtype: str = ""
-
-
-@dataclass
 class CatalogueFile:
     schema: pa.Schema
     batches: Iterator[pa.RecordBatch]
     total_rows: int | None
-    fields: dict[str, FieldMeta] = field(default_factory=dict)
+    # What the file says of its columns beyond their Arrow types; a datatype only where it says more (sidecar).
+    fields: dict[str, ColumnInfo] = field(default_factory=dict)
     description: str = ""
     bad_cells: list[BadCell] = field(default_factory=list)  # loaded as NULL (CSV, when the publisher chose so)
     bad_cell_count: int = 0
@@ -106,14 +99,14 @@ def find_sidecar(path: Path) -> Path | None:
     return None
 
 
-def _merge(into: dict[str, FieldMeta], extra: dict[str, FieldMeta]) -> None:
+def _merge(into: dict[str, ColumnInfo], extra: dict[str, ColumnInfo]) -> None:
+    """What ``extra`` (a sidecar) says fills what ``into`` (the file itself) leaves empty."""
     lower = {k.lower(): k for k in into}
     for name, meta in extra.items():
         key = lower.get(name.lower(), name)
-        have = into.setdefault(key, FieldMeta())
-        for attr in ("unit", "ucd", "description", "utype", "datatype", "arraysize", "xtype"):
-            if not getattr(have, attr):
-                setattr(have, attr, getattr(meta, attr))
+        have = into.get(key, ColumnInfo(key))
+        into[key] = replace(have, **{attr: getattr(meta, attr) for attr in ("unit", "ucd", "description", "utype", "datatype", "arraysize", "xtype")
+                                     if not getattr(have, attr)})
 
 
 def _renamed(cat: CatalogueFile) -> CatalogueFile:
@@ -121,7 +114,7 @@ def _renamed(cat: CatalogueFile) -> CatalogueFile:
     if len(set(names)) != len(names):
         raise ValueError("Two columns of the file have the same name once cleaned: " + ", ".join(sorted(n for n in names if names.count(n) > 1)))
     by_lower = {k.lower(): v for k, v in cat.fields.items()}
-    fields = {new: by_lower.get(old.lower(), FieldMeta()) for old, new in zip(cat.schema.names, names, strict=True)}
+    fields = {new: replace(by_lower.get(old.lower(), ColumnInfo(new)), name=new) for old, new in zip(cat.schema.names, names, strict=True)}
     schema = pa.schema([f.with_name(n) for f, n in zip(cat.schema, names, strict=True)])
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -141,7 +134,7 @@ def _parquet(path: Path, chunk_rows: int) -> CatalogueFile:
     fields = {}
     for f in schema:  # units/descriptions some writers keep in field metadata
         meta = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
-        fields[f.name] = FieldMeta(unit=meta.get("unit", ""), ucd=meta.get("ucd", ""), description=meta.get("description", ""))
+        fields[f.name] = ColumnInfo(f.name, unit=meta.get("unit", ""), ucd=meta.get("ucd", ""), description=meta.get("description", ""))
     return CatalogueFile(schema.remove_metadata(), pf.iter_batches(batch_size=chunk_rows), pf.metadata.num_rows, fields)
 
 
@@ -191,7 +184,7 @@ def _fits(path: Path, chunk_rows: int) -> CatalogueFile:
     header, cols, total = hdu.header, hdu.columns, hdu.header["NAXIS2"]
     fields = {}
     for i, c in enumerate(cols, start=1):
-        fields[c.name] = FieldMeta(unit=_fits_unit(c.unit or ""), ucd=str(header.get(f"TUCD{i}", "")),
+        fields[c.name] = ColumnInfo(c.name, unit=_fits_unit(c.unit or ""), ucd=str(header.get(f"TUCD{i}", "")),
                                    description=str(header.get(f"TCOMM{i}", "") or header.comments[f"TTYPE{i}"] or ""))
     first = hdu.data[:1]
     sample = [_fits_column(c, np.asarray(first[c.name])) for c in cols]
@@ -222,20 +215,18 @@ def _fits_unit(unit: str) -> str:
 
 def _parse_votable(source: Any) -> Any:
     """An astropy VOTableFile of a path or a file object, once it is known to be self-contained."""
-    from apps.formats.readers import UNBOUNDED, open_votable
-
     if hasattr(source, "read"):
         return open_votable(source, UNBOUNDED)
     with open(source, "rb") as fileobj:  # one open file for the check and the parse
         return open_votable(fileobj, UNBOUNDED)
 
 
-def read_votable_fields(path: Any) -> tuple[dict[str, FieldMeta], str]:
+def read_votable_fields(path: Any) -> tuple[dict[str, ColumnInfo], str]:
     """FIELD metadata (and the table description) of a VOTable: a path or a file object."""
     return _votable_fields(_parse_votable(path).get_first_table())
 
 
-def read_votable_sidecar(path: Any) -> tuple[dict[str, FieldMeta], str, dict[str, str]]:
+def read_votable_sidecar(path: Any) -> tuple[dict[str, ColumnInfo], str, dict[str, str]]:
     """FIELD metadata, the table description and the INFOs (name → value) of the RESOURCE and the TABLE."""
     document = _parse_votable(path)
     table = document.get_first_table()
@@ -244,10 +235,10 @@ def read_votable_sidecar(path: Any) -> tuple[dict[str, FieldMeta], str, dict[str
     return (*_votable_fields(table), infos)
 
 
-def _votable_fields(table: Any) -> tuple[dict[str, FieldMeta], str]:
-    fields = {f.name: FieldMeta(unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
-                                description=(f.description or "").strip(), utype=f.utype or "",
-                                datatype=_adql(f.datatype, f.arraysize, f.xtype), arraysize=f.arraysize or "", xtype=f.xtype or "")
+def _votable_fields(table: Any) -> tuple[dict[str, ColumnInfo], str]:
+    fields = {f.name: ColumnInfo(f.name, _adql(f.datatype, f.arraysize, f.xtype), f.arraysize or None, f.xtype or None,
+                                 unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
+                                 description=(f.description or "").strip(), utype=f.utype or "")
               for f in table.fields}
     return fields, (table.description or "").strip()
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from apps.access.models import Resource
@@ -27,6 +28,7 @@ OPENNESS = {PRIVATE: 0, INTERNAL: 1, PUBLIC: 2}
 DATATYPES = ["BOOLEAN", "SMALLINT", "INTEGER", "BIGINT", "REAL", "DOUBLE", "CHAR", "VARCHAR", "TIMESTAMP", "BINARY", "VARBINARY",
              "POINT", "CIRCLE", "POLYGON", "REGION", "CLOB", "BLOB"]
 TABLE, VIEW = "table", "view"
+HATS_INDEX_COLUMN = "_healpix_29"  # workers/engines/hats.py HEALPIX_COLUMN
 
 
 class Described(models.Model):
@@ -85,6 +87,18 @@ class Table(Described):
     data_updated_on = models.DateField(null=True, blank=True, help_text="Date the data last changed.")
     position_columns = models.JSONField(null=True, blank=True,
                                         help_text='[ra column, dec column] (ICRS degrees) for cone search, e.g. ["ra", "dec"].')
+    # Where rows sit on the sky beyond their positions (apps.adql SkyIndex), for pruning and planned joins:
+    # a column holding a NESTED HEALPix index (value >> shift = pixel at order), and the Norder values of a
+    # table stored in the HATS layout (set by ingest and discovery from the files, not by hand).
+    healpix_column = models.CharField("HEALPix index column", max_length=64, blank=True,
+                                      help_text="A BIGINT column holding a NESTED HEALPix index, e.g. Gaia's source_id "
+                                                "(order 12, shift 35); _healpix_29 in HATS catalogues. Needs position columns.")
+    healpix_order = models.PositiveSmallIntegerField("HEALPix order", default=29, validators=[MaxValueValidator(29)],
+                                                     help_text="The order of the pixel the column holds (after the shift).")
+    healpix_shift = models.PositiveSmallIntegerField("HEALPix shift", default=0, validators=[MaxValueValidator(63)],
+                                                     help_text="Bits to drop from the column's value to get the pixel (Gaia source_id: 35).")
+    partition_orders = models.JSONField(default=list, blank=True, editable=False,
+                                        help_text="Norder values of the HATS partitions (empty: a plain table).")
     withdrawn = models.BooleanField(default=False, editable=False,
                                     help_text="Hidden from everyone (embargo, legal reasons); the data is kept until deleted.")
 
@@ -111,6 +125,25 @@ class Table(Described):
             missing = [p for p in pos if p not in names]
             if names and missing:
                 raise ValidationError({"position_columns": f"No such column: {', '.join(missing)}."})
+        self._clean_healpix()
+
+    def _clean_healpix(self) -> None:
+        """The index column must exist, be BIGINT and fit its order and shift in 64 bits."""
+        name = self.healpix_column
+        if not name:
+            return
+        if not self.position_columns:
+            raise ValidationError({"healpix_column": "Give the position columns too: the index says where the positions are."})
+        if self.healpix_shift + 2 * self.healpix_order > 63:
+            raise ValidationError({"healpix_shift": f"Order {self.healpix_order} with a shift of {self.healpix_shift} "
+                                                    "does not fit a 64-bit index (shift + 2 * order <= 63)."})
+        if not self.pk or (name == HATS_INDEX_COLUMN and self.partition_orders):
+            return  # a HATS table's index column is a storage column, not one of its published columns
+        column = self.columns.filter(name=name).first()
+        if column is None:
+            raise ValidationError({"healpix_column": f"No such column: {name}."})
+        if column.datatype != "BIGINT":
+            raise ValidationError({"healpix_column": f"{name} is {column.datatype}; a HEALPix index column must be BIGINT."})
 
 
 class Column(models.Model):

@@ -13,15 +13,16 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.core.exceptions import ValidationError
 
 from apps.adql import TableInfo
+from apps.adql.translate import translate
 from workers.engines import available_engines
 from workers.engines import get_engine as engine_factory
+from workers.engines.base import Engine, EngineError, TableName
 
 from .catalog import PARQUET_ENGINES, parquet_path
 
@@ -32,20 +33,10 @@ class EngineNotConfigured(ValidationError):
     """Shown to publishers like any other refusal."""
 
 
-def get_engine(name: str) -> Any:
+def get_engine(name: str) -> Engine:
     if name not in available_engines():
         raise EngineNotConfigured(f"The {name} engine is not configured on this portal.")
     return engine_factory(name)
-
-
-def _engine_or_none(name: str) -> Any:
-    """The engine, or None for a Parquet engine whose implementation is not importable here."""
-    try:
-        return get_engine(name)
-    except ImportError:
-        if name in PARQUET_ENGINES:
-            return None
-        raise
 
 
 # --- writing -------------------------------------------------------------------------
@@ -88,25 +79,12 @@ def store_table(engine_name: str, schema_name: str, table: str, batches: Iterato
                 replace: bool = False, progress: Progress | None = None) -> int:
     """Create the table in the engine from Arrow batches; no half table on failure. Returns rows."""
     counted = _counted(batches, progress)
-    engine = _engine_or_none(engine_name)
-    if engine is None:
-        return write_parquet(schema_name, table, counted, schema, replace=replace)
-    from workers.engines.base import TableName
-
+    engine = get_engine(engine_name)
     return int(engine.ingest(TableName(schema_name, table), counted, schema, replace=replace))
 
 
 def drop_table(engine_name: str, schema_name: str, table: str) -> None:
-    engine = _engine_or_none(engine_name)
-    if engine is None:
-        path = parquet_path(schema_name, table)
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        return
-    from workers.engines.base import TableName
-
+    engine = get_engine(engine_name)
     engine.drop(TableName(schema_name, table))
 
 
@@ -119,33 +97,7 @@ class LiveTable:
     size_bytes: int | None
 
 
-def _parquet_live(schema_name: str, table: str | None) -> list[LiveTable]:
-    from .datatypes import adql_type
-
-    folder = parquet_path(schema_name, "x").parent
-    names = [table] if table else sorted(p.name[: -len(".parquet")] for p in folder.glob("*.parquet")) if folder.is_dir() else []
-    found = []
-    for name in names:
-        path = parquet_path(schema_name, name)
-        if not path.exists():
-            continue
-        dataset = pq.ParquetDataset(path)
-        columns = []
-        from apps.adql import ColumnInfo
-
-        for f in dataset.schema:
-            datatype, arraysize = adql_type(f.type)
-            columns.append(ColumnInfo(f.name, datatype, arraysize or None))
-        files = [path] if path.is_file() else list(path.rglob("*.parquet"))
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in files)
-        size = sum(p.stat().st_size for p in files)
-        found.append(LiveTable(TableInfo(schema_name, name, tuple(columns)), rows, size))
-    return found
-
-
-def _count_rows(engine: Any, schema_name: str, table: str) -> int | None:
-    from apps.adql.translate import translate
-
+def _count_rows(engine: Engine, schema_name: str, table: str) -> int | None:
     sql = translate(f'SELECT COUNT(*) AS n FROM "{schema_name}"."{table}"', engine.dialect).sql
     for batch in engine.stream(sql, timeout_s=300, job_id=f"count-{uuid.uuid4().hex}"):
         if batch.num_rows:
@@ -155,11 +107,7 @@ def _count_rows(engine: Any, schema_name: str, table: str) -> int | None:
 
 def live_tables(engine_name: str, schema_name: str, table: str | None = None) -> list[LiveTable]:
     """What the live database holds: columns, types, indexes and row counts."""
-    engine = _engine_or_none(engine_name)
-    if engine is None:
-        return _parquet_live(schema_name, table)
-    from workers.engines.base import EngineError
-
+    engine = get_engine(engine_name)
     found = []
     try:
         infos = engine.introspect(schema_name, table)
@@ -180,10 +128,10 @@ _SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast", "mysql", "per
 
 def engine_schemas(engine_name: str) -> list[str] | None:
     """The schemas ``engine_name`` holds that its readers may see, to pick from; None when the engine cannot say."""
-    engine = _engine_or_none(engine_name)
     if engine_name in PARQUET_ENGINES:
         root = parquet_path("x", "x").parent.parent
         return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    engine = get_engine(engine_name)
     try:
         batches = list(engine.stream("SELECT DISTINCT table_schema FROM information_schema.tables", timeout_s=30,
                                      job_id=f"schemas-{uuid.uuid4().hex}"))
@@ -204,20 +152,6 @@ def table_bytes(engine_name: str, schema_name: str, table: str) -> int | None:
 
 def sample_rows(engine_name: str, schema_name: str, table: str, limit: int = 10) -> pa.Table:
     """The first rows of a published table, for its page."""
-    engine = _engine_or_none(engine_name)
-    if engine is None:
-        path = parquet_path(schema_name, table)
-        dataset = pq.ParquetDataset(path)
-        batches = []
-        remaining = limit
-        for fragment in dataset.fragments:
-            for batch in fragment.to_batches(batch_size=limit):
-                batches.append(batch.slice(0, remaining))
-                remaining -= batches[-1].num_rows
-                if remaining <= 0:
-                    return pa.Table.from_batches(batches)
-        return pa.Table.from_batches(batches, schema=dataset.schema)
-    from workers.engines.base import TableName
-
+    engine = get_engine(engine_name)
     batches = list(engine.fetch(TableName(schema_name, table), limit=limit))
     return pa.Table.from_batches(batches) if batches else pa.table({})

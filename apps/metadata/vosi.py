@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .catalog import TAP_SCHEMA, AnyUser, tables_with_columns, visible_schemas
-from .datatypes import votable_type
+from apps.adql import ColumnInfo
+
+from .catalog import TAP_SCHEMA, AnyUser, column_info, tables_with_columns, visible_schemas
 from .models import Column, Table
-
-
-@dataclass
-class ColumnDoc:
-    name: str
-    datatype: str  # ADQL type
-    votable_datatype: str
-    arraysize: str | None
-    xtype: str | None
-    unit: str = ""
-    ucd: str = ""
-    utype: str = ""
-    description: str = ""
-    principal: bool = False
-    indexed: bool = False
-    std: bool = False
 
 
 @dataclass
@@ -34,7 +19,7 @@ class TableDoc:
     description: str = ""
     utype: str = ""
     row_count: int | None = None
-    columns: list[ColumnDoc] = field(default_factory=list)
+    columns: list[ColumnInfo] = field(default_factory=list)
     foreign_keys: list[dict[str, str]] = field(default_factory=list)  # {target_table, from_column, target_column}
 
     @property
@@ -52,25 +37,16 @@ class SchemaDoc:
     tables: list[TableDoc] = field(default_factory=list)
 
 
-def column_doc(c: Column) -> ColumnDoc:
-    vo, size, xtype = votable_type(c.datatype, c.arraysize, c.xtype)
-    return ColumnDoc(c.name, c.datatype, vo, size, xtype, c.unit, c.ucd, c.utype, c.description, c.principal, c.indexed, c.std)
-
-
 def table_doc(t: Table, columns: list[Column]) -> TableDoc:
-    return TableDoc(t.schema.name, t.qualified_name, t.type, t.title, t.description, t.utype, t.row_count, [column_doc(c) for c in columns])
+    return TableDoc(t.schema.name, t.qualified_name, t.type, t.title, t.description, t.utype, t.row_count, [column_info(c) for c in columns])
 
 
 def _tap_schema_doc() -> SchemaDoc:
-    from .tap_schema import _PRINCIPAL, SPECS
+    from .tap_schema import tap_schema_infos
 
     doc = SchemaDoc(TAP_SCHEMA, "TAP_SCHEMA", "Metadata of the tables of this TAP service (TAP 1.1)")
-    for name, (description, specs) in SPECS.items():
-        cols = []
-        for col, dtype, desc in specs:
-            vo, size, xtype = votable_type(dtype)
-            cols.append(ColumnDoc(col, dtype, vo, size, xtype, description=desc, principal=col in _PRINCIPAL, std=True))
-        doc.tables.append(TableDoc(TAP_SCHEMA, f"{TAP_SCHEMA}.{name}", description=description, columns=cols))
+    for info in tap_schema_infos():
+        doc.tables.append(TableDoc(TAP_SCHEMA, f"{TAP_SCHEMA}.{info.name}", description=info.description, columns=list(info.columns)))
     return doc
 
 

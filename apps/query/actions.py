@@ -7,40 +7,71 @@ import pathlib
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Subquery
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
+from apps import formats
 from apps.activity.actions import do_record_event
-from apps.adql import AdqlError
-from apps.adql.translate import OutputColumn
+from apps.adql import AdqlError, ColumnInfo
 from apps.core.tasks import send_task
 from apps.formats.readers import Limits, ReaderError
+from apps.metadata.actions import do_ingest_file, do_publish_table, do_set_access_level
+from apps.metadata.models import PUBLIC
+from apps.metadata.validators import validate_identifier
 from apps.uws import phases
+from workers.engines import get_engine
+from workers.engines.base import CsvText, Engine, TableName, WritesCsv
 
 from . import kinds, live
 from .imports import guess_format, read_import
 from .models import PublicationRequest, QueryJob
-from .planning import QueryError, check_table_name, error_message, plan_query, plan_record
-from .queues import QueueError, check_queue, get_queue
+from .planning import ADQL_LANGUAGES, Plan, QueryError, check_table_name, error_message, plan_query, plan_record
+from .queues import Queue, QueueError, check_queue, engine_limits, get_queue
 from .quotas import human_bytes, quota_for, used_by
-from .sharing import drop_resource, rename_resource
-from .sync import CLIENT_KEY, SyncLimitReached, SyncResult, check_sync_limit, finish_sync
+from .routing import sync_in_worker
+from .running import create_uploads, drop_uploads, local_stream
+from .sharing import drop_resource, ensure_resource, rename_resource
+from .sync import CLIENT_KEY, SyncLimitReached, SyncRecord, SyncResult, finish_sync, record_failed_sync, start_sync
+from .sync_in_worker import stream_from_worker
 from .uploads import Upload
 
 log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
+ENGINE_PARAMETER = "engine"  # in a job's parameters: the engine its user chose (empty: routing decides)
 
 __all__ = [
-    "QueryError", "SyncLimitReached", "SyncResult", "do_abort_job", "do_clean_scratch", "do_create_job", "do_decide_publication",
-    "do_delete_job", "do_drop_result",
-    "do_import_table", "do_rename_result", "do_request_publication", "do_rerun_job", "do_run_job", "do_update_job", "result_batches", "run_sync",
+    "QueryError",
+    "SyncLimitReached",
+    "SyncResult",
+    "do_abort_job",
+    "do_beat_job",
+    "do_claim_job",
+    "do_clean_scratch",
+    "do_create_job",
+    "do_decide_publication",
+    "do_delete_job",
+    "do_drop_result",
+    "do_end_lost_job",
+    "do_finish_job",
+    "do_import_table",
+    "do_rename_result",
+    "do_request_publication",
+    "do_rerun_job",
+    "do_run_job",
+    "do_update_job",
+    "result_batches",
+    "run_sync",
 ]
 
 
@@ -48,15 +79,11 @@ def _owner(user: AnyUser | None) -> User | None:
     return user if user is not None and user.is_authenticated else None  # type: ignore[return-value]
 
 
-def _engine(name: str) -> Any:
-    from workers.engines import get_engine  # type: ignore[attr-defined,unused-ignore]
-
-    return get_engine(name)
+def _engine(name: str, limits: Any = None) -> Engine:
+    return get_engine(name, limits)
 
 
 def _table(job: QueryJob) -> Any:
-    from workers.engines.base import TableName
-
     return TableName(job.result_schema, job.result_table)
 
 
@@ -66,22 +93,28 @@ def _table(job: QueryJob) -> Any:
 def do_create_job(owner: AnyUser | None, *, query: str, language: str = "ADQL", queue: str | None = None,
                   maxrec: int | None = None, response_format: str = "", uploads: Sequence[Upload] = (),
                   table_name: str = "", run_id: str = "", source: str = QueryJob.SOURCE_WEB,
-                  execution_duration: int = 0, parameters: dict[str, Any] | None = None, scratch: bool = False) -> QueryJob:
-    """A PENDING job. Never refuses a bad query: that is found (and reported) when it runs.
+                  execution_duration: int = 0, parameters: dict[str, Any] | None = None, scratch: bool = False,
+                  destruction: datetime | None = None, run: bool = False) -> QueryJob:
+    """A PENDING job (QUEUED at once with ``run``, as UWS PHASE=RUN asks), in one transaction.
+    Never refuses a bad query: that is found (and reported) when it runs.
 
     A queue that does not exist, or that this user may not use, is refused here (QueueError), not
-    stored: a job naming one could never be shown or run.
+    stored: a job naming one could never be shown or run. ``destruction`` may only bring the
+    service's own destruction time closer.
     """
     real = _owner(owner)
-    queue = check_queue(owner, queue).name
+    checked = check_queue(owner, queue)
+    keep_until = timezone.now() + timedelta(days=_keep_days(scratch))
     job = QueryJob.objects.create(
-        owner=real, query=query, language=language or "ADQL", queue=queue or settings.QUERY_DEFAULT_QUEUE,
+        owner=real, query=query, language=language or "ADQL", queue=checked.name,
         maxrec=maxrec, response_format=response_format, uploads=[u.as_json() for u in uploads],
         table_name=table_name.strip(), run_id=run_id[:255], source=source, execution_duration=max(execution_duration, 0),
-        parameters=parameters or {}, scratch=scratch and real is not None, destruction=timezone.now() + timedelta(days=_keep_days(scratch)),
+        parameters=parameters or {}, scratch=scratch and real is not None,
+        destruction=min(destruction, keep_until) if destruction is not None else keep_until,
     )
     do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"created query job {job.id}", job=str(job.id), source=source)
-    return job
+    # Queued in the same transaction: nobody else sees the row yet (no lock to take) and its queue was just checked.
+    return _queue_job(job, checked) if run else job
 
 
 def do_rerun_job(old: QueryJob) -> QueryJob:
@@ -117,25 +150,44 @@ def _fail(job: QueryJob, message: str) -> QueryJob:
 
 
 @transaction.atomic
-def do_run_job(job: QueryJob) -> QueryJob:
-    """PENDING/HELD -> QUEUED, or ERROR with a readable message when the query cannot run."""
+def do_run_job(job: QueryJob, plan: Plan | None = None) -> QueryJob:
+    """PENDING/HELD -> QUEUED, or ERROR with a readable message when the query cannot run.
+
+    ``plan``: the one the caller made moments ago for this owner, query and queue (the query page
+    checks the query before it makes the job), so the query is translated once per request.
+    """
     job = QueryJob.objects.select_for_update().get(pk=job.pk)
     phases.check_transition(job.phase, phases.QUEUED)
     try:
         queue = check_queue(job.owner, job.queue)
+    except QueueError as exc:
+        return _fail(job, error_message(exc))
+    return _queue_job(job, queue, plan)
+
+
+def _queue_job(job: QueryJob, queue: Queue, plan: Plan | None = None) -> QueryJob:
+    """do_run_job's work on a job locked (or created) in the caller's transaction, whose ``queue`` was checked."""
+    try:
         if job.owner_id is not None and job.source != QueryJob.SOURCE_TAP_SYNC:
             job.table_name = check_table_name(job.owner, job.table_name) if job.table_name else ""
-        plan = plan_query(job.owner, query=job.query, language=job.language, maxrec=_maxrec(job, queue.row_limit),
-                          uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id))
+        plan = plan or plan_query(job.owner, query=job.query, language=job.language, maxrec=_maxrec(job, queue.row_limit),
+                                  uploads=[Upload.from_json(u) for u in job.uploads], job_id=str(job.id),
+                                  engine=requested_engine(job))
     except (AdqlError, QueryError, QueueError) as exc:
         return _fail(job, error_message(exc))
     job.phase, job.engine, job.native_sql, job.queued, job.error = phases.QUEUED, plan.engine, plan.sql, timezone.now(), ""
-    job.result_columns, job.plan = [asdict(c) for c in plan.columns], plan_record(plan)
-    job.save(update_fields=["phase", "engine", "native_sql", "queued", "error", "table_name", "result_columns", "plan"])
+    job.result_columns, job.plan, job.engine_reason = [c.as_dict() for c in plan.columns], plan_record(plan), plan.reason
+    job.save(update_fields=["phase", "engine", "native_sql", "queued", "error", "table_name", "result_columns", "plan",
+                            "engine_reason"])
     job_id = str(job.id)
     transaction.on_commit(lambda: _enqueue(job_id))
     transaction.on_commit(lambda: live.notify(job))
     return job
+
+
+def requested_engine(job: QueryJob) -> str:
+    """The engine the user asked for (TAP ENGINE, the query form's choice), kept in the job's parameters."""
+    return str((job.parameters or {}).get(ENGINE_PARAMETER) or "")
 
 
 def _maxrec(job: QueryJob, row_limit: int | None) -> int | None:
@@ -145,6 +197,102 @@ def _maxrec(job: QueryJob, row_limit: int | None) -> int | None:
 
 def _enqueue(job_id: str) -> None:
     send_task("workers.query.run_query", job_id)
+
+
+# ---- a worker's changes of a job's state (workers/query_execution.py runs the job) -----------
+
+CLAIMED, BUSY, GONE = "claimed", "busy", "gone"
+LOST = "The worker running this query stopped (it was restarted or ran out of memory). Please run the query again."
+
+
+def do_claim_job(job: QueryJob, worker: str, **planned: Any) -> str:
+    """QUEUED -> EXECUTING for exactly one worker, within the owner's concurrency limit: CLAIMED, BUSY or GONE.
+
+    ``planned``: what the worker will run (engine, native SQL, result names), written by the same UPDATE,
+    so a job costs one commit before it runs. The commit comes before the engine starts: a worker killed
+    while running leaves an EXECUTING job whose heartbeat goes stale, and the reaper ends it.
+    """
+    # One conditional UPDATE: still QUEUED, and fewer of the owner's jobs EXECUTING in this queue than
+    # its limit. Two claims at the very same instant may both pass the count (no lock, to keep the
+    # claim one round trip); the limit is a fairness rule, so that rare overshoot is accepted.
+    running = (QueryJob.objects.filter(owner_id=job.owner_id, queue=job.queue, phase=phases.EXECUTING)
+               .order_by().values("queue").annotate(n=Count("pk")).values("n"))
+    now = timezone.now()
+    # Not worth a wait for the disk: a claim lost in a database crash leaves the job QUEUED, so this
+    # worker's finish finds it not EXECUTING and drops its result, and the reaper sends the job again.
+    claimed = (QueryJob.objects.filter(pk=job.pk, phase=phases.QUEUED)
+               .filter(LessThan(Coalesce(Subquery(running), 0), get_queue(job.queue).concurrency))
+               .filter(*committed_without_waiting_for_disk())
+               .update(phase=phases.EXECUTING, start_time=now, heartbeat=now, worker=worker[:255], **planned))
+    if claimed == 1:
+        job.phase, job.start_time, job.heartbeat, job.worker = phases.EXECUTING, now, now, worker[:255]
+        for name, value in planned.items():
+            setattr(job, name, value)
+        live.notify(job)
+        return CLAIMED
+    return BUSY if QueryJob.objects.filter(pk=job.pk, phase=phases.QUEUED).exists() else GONE
+
+
+def committed_without_waiting_for_disk() -> list[RawSQL]:
+    """A condition, always true, that makes the transaction of the statement filtered by it commit before
+    the write-ahead log is flushed, on PostgreSQL (``set_config(..., true)``: that transaction only; in
+    autocommit, the statement's own). Inside the statement, so the claim stays one round trip (a SET LOCAL
+    would add three: BEGIN, SET, COMMIT). A crash of the database server may then lose the last ~0.6 s of
+    such commits, never corrupt anything: for writes whose loss is harmless only. Elsewhere: no condition."""
+    if connection.vendor != "postgresql":
+        return []
+    return [RawSQL("set_config('synchronous_commit', 'off', true) = 'off'", (), output_field=BooleanField())]
+
+
+def do_beat_job(job_id: str) -> None:
+    """The worker running ``job_id`` is alive (the reaper ends jobs whose heartbeat goes stale)."""
+    # A beat lost in a database crash is followed by the next one: no need to wait for the disk.
+    QueryJob.objects.filter(pk=job_id, phase=phases.EXECUTING).filter(*committed_without_waiting_for_disk()).update(
+        heartbeat=timezone.now())
+
+
+@transaction.atomic
+def do_finish_job(job: QueryJob, phase: str, **fields: Any) -> bool:
+    """EXECUTING -> ``phase`` (COMPLETED, ERROR, ABORTED) with its record, in one transaction.
+
+    False when the job left EXECUTING meanwhile (aborted, reaped): its owner or the reaper decided,
+    and the caller drops what it wrote. A stored result of a user gets its Resource (sharing.py).
+    ``job`` is the worker's copy (owner loaded), brought up to date here.
+    """
+    now = timezone.now()
+    done = QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phase, end_time=now, **fields) == 1
+    if done:
+        job.phase, job.end_time = phase, now
+        for name, value in fields.items():
+            setattr(job, name, value)
+        do_record_event(kinds.QUERY_FINISHED, user=job.owner, summary=f"query job {job.id} {job.phase}", job=str(job.id),
+                        phase=job.phase, rows=job.row_count, engine=job.engine)
+        if phase == phases.COMPLETED and job.owner_id is not None:  # anonymous results are never shared
+            ensure_resource(job)  # so its owner can share it
+    elif QueryJob.objects.filter(pk=job.pk).exists():
+        job.refresh_from_db()  # what its owner or the reaper made of it
+    transaction.on_commit(lambda: live.notify(job))
+    return done
+
+
+def do_end_lost_job(job: QueryJob, now: datetime) -> bool:
+    """EXECUTING -> ERROR for a job whose worker died (the reaper found its heartbeat stale)."""
+    done = QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING).update(phase=phases.ERROR, end_time=now, error=LOST)
+    if done:
+        job.refresh_from_db()
+        live.notify(job)
+    return bool(done)
+
+
+def do_hand_back_sync_result(job: QueryJob, *, table: Any = None, rows: int = 0, size: int = 0, error: str = "") -> bool:
+    """A worker ran a synchronous query for the web request that waits (sync_in_worker.py): its table, or
+    why it failed. The phase stays the request's to change; False when the request has ended meanwhile."""
+    fields: dict[str, Any] = {"error": error} if error else {
+        "result_schema": table.schema, "result_table": table.name, "size_bytes": size, "row_count": rows}
+    fields["worker"] = job.worker  # which worker ran it
+    done = QueryJob.objects.filter(pk=job.pk, phase=phases.EXECUTING, source=QueryJob.SOURCE_TAP_SYNC).update(**fields) == 1
+    live.publish_change(str(job.pk))
+    return done
 
 
 _UPDATABLE = {"query", "language", "queue", "maxrec", "response_format", "table_name", "run_id", "execution_duration",
@@ -179,9 +327,11 @@ def do_abort_job(job: QueryJob) -> QueryJob:
     if job.is_final:
         return job
     phases.check_transition(job.phase, phases.ABORTED)
-    was_running = job.phase == phases.EXECUTING
+    previous, was_running = job.phase, job.phase == phases.EXECUTING
     job.phase, job.end_time = phases.ABORTED, timezone.now()
     job.save(update_fields=["phase", "end_time"])
+    do_record_event(kinds.QUERY_ABORTED, user=job.owner, summary=f"aborted query job {job.id}", job=str(job.id),
+                    phase=previous)
     if was_running and job.engine:
         engine, job_id = job.engine, str(job.id)
         # Server engines cancel from any process; DuckDB runs inside the worker,
@@ -226,8 +376,6 @@ def do_rename_result(job: QueryJob, new_name: str) -> QueryJob:
         raise QueryError("Results of anonymous jobs cannot be renamed.")
     new_name = check_table_name(job.owner, new_name.strip(), exclude=job)
     if new_name != job.result_table:
-        from workers.engines.base import TableName
-
         _engine(job.engine).rename(_table(job), TableName(job.result_schema, new_name))
     old = job.table_name
     job.table_name = job.result_table = new_name
@@ -310,7 +458,6 @@ def pq_write(table: pa.Table, path: pathlib.Path) -> None:
 def do_request_publication(user: AnyUser, job: QueryJob, *, table_name: str, title: str, description: str,
                            citation: str) -> PublicationRequest:
     """Ask the data managers to publish this stored result; they decide in the admin (do_decide_publication)."""
-    from apps.metadata.validators import validate_identifier
 
     owner = _owner(user)
     if owner is None or job.owner_id != owner.pk or not job.result_table or job.phase != phases.COMPLETED:
@@ -339,9 +486,6 @@ def do_decide_publication(manager: User, request: PublicationRequest, *, approve
     """
     import tempfile
 
-    from apps.metadata.actions import do_ingest_file, do_publish_table, do_set_access_level
-    from apps.metadata.models import PUBLIC
-
     from .publication import write_result_parquet
 
     if request.status != PublicationRequest.PENDING:
@@ -368,8 +512,8 @@ def do_decide_publication(manager: User, request: PublicationRequest, *, approve
 
 # ---- results ---------------------------------------------------------------------
 
-def result_columns(job: QueryJob) -> list[OutputColumn]:
-    return [OutputColumn(**c) for c in job.result_columns]
+def result_columns(job: QueryJob) -> list[ColumnInfo]:
+    return [ColumnInfo.from_dict(c) for c in job.result_columns]
 
 
 def result_batches(job: QueryJob, *, offset: int = 0, limit: int | None = None, order_by: str | None = None,
@@ -397,41 +541,55 @@ def result_batches(job: QueryJob, *, offset: int = 0, limit: int | None = None, 
 
 def run_sync(owner: AnyUser | None, *, query: str, language: str = "ADQL", maxrec: int | None = None,
              uploads: Sequence[Upload] = (), response_format: str = "", timeout_s: float | None = None,
-             client_address: str = "") -> SyncResult:
+             client_address: str = "", engine: str = "") -> SyncResult:
     """Run a query now and stream its rows (nothing stored). Bad queries raise AdqlError/QueryError;
     one sync query too many for this user (or, anonymous, this ``client_address``) raises SyncLimitReached."""
     real = _owner(owner)
     queue = get_queue(None)
     limit = _maxrec(QueryJob(maxrec=maxrec), queue.row_limit)
-    job = QueryJob.objects.create(
+    now = timezone.now()
+    job = QueryJob(
         owner=real, query=query, language=language or "ADQL", queue=queue.name, maxrec=maxrec,
         response_format=response_format, uploads=[u.as_json() for u in uploads], source=QueryJob.SOURCE_TAP_SYNC,
-        phase=phases.EXECUTING, start_time=timezone.now(), heartbeat=timezone.now(),
-        destruction=timezone.now() + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
-        parameters={} if real is not None else {CLIENT_KEY: client_address},
+        phase=phases.EXECUTING, created=now, start_time=now, heartbeat=now, destruction=now + timedelta(days=settings.QUERY_DESTRUCTION_DAYS),
+        parameters={**({} if real is not None else {CLIENT_KEY: client_address}), **({ENGINE_PARAMETER: engine} if engine else {})},
     )
-    check_sync_limit(job)
-    try:
-        return _start_sync(job, owner, uploads, limit, float(min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit))
-    except BaseException as exc:  # whatever stops it before the stream exists, the job must not stay EXECUTING
-        finish_sync(job.pk, phases.ERROR, error=error_message(exc) if isinstance(exc, Exception) else "Interrupted.")
+    try:  # planned before anything is written: the job, its plan and its activity record then take one commit
+        plan = plan_query(owner, query=query, language=job.language, maxrec=limit, uploads=uploads, job_id=str(job.id),
+                          engine=requested_engine(job))
+    except BaseException as exc:
+        record_failed_sync(job, error_message(exc) if isinstance(exc, Exception) else "Interrupted.")
         raise
+    job.engine, job.native_sql, job.result_columns = plan.engine, plan.sql, [c.as_dict() for c in plan.columns]
+    job.engine_reason = plan.reason
+    record = start_sync(job)  # the owner's slot (sync.py: with Redis the job is written when it ends)
+    try:
+        result = _start_sync(record, plan, limit, float(min(timeout_s, queue.time_limit) if timeout_s else queue.time_limit))
+    except BaseException as exc:  # whatever stops it before the stream exists, the job must not stay EXECUTING
+        finish_sync(record, phases.ERROR, error=error_message(exc) if isinstance(exc, Exception) else "Interrupted.")
+        raise
+    if job.language.strip().upper() in ADQL_LANGUAGES:
+        result.tables = plan.translation.tables  # what the result's description needs, without parsing again
+    return result
 
 
-def _start_sync(job: QueryJob, owner: AnyUser | None, uploads: Sequence[Upload], limit: int | None, timeout: float) -> SyncResult:
-    real = _owner(owner)
-    plan = plan_query(owner, query=job.query, language=job.language, maxrec=limit, uploads=uploads, job_id=str(job.id))
-    job.engine, job.native_sql, job.result_columns = plan.engine, plan.sql, [asdict(c) for c in plan.columns]
-    job.save(update_fields=["engine", "native_sql", "result_columns"])
-    do_record_event(kinds.QUERY_SUBMITTED, user=real, summary=f"ran a synchronous query ({job.id})", job=str(job.id), source=job.source)
-    from .execution import create_uploads, drop_uploads, local_stream
-
+def _start_sync(record: SyncRecord, plan: Plan, limit: int | None, timeout: float) -> SyncResult:
+    job = record.job
     if plan.local:
-        return SyncResult(job, plan.columns, local_stream(plan, real, timeout), limit)
-    engine = _engine(plan.engine)
+        return _primed(record, plan.columns, local_stream(plan, job.owner, timeout), limit)
+    if sync_in_worker(plan.engine, plan.estimated_rows):  # heavy work: a worker runs it, this request streams its table
+        record.write_running()  # the worker hands its table back through the job
+        return _primed(record, plan.columns, stream_from_worker(job, plan, timeout), limit)
+    # This runs in the web process, beside its requests: the engine is bounded more tightly (ENGINE_WEB_LIMITS).
+    engine = _engine(plan.engine, engine_limits(get_queue(job.queue), web=True))
+    text = _engine_csv(engine, plan, job, timeout, limit)
+    if text is not None:
+        result = SyncResult(record, plan.columns, text, limit)
+        text.prime()  # as _primed does: a query failing before its first row is answered 400
+        return result
     try:
         create_uploads(engine, plan)
-        source = engine.stream(plan.sql, timeout_s=timeout, job_id=str(job.id), scope=plan.scope)
+        source = engine.stream(plan.sql, timeout_s=timeout, job_id=str(job.id), scope=plan.scope, row_limit=plan.row_limit)
     except BaseException:
         drop_uploads(engine, plan)
         raise
@@ -442,4 +600,51 @@ def _start_sync(job: QueryJob, owner: AnyUser | None, uploads: Sequence[Upload],
         finally:
             drop_uploads(engine, plan)
 
-    return SyncResult(job, plan.columns, cleaned(), limit)
+    return _primed(record, plan.columns, cleaned(), limit)
+
+
+def _engine_csv(engine: Engine, plan: Plan, job: QueryJob, timeout: float, limit: int | None) -> CsvText | None:
+    """A CSV result the engine writes itself (PostgreSQL's COPY), where it writes it as apps.formats would."""
+    if plan.uploads or not isinstance(engine, WritesCsv) or not _asks_for_csv(job.response_format):
+        return None
+    return engine.stream_csv(plan.sql, timeout_s=timeout, job_id=str(job.id), maxrec=limit, scope=plan.scope,
+                             accept=partial(formats.engine_csv_matches, plan.columns), row_limit=plan.row_limit)
+
+
+def _asks_for_csv(response_format: str) -> bool:
+    try:
+        return formats.resolve_format(response_format).key == "csv"
+    except formats.UnknownFormat:
+        return False
+
+
+def _primed(record: SyncRecord, columns: list[ColumnInfo], source: Iterator[pa.RecordBatch], limit: int | None) -> SyncResult:
+    """Run the query up to its first rows before the response starts: one that fails before any row (out of
+    memory, a name only the engine knows, the time limit) is answered 400 with the reason, not a broken 200.
+    The result exists first, so its heartbeat beats while the first rows are awaited."""
+    primed = _FirstPulled(source)
+    result = SyncResult(record, columns, primed, limit)
+    primed.pull()
+    return result
+
+
+class _FirstPulled:
+    """An engine's batches whose first is pulled ahead (``pull``), then handed out again in order."""
+
+    def __init__(self, source: Iterator[pa.RecordBatch]) -> None:
+        self.source, self.first = source, list[pa.RecordBatch]()
+
+    def pull(self) -> None:
+        batch = next(self.source, None)
+        self.first = [batch] if batch is not None else []
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        return self.first.pop() if self.first else next(self.source)
+
+    def close(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()

@@ -20,4 +20,19 @@ def check_queues(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             errors.append(Error(f"Queue {name!r} needs a positive time_limit and concurrency.", id="daiquiri.Q003"))
         if queue.get("who", "") not in ("", "anyone", "public"):
             errors.append(Error(f"Queue {name!r}: 'who' must be 'anyone', 'public' or ''.", id="daiquiri.Q004"))
+    return errors + _check_limits()
+
+
+def _check_limits() -> list[CheckMessage]:
+    """ENGINE_LIMITS, ENGINE_WEB_LIMITS and each queue's limits must make valid engine limits."""
+    from .queues import all_queues, engine_limits
+
+    errors: list[CheckMessage] = []
+    for queue in all_queues():
+        for web in (False, True):
+            try:
+                engine_limits(queue, web=web)
+            except (TypeError, ValueError) as exc:
+                errors.append(Error(f"Engine limits of queue {queue.name!r}{' (web process)' if web else ''}: {exc}",
+                                    hint="See ENGINE_LIMITS in daiquiri/settings.py.", id="daiquiri.Q005"))
     return errors

@@ -31,6 +31,8 @@ class QueryJob(models.Model):
     query = models.TextField()
     native_sql = models.TextField(blank=True, help_text="The SQL sent to the engine.")
     engine = models.CharField(max_length=20, blank=True)
+    engine_reason = models.TextField(blank=True, help_text="Why this engine ran it: routing by size, the user's choice, "
+                                     "or where its tables are (apps/query/routing.py).")
     queue = models.CharField(max_length=30, default="quick")
     maxrec = models.BigIntegerField(null=True, blank=True)
     response_format = models.CharField(max_length=100, blank=True)
@@ -45,7 +47,7 @@ class QueryJob(models.Model):
     table_name = models.CharField(max_length=128, blank=True, help_text="The result's name in the owner's MyDB.")
     result_schema = models.CharField(max_length=128, blank=True)
     result_table = models.CharField(max_length=128, blank=True)
-    result_columns = models.JSONField(default=list, blank=True, help_text="Column metadata (apps.adql.OutputColumn as dicts).")
+    result_columns = models.JSONField(default=list, blank=True, help_text="The result's columns (apps.adql.ColumnInfo.as_dict() of each).")
     row_count = models.BigIntegerField(null=True, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     overflow = models.BooleanField(default=False, help_text="More rows than MAXREC existed.")
@@ -66,7 +68,13 @@ class QueryJob(models.Model):
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["phase", "heartbeat"])]
+        indexes = [
+            models.Index(fields=["owner", "-created"]), models.Index(fields=["phase", "heartbeat"]),
+            # The jobs that keep a result, per owner: what their space for results holds (quotas.used_by, read
+            # before every job runs). Most jobs keep none (TAP sync queries, anonymous ones above all), and
+            # without it that sum read every job of the owner, 6 ms for 4,400 anonymous jobs.
+            models.Index(fields=["owner", "scratch"], condition=~models.Q(result_table=""), name="query_job_kept_result_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.phase}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 
 from apps.access.models import Membership
 
@@ -26,10 +26,15 @@ def quota_for(user: User | None, *, scratch: bool = False) -> int:
     return int(best) if best is not None else int(settings.QUERY_QUOTA_BYTES)
 
 
+def kept_results(user: User | None, *, scratch: bool = False) -> QuerySet[QueryJob]:
+    """The jobs whose result this user keeps in MyDB, or in MyScratch (anonymous results share one pool);
+    read through the index of kept results (models.py), whatever the number of jobs that keep none."""
+    return QueryJob.objects.filter(owner=user, scratch=scratch).exclude(result_table="")
+
+
 def used_by(user: User | None, *, scratch: bool = False) -> int:
     """Bytes of the results this user keeps in MyDB, or in MyScratch (anonymous results share one pool)."""
-    jobs = QueryJob.objects.filter(owner=user, scratch=scratch).exclude(result_table="")
-    return int(jobs.aggregate(total=Sum("size_bytes"))["total"] or 0)
+    return int(kept_results(user, scratch=scratch).aggregate(total=Sum("size_bytes"))["total"] or 0)
 
 
 def human_bytes(n: float) -> str:
@@ -45,7 +50,7 @@ def usage(user: User) -> dict[str, object]:
     used, quota = used_by(user), quota_for(user)
     percent = min(100.0, 100.0 * used / quota) if quota > 0 else 100.0
     level = "full" if used >= quota else "warn" if percent >= 80 else "ok"
-    stored = QueryJob.objects.filter(owner=user, scratch=False).exclude(result_table="")
+    stored = kept_results(user)
     biggest = list(stored.order_by("-size_bytes").only("id", "table_name", "size_bytes")[:5])
     return {"used": human_bytes(used), "quota": human_bytes(quota), "free": human_bytes(max(quota - used, 0)),
             "percent": round(percent, 1), "shown": "<1" if 0 < percent < 1 else f"{percent:.0f}", "level": level, "tables": stored.count(), "biggest": biggest}

@@ -13,11 +13,12 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 
 from apps.access.actions import do_create_resource
 from apps.access.models import Resource
 from apps.access.permissions import filter_allowed, has_privilege
+from apps.metadata.catalog import bump_metadata_version
 
 from .models import QueryJob
 
@@ -65,9 +66,18 @@ def _job_deleted(sender: Any, instance: QueryJob, **kwargs: Any) -> None:
         Resource.objects.filter(pk=instance.resource_id).delete()
 
 
+def _shared_result_changed(sender: Any, instance: QueryJob, **kwargs: Any) -> None:
+    """A job with a shareable result was saved or deleted (renamed, dropped): others' cached lists of the
+    results shared with them (planning.shared_tables) are stale. Jobs without one (every sync query) are not."""
+    if instance.resource_id is not None:
+        bump_metadata_version()
+
+
 def connect_signals() -> None:
     # post_delete also covers jobs deleted with their owner or from the admin.
     post_delete.connect(_job_deleted, sender=QueryJob, dispatch_uid="query.sharing.job_deleted")
+    post_save.connect(_shared_result_changed, sender=QueryJob, dispatch_uid="query.sharing.result_saved")
+    post_delete.connect(_shared_result_changed, sender=QueryJob, dispatch_uid="query.sharing.result_deleted")
 
 
 def shared_with(user: AnyUser | None, action: str) -> QuerySet[QueryJob]:

@@ -1,45 +1,67 @@
 """Synchronous queries (TAP sync, cone search): the per-user limit, the stream, the heartbeat, the reaper's part.
 
-A synchronous query runs inside a web request, recorded as a QueryJob of
-source ``tap-sync`` in phase EXECUTING while its rows stream. Such a record
-must never outlive its request, whatever ends it:
+A synchronous query runs inside a web request, recorded as a QueryJob of source ``tap-sync``
+(its owner's history) with a QUERY_SUBMITTED activity record. Where they are written depends on
+where the per-user limit is counted (``start_sync``):
 
-- rows done, or the query fails: ``SyncResult`` finishes the job (COMPLETED/ERROR);
+- with Redis (sync_slots.py), the query takes a slot there, and its job and activity record are
+  written when it ends, in one commit, after the response has been handed to the server
+  (``apps.core.streaming.after_response``): nothing touches the portal database before the first
+  byte. A query still running at the next heartbeat is written then, EXECUTING, so long queries
+  show in the history (and can be aborted) while they run. If the web process dies before
+  that, the records of its small queries just finished are lost, as their responses may be;
+  one written EXECUTING is ended by the reaper, as below;
+- without Redis (or when it fails), the job is written EXECUTING before the query, counted
+  among its owner's live sync jobs in the database (``check_sync_limit``), and finished as its
+  stream ends.
+
+A job written EXECUTING must never outlive its request, whatever ends it:
+
+- rows done, or the query fails: the stream finishes the job (COMPLETED/ERROR);
 - the client goes away mid-stream: closing the stream finishes it (ABORTED);
 - the response is dropped before its first row (a client gone during planning):
   the stream never starts, so nothing would run its ``finally``. The heartbeat
   thread holds the result weakly and ends such an orphan in ERROR;
 - the web process dies: its heartbeats stop, and ``reap_sync`` (run by the
-  reaper) ends the job in ERROR once it is QUERY_SYNC_STALE_AFTER_SECONDS silent.
+  reaper) ends the job in ERROR once it is QUERY_SYNC_STALE_AFTER_SECONDS silent
+  (a Redis slot expires alike).
 
-``check_sync_limit`` counts the live (not stale) sync jobs of the same user,
-or of the same client address for anonymous users, against QUERY_SYNC_CONCURRENCY.
+The records are written in ``bookkeeping()`` transactions, which do not wait for the disk on
+PostgreSQL: a flush costs far more than a small query itself.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import uuid
+import time
 import weakref
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.adql.translate import OutputColumn
+from apps.activity.actions import do_record_event
+from apps.activity.kinds import QUERY_SUBMITTED
+from apps.activity.models import Event
+from apps.adql import ColumnInfo
+from apps.core.streaming import after_response
 from apps.uws import phases
+from workers.engines.base import CsvText
 
+from . import sync_slots
 from .models import QueryJob
 from .planning import QueryError, error_message
 
 log = logging.getLogger(__name__)
-_Batches = Generator[pa.RecordBatch, None, None]
+_Batches = Generator[pa.RecordBatch, None, None] | Generator[bytes | memoryview, None, None]
 
 CLIENT_KEY = "client_address"  # in an anonymous sync job's parameters: whose slot it takes
 INTERRUPTED = "The download was interrupted: the client closed the connection."
@@ -55,6 +77,21 @@ class SyncLimitReached(QueryError):
         self.retry_after = retry_after
 
 
+@contextmanager
+def bookkeeping() -> Iterator[None]:
+    """A transaction for a sync job's records that commits without waiting for its WAL flush (PostgreSQL).
+
+    Visible to every other session as soon as it commits, like any other; only a crash of the database
+    server in the next fraction of a second could lose it, and with it nothing but the history row of a
+    query whose client is gone too. Elsewhere (SQLite, MariaDB) it is a plain transaction.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 def _stale_before(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(seconds=settings.QUERY_SYNC_STALE_AFTER_SECONDS)
 
@@ -66,8 +103,8 @@ def _live_sync_jobs() -> QuerySet[QueryJob]:
 def check_sync_limit(job: QueryJob) -> None:
     """Refuse (and delete) ``job`` when its owner already has ``QUERY_SYNC_CONCURRENCY`` live sync queries.
 
-    Counted after the job is written, among the jobs that came first (by creation time, then id):
-    in a burst the earliest run and the later ones are refused, rather than every one refusing
+    The count without Redis. After the job is written, among the jobs that came first (by creation time,
+    then id): in a burst the earliest run and the later ones are refused, rather than every one refusing
     every other. Like ``claim``, no lock: a request whose insert commits in the very milliseconds
     of another's count may be missed by it, so a burst can overshoot by such a racer; never more.
     """
@@ -75,26 +112,128 @@ def check_sync_limit(job: QueryJob) -> None:
     if job.owner_id is not None:
         live = live.filter(owner_id=job.owner_id)
     else:
-        live = live.filter(owner_id=None, **{f"parameters__{CLIENT_KEY}": (job.parameters or {}).get(CLIENT_KEY, "")})
+        live = live.filter(owner_id=None, **{f"parameters__{CLIENT_KEY}": _client_of(job)})
     limit = int(settings.QUERY_SYNC_CONCURRENCY)
     if live.count() <= limit:
         return
     job.delete()
+    Event.objects.filter(kind=QUERY_SUBMITTED, details__job=str(job.pk)).delete()  # it did not run after all
+    raise _limit_reached(job, limit)
+
+
+def _client_of(job: QueryJob) -> str:
+    return str((job.parameters or {}).get(CLIENT_KEY, ""))
+
+
+def _limit_reached(job: QueryJob, limit: int) -> SyncLimitReached:
     who = "you have" if job.owner_id is not None else "your address has"
-    raise SyncLimitReached(f"Too many synchronous queries at once: {who} {limit} running. Wait for one to finish, "
-                           "or use the asynchronous service (/tap/async) for long queries.",
-                           int(settings.QUERY_SYNC_RETRY_AFTER_SECONDS))
+    return SyncLimitReached(f"Too many synchronous queries at once: {who} {limit} running. Wait for one to finish, "
+                            "or use the asynchronous service (/tap/async) for long queries.",
+                            int(settings.QUERY_SYNC_RETRY_AFTER_SECONDS))
 
 
-def finish_sync(job_id: uuid.UUID | str, phase: str, *, rows: int = 0, overflow: bool = False, error: str = "") -> None:
-    """EXECUTING -> ``phase``; a job already finished (or reaped) is left alone.
+def record_failed_sync(job: QueryJob, error: str) -> None:
+    """Write ``job`` (not saved yet) as failed before it ran (a query that cannot be planned): one commit."""
+    job.phase, job.error, job.end_time = phases.ERROR, error, timezone.now()
+    with bookkeeping():
+        job.save(force_insert=True)
 
-    Forgotten by the heartbeat thread only once written: if this fails (say, a generator finalised
+
+class SyncRecord:
+    """A running sync query's job as its web process keeps it: written yet or not, its slot, its outcome."""
+
+    def __init__(self, job: QueryJob, slot: sync_slots.Slot | None) -> None:
+        self.job, self.slot = job, slot
+        self.written = slot is None  # without a slot the job was written (and counted) before it ran
+        self.outcome: dict[str, Any] | None = None  # how it ended, once it has (written after the response)
+        self.ended_at = 0.0  # time.monotonic() of the end
+        self.done = False  # its end is written
+        self.lock = threading.Lock()  # the heartbeat thread and the end both write it
+
+    @property
+    def deferred(self) -> bool:
+        """Whether its records wait for the end of the response (the limit is counted in Redis)."""
+        return self.slot is not None
+
+    def write_running(self) -> None:
+        """Write the job EXECUTING now if it is not written yet (a long query; one a worker runs)."""
+        with self.lock:
+            if self.written or self.outcome is not None:
+                return
+            with bookkeeping():
+                _insert(self.job)
+            self.written = True
+
+    def write_end(self) -> None:
+        """Write how the query ended: the job and its activity record in one commit, or the end of the written job."""
+        outcome = self.outcome
+        assert outcome is not None
+        try:
+            with self.lock, bookkeeping():
+                if self.done:  # the heartbeat thread wrote it, the deferred work being late (or lost)
+                    return
+                self.done = True
+                if self.written:  # a job already finished (or reaped) is left alone
+                    QueryJob.objects.filter(pk=self.job.pk, phase=phases.EXECUTING).update(**outcome)
+                else:
+                    for name, value in outcome.items():
+                        setattr(self.job, name, value)
+                    _insert(self.job)
+                    self.written = True
+        except BaseException:
+            self.done = False
+            if not self.deferred:  # the heartbeat thread tries again, finding the stream gone (see finish_sync)
+                self.outcome = None
+                raise
+            heartbeats.forget(str(self.job.pk))  # after the response: logged, and the reaper ends a written job
+            raise
+        heartbeats.forget(str(self.job.pk))
+
+
+def _insert(job: QueryJob) -> None:
+    # raw: as it is, so ``created`` stays the request's start rather than the time of writing (auto_now_add)
+    job.save_base(raw=True, force_insert=True)
+    do_record_event(QUERY_SUBMITTED, user=job.owner, summary=f"ran a synchronous query ({job.id})", job=str(job.id),
+                    source=job.source)
+
+
+def start_sync(job: QueryJob) -> SyncRecord:
+    """The record of ``job`` (planned, not saved), within its owner's limit; SyncLimitReached past it.
+
+    With Redis the query takes a slot there and nothing is written yet; otherwise the job is written,
+    committed before the count, so concurrent requests see each other.
+    """
+    limit = int(settings.QUERY_SYNC_CONCURRENCY)
+    slot = sync_slots.take(sync_slots.owner_key(job.owner_id, _client_of(job)), str(job.pk), limit)
+    if slot is False:
+        raise _limit_reached(job, limit)
+    if isinstance(slot, sync_slots.Slot):
+        return SyncRecord(job, slot)
+    job.created = timezone.now()  # the count orders by it: the time of writing, as close to the commit as can be
+    with bookkeeping():
+        _insert(job)
+    check_sync_limit(job)
+    return SyncRecord(job, None)
+
+
+def finish_sync(record: SyncRecord, phase: str, *, rows: int = 0, overflow: bool = False, error: str = "") -> None:
+    """EXECUTING -> ``phase``: the slot is free at once; the records are written after the response when deferred.
+
+    Forgotten by the heartbeat thread only once written: if writing fails (say, a generator finalised
     where no query may run), the thread finds the stream gone and ends the job itself.
     """
-    QueryJob.objects.filter(pk=job_id, phase=phases.EXECUTING).update(
-        phase=phase, row_count=rows, overflow=overflow, error=error, end_time=timezone.now())
-    heartbeats.forget(str(job_id))
+    if record.outcome is not None:
+        return
+    record.outcome = {"phase": phase, "row_count": rows, "overflow": overflow, "error": error, "end_time": timezone.now()}
+    if record.job.worker:  # a worker ran it and handed its rows back without writing the job (sync_in_worker.py)
+        record.outcome["worker"] = record.job.worker
+    record.ended_at = time.monotonic()
+    if record.slot is not None:
+        sync_slots.release(record.slot)
+    if record.deferred:
+        after_response(record.write_end)
+    else:
+        record.write_end()
 
 
 @dataclass
@@ -104,16 +243,28 @@ class _Progress:
 
 
 class SyncResult:
-    """A streamed synchronous result. ``overflow`` is known once ``batches`` is exhausted."""
+    """A streamed synchronous result. ``overflow`` is known once ``batches`` is exhausted.
 
-    def __init__(self, job: QueryJob, columns: list[OutputColumn], source: Iterator[pa.RecordBatch], maxrec: int | None) -> None:
-        self.job = job
+    From an engine that wrote the CSV itself (``source`` a CsvText, its rows already cut at ``maxrec``),
+    ``csv`` holds that text and ``batches`` is empty.
+    """
+
+    def __init__(self, record: SyncRecord, columns: list[ColumnInfo], source: Iterator[pa.RecordBatch] | CsvText,
+                 maxrec: int | None) -> None:
+        self.job = record.job
         self.columns = columns
+        self.tables: list[tuple[str, str]] | None = None  # the (schema, table) pairs an ADQL query reads
         self._progress = _Progress()
-        stream = _stream(job.pk, source, maxrec, self._progress)
+        self.csv: Iterator[bytes | memoryview] | None = None
+        self.csv_schema = source.schema if isinstance(source, CsvText) else None
+        stream: _Batches
+        if isinstance(source, CsvText):
+            stream = self.csv = _csv_stream(record, source, self._progress)
+            self.batches: Iterator[pa.RecordBatch] = iter(())
+        else:
+            stream = self.batches = _stream(record, source, maxrec, self._progress)
         # Tracked weakly: a stream nobody holds any more (and never started) is an orphan.
-        heartbeats.track(str(job.pk), stream)
-        self.batches: Iterator[pa.RecordBatch] = stream
+        heartbeats.track(record, stream)
 
     @property
     def overflow(self) -> bool:
@@ -124,9 +275,9 @@ class SyncResult:
         return self._progress.rows
 
 
-def _stream(job_id: uuid.UUID | str, source: Iterator[pa.RecordBatch], maxrec: int | None, progress: _Progress) -> _Batches:
-    phase, error = phases.COMPLETED, ""
-    try:
+def _stream(record: SyncRecord, source: Iterator[pa.RecordBatch], maxrec: int | None,
+            progress: _Progress) -> Generator[pa.RecordBatch, None, None]:
+    with _finishing(record, source, progress):
         for batch in source:
             if maxrec is not None and progress.rows + batch.num_rows > maxrec:
                 progress.overflow = True
@@ -136,6 +287,20 @@ def _stream(job_id: uuid.UUID | str, source: Iterator[pa.RecordBatch], maxrec: i
                 yield batch
             if progress.overflow:
                 break
+
+
+def _csv_stream(record: SyncRecord, source: CsvText, progress: _Progress) -> Generator[bytes | memoryview, None, None]:
+    with _finishing(record, source, progress):
+        yield from source
+        progress.rows, progress.overflow = source.rows, source.overflow
+
+
+@contextmanager
+def _finishing(record: SyncRecord, source: object, progress: _Progress) -> Iterator[None]:
+    """Finish the job as the stream ends: COMPLETED, ERROR, or ABORTED when it is closed before its end."""
+    phase, error = phases.COMPLETED, ""
+    try:
+        yield
     except GeneratorExit:  # closed before the end: the client went away
         phase, error = phases.ABORTED, INTERRUPTED
         raise
@@ -146,25 +311,26 @@ def _stream(job_id: uuid.UUID | str, source: Iterator[pa.RecordBatch], maxrec: i
         close = getattr(source, "close", None)
         if close is not None:
             close()
-        finish_sync(job_id, phase, rows=progress.rows, overflow=progress.overflow, error=error)
+        finish_sync(record, phase, rows=progress.rows, overflow=progress.overflow, error=error)
 
 
 class SyncHeartbeats:
-    """One thread per process beats for every sync query it streams, in one UPDATE per beat.
+    """One thread per process beats for every sync query it streams: one UPDATE and one Redis call per beat.
 
     The thread runs only while there is something to beat for, and holds a database
-    connection only during a beat (the pool is small).
+    connection only during a beat (the pool is small). A query not written yet is written
+    EXECUTING at its first beat.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._results: dict[str, weakref.ref[_Batches]] = {}
+        self._results: dict[str, tuple[SyncRecord, weakref.ref[_Batches]]] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
 
-    def track(self, job_id: str, stream: _Batches) -> None:
+    def track(self, record: SyncRecord, stream: _Batches) -> None:
         with self._lock:
-            self._results[job_id] = weakref.ref(stream)
+            self._results[str(record.job.pk)] = (record, weakref.ref(stream))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sync-heartbeats", daemon=True)
                 self._thread.start()
@@ -172,6 +338,22 @@ class SyncHeartbeats:
     def forget(self, job_id: str) -> None:
         with self._lock:
             self._results.pop(job_id, None)
+
+    def forget_all(self) -> list[str]:
+        """Stop beating for every query, free their slots and write nothing more of them (a test's end); the ids
+        of those whose job this thread wrote meanwhile (outside the caller's transaction)."""
+        with self._lock:
+            items, self._results = list(self._results.values()), {}
+        written = []
+        for record, _ in items:
+            with record.lock:  # a write under way ends first; none starts after
+                record.outcome = record.outcome or {"phase": phases.ABORTED}
+                if record.deferred and record.written:
+                    written.append(str(record.job.pk))
+                record.written = record.done = True
+            if record.slot is not None:
+                sync_slots.release(record.slot)
+        return written
 
     def tracked(self) -> set[str]:
         with self._lock:
@@ -189,7 +371,7 @@ class SyncHeartbeats:
                 if not self._results:
                     self._thread = None
                     return
-                items = list(self._results.items())
+                items = list(self._results.values())
             try:
                 self._beat(items)
             except Exception:
@@ -197,16 +379,33 @@ class SyncHeartbeats:
             finally:
                 connection.close()  # back to the pool until the next beat
 
-    def _beat(self, items: list[tuple[str, weakref.ref[_Batches]]]) -> None:
-        alive = [job_id for job_id, ref in items if ref() is not None]
-        orphans = [job_id for job_id, ref in items if ref() is None]
-        if alive:
-            QueryJob.objects.filter(pk__in=alive, phase=phases.EXECUTING).update(heartbeat=timezone.now())
-        for job_id in orphans:  # dropped before streaming began: nobody else will finish them
+    def _beat(self, items: list[tuple[SyncRecord, weakref.ref[_Batches]]]) -> None:
+        running = [record for record, ref in items if record.outcome is None and ref() is not None]
+        # Dropped before streaming began: nobody else will finish them. (Ended ones wait for their response.)
+        orphans = [record for record, ref in items if record.outcome is None and ref() is None]
+        # Redis first: a slot then never outlives the job's heartbeat in the database.
+        sync_slots.refresh(record.slot for record in running if record.slot is not None)
+        for record in running:
             try:
-                finish_sync(job_id, phases.ERROR, error=ORPHANED)
+                record.write_running()
+            except Exception:
+                log.warning("could not write the running sync query %s", record.job.pk, exc_info=True)
+        written = [str(record.job.pk) for record in running if record.written]
+        if written:
+            QueryJob.objects.filter(pk__in=written, phase=phases.EXECUTING).update(heartbeat=timezone.now())
+        for record in orphans:
+            try:
+                finish_sync(record, phases.ERROR, error=ORPHANED)
             finally:
-                self.forget(job_id)  # tried once: if that failed, the job goes silent and the reaper ends it
+                self.forget(str(record.job.pk))  # tried once: if that failed, the job goes silent and the reaper ends it
+        # Ended a beat ago and still not written: the response that was to write it was never sent.
+        late = time.monotonic() - float(settings.QUERY_HEARTBEAT_SECONDS)
+        for record, _ in items:
+            if record.outcome is not None and not record.done and record.ended_at < late:
+                try:
+                    record.write_end()
+                finally:
+                    self.forget(str(record.job.pk))
 
 
 heartbeats = SyncHeartbeats()

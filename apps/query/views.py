@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,12 @@ from django.utils.dateparse import parse_date
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.adql import AdqlError
+from apps.adql import AdqlError, ColumnInfo
+from apps.adql.reference import RULES, sections
+from apps.files.actions import access_volume, readable_volumes, volume_fs
 from apps.formats.readers import without_paths
 from apps.uws import phases
+from workers.engines import available_engines
 
 from . import actions, live
 from .browser import examples_for, schema_browser
@@ -66,8 +70,6 @@ def limits(request: HttpRequest) -> HttpResponse:
 @require_GET
 def adql_reference(request: HttpRequest) -> HttpResponse:
     """Every ADQL operator, function and UDF as this service runs it (apps/adql/reference.py)."""
-    from apps.adql.reference import RULES, sections
-
     return render(request, "query/adql_reference.html", {"rules": RULES, "sections": sections()})
 
 
@@ -86,7 +88,8 @@ def index(request: HttpRequest) -> HttpResponse:
     A query is translated before a job is made, so a mistake is shown beside the editor
     (with its line and column) instead of as a failed job; "Check" stops there.
     """
-    form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": "", "scratch": ""}
+    form: dict[str, str] = {"query": "", "language": "ADQL", "queue": get_queue(None).name, "table_name": "", "scratch": "",
+                            "engine": ""}
     errors: list[str] = []
     problem: dict[str, Any] | None = None
     checked = ""
@@ -94,16 +97,20 @@ def index(request: HttpRequest) -> HttpResponse:
         form.update({k: request.POST.get(k, "").strip() for k in form})
         try:
             owner = request.user if request.user.is_authenticated else None
-            check_queue(request.user, form["queue"])
+            queue = check_queue(request.user, form["queue"])
             if form["table_name"]:
                 check_table_name(owner, form["table_name"])  # type: ignore[arg-type]
-            plan = plan_query(request.user, query=form["query"], language=form["language"] or "ADQL")  # type: ignore[arg-type]
+            # Planned once, as the job will run it (the queue's row limit, the chosen engine), and handed to the job.
+            plan = plan_query(request.user, query=form["query"], language=form["language"] or "ADQL",  # type: ignore[arg-type]
+                              maxrec=queue.row_limit, engine=form["engine"])
             if request.POST.get("action") == "check":
-                checked = f"The query is valid: {len(plan.columns)} column{'s' if len(plan.columns) != 1 else ''}, run on {plan.engine}."
+                checked = (f"The query is valid: {len(plan.columns)} column{'s' if len(plan.columns) != 1 else ''}, "
+                           f"run on {plan.engine} ({plan.reason}).")
             else:
                 job = actions.do_create_job(request.user, query=form["query"], language=form["language"] or "ADQL",
-                                            queue=form["queue"], table_name=form["table_name"], scratch=form["scratch"] == "1")
-                job = actions.do_run_job(job)
+                                            queue=form["queue"], table_name=form["table_name"], scratch=form["scratch"] == "1",
+                                            parameters={actions.ENGINE_PARAMETER: form["engine"]} if form["engine"] else None)
+                job = actions.do_run_job(job, plan)
                 return redirect("query:job", job_id=job.id)
         except AdqlError as exc:
             problem = query_error(error_message(exc))
@@ -120,6 +127,7 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form, "errors": errors, "problem": problem, "checked": checked, "queues": queues_for(request.user),
         "browser": browser, "examples": examples_for(browser), "languages": languages_for(request.user),  # type: ignore[arg-type]
+        "engines": _engine_names(),
     }
     return render(request, "query/index.html", context)
 
@@ -167,8 +175,6 @@ def _filtered_history(found: Any, f: dict[str, str]) -> Any:
 
 
 def _engine_names() -> list[str]:
-    from workers.engines import available_engines  # type: ignore[attr-defined,unused-ignore]
-
     return sorted(available_engines())
 
 
@@ -210,8 +216,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     shared_name = ""  # what a reader writes in ADQL, when they may query it
     if not is_owner and job.owner is not None and may(request.user, "query", job):
         shared_name = f"{shared_schema(job.owner)}.{job.table_name}"
-    context = {"job": job, "columns": job.result_columns, "formats": FORMATS, "is_owner": is_owner,
-               "status": json.dumps(status), "plot": plot_defaults(job.result_columns), "run_time": duration(job.start_time, job.end_time),
+    columns = actions.result_columns(job)
+    context = {"job": job, "columns": columns, "formats": FORMATS, "is_owner": is_owner,
+               "status": json.dumps(status), "plot": plot_defaults(columns), "run_time": duration(job.start_time, job.end_time),
                "time_limit": status["time_limit"], "position": status["queue_position"],
                "elapsed": duration(job.start_time, timezone.now()) if job.phase == phases.EXECUTING else "",
                "shared_name": shared_name, "problem": query_error(job.error) if job.error else None,
@@ -234,14 +241,14 @@ def _shared_summary(job: QueryJob) -> str:
 _NUMERIC = ("SMALLINT", "INTEGER", "BIGINT", "REAL", "DOUBLE", "FLOAT")
 
 
-def plot_defaults(columns: list[dict[str, Any]]) -> dict[str, str]:
+def plot_defaults(columns: Sequence[ColumnInfo]) -> dict[str, str]:
     """Sensible first axes: RA/Dec by UCD or name when present, else the first numeric columns."""
-    numeric = [c["name"] for c in columns if str(c.get("datatype", "")).upper() in _NUMERIC]
+    numeric = [c.name for c in columns if c.datatype.upper() in _NUMERIC]
 
     def find(ucd: str, names: tuple[str, ...]) -> str | None:
         for c in columns:
-            if str(c.get("ucd", "")).lower().startswith(ucd) or c["name"].lower() in names:
-                return str(c["name"])
+            if c.ucd.lower().startswith(ucd) or c.name.lower() in names:
+                return c.name
         return None
 
     x = find("pos.eq.ra", ("ra", "raj2000", "ra_deg")) or (numeric[0] if numeric else "")
@@ -342,7 +349,7 @@ def job_rows(request: HttpRequest, job_id: str) -> JsonResponse:
         limit = min(max(int(request.GET.get("limit", 100)), 1), PAGE_ROWS_MAX)
     except ValueError:
         return JsonResponse({"error": "offset and limit are numbers"}, status=400)
-    names = [c["name"] for c in job.result_columns]
+    names = [c.name for c in actions.result_columns(job)]
     sort = request.GET.get("sort") or None
     if sort is not None and sort not in names:
         return JsonResponse({"error": f"no column {sort}"}, status=400)
@@ -401,7 +408,7 @@ def _numeric(array: pa.ChunkedArray) -> np.ndarray:
 def job_plot(request: HttpRequest, job_id: str) -> JsonResponse:
     """Data for the quick plots: a sample of points (scatter, sky) or histogram counts over all rows."""
     job = _stored(request, job_id)
-    names = [c["name"] for c in job.result_columns]
+    names = [c.name for c in actions.result_columns(job)]
     wanted = [request.GET.get(k, "") for k in ("x", "y", "c")]
     if not wanted[0] or any(w and w not in names for w in wanted):
         return JsonResponse({"error": "choose columns of the result"}, status=400)
@@ -425,7 +432,7 @@ def job_plot(request: HttpRequest, job_id: str) -> JsonResponse:
                 return JsonResponse({"error": f"{name} is not a numeric column"}, status=400)
         seen += batch.num_rows
     data = {name: np.concatenate(parts) if parts else np.array([]) for name, parts in values.items()}
-    units = {c["name"]: c.get("unit", "") for c in job.result_columns}
+    units = {c.name: c.unit for c in actions.result_columns(job)}
     if histogram:
         x = data[wanted[0]]
         x = x[np.isfinite(x)]
@@ -467,7 +474,7 @@ def _density(request: HttpRequest, job: QueryJob, x: str, y: str) -> JsonRespons
         return JsonResponse({"error": f"{x} and {y} must be numeric columns"}, status=400)
     clip = [min(int(v), n - 1) for v in cells.column("i").to_pylist()], [min(int(v), n - 1) for v in cells.column("j").to_pylist()]
     counts = cells.column("n").to_pylist()
-    units = {c["name"]: c.get("unit", "") for c in job.result_columns}
+    units = {c.name: c.unit for c in actions.result_columns(job)}
     return JsonResponse({"kind": "density", "i": clip[0], "j": clip[1], "n": counts, "bins": n, "x": [x0, x1], "y": [y0, y1],
                          "total": int(sum(counts)), "units": units})
 
@@ -531,8 +538,6 @@ def _import_source(request: HttpRequest) -> tuple[bytes, str]:
     volume_id, path = request.POST.get("volume", ""), request.POST.get("path", "").strip().lstrip("/")
     if not volume_id.isdigit() or not path:
         raise QueryError("Choose a file to upload, or a volume and the path of a file in it.")
-    from apps.files.actions import access_volume, volume_fs
-
     volume = access_volume(request.user, int(volume_id), "read")
     try:
         with volume_fs(volume).open_read(path) as handle:
@@ -569,8 +574,6 @@ def import_table(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"job": str(job.id), "url": url}) if wants_json else redirect(url)
         if wants_json:
             return JsonResponse({"error": error}, status=400)
-    from apps.files.actions import readable_volumes
-
     context = {"form": form, "error": error, "formats": IMPORT_FORMATS, "queues": queues_for(request.user),
                "volumes": readable_volumes(request.user).order_by("name"), "max_bytes": human_bytes(_import_max_bytes()),
                "space": usage(request.user)}  # type: ignore[arg-type]

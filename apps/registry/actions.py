@@ -23,6 +23,8 @@ from django.utils import timezone
 from apps.adql import adql_name
 from apps.core.tasks import send_task
 from apps.metadata.models import Table
+from apps.query.planning import plan_query
+from workers.engines import get_engine
 
 from . import oai
 from .coverage import moc_from_positions
@@ -70,9 +72,6 @@ def _reader(table: Table) -> User | None:
 
 def do_compute_coverage(table: Table) -> TableCoverage | None:
     """Compute and store the table's MOC; None for a table without positions."""
-    from apps.query.planning import plan_query
-    from workers.engines import get_engine
-
     if not table.position_columns:
         return None
     ra, dec = table.position_columns

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
+from apps.core.branding import contact_email
 from apps.metadata.catalog import visible_tables
 from apps.metadata.models import Table
 from apps.metadata.tap_schema import tap_schema_rows
@@ -54,7 +55,7 @@ def _url(name: str, *args: str) -> str:
 def _common(identifier: str, xsi_type: str, title: str, description: str, reference_url: str) -> ResourceData:
     return ResourceData(identifier=identifier, xsi_type=xsi_type, title=title, description=description,
                         publisher=settings.REGISTRY_PUBLISHER, reference_url=reference_url,
-                        contact_name=settings.REGISTRY_PUBLISHER, contact_email=settings.REGISTRY_CONTACT_EMAIL)
+                        contact_name=settings.REGISTRY_PUBLISHER, contact_email=contact_email())
 
 
 def authority_record() -> ResourceData:

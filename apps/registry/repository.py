@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.urls import reverse
 
+from apps.core.branding import contact_email
+
 from . import oai
 from .actions import do_sync_records
 from .records import registry_record
@@ -25,7 +27,7 @@ class PortalRepository:
                     r.identifier.endswith("/registry")), None)
         if own is None:
             own = resource_element(registry_record(), created=earliest, updated=earliest)
-        emails = (settings.REGISTRY_CONTACT_EMAIL,) if settings.REGISTRY_CONTACT_EMAIL else (settings.DEFAULT_FROM_EMAIL,)
+        emails = (contact_email() or settings.DEFAULT_FROM_EMAIL,)
         return oai.Identity(f"{settings.SITE_NAME} publishing registry", f"{settings.SITE_URL}{reverse('registry:oai')}",
                             emails, earliest, (own,))
 

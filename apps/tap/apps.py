@@ -1,5 +1,6 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
+from django.test.signals import setting_changed
 
 
 class TapConfig(AppConfig):
@@ -7,8 +8,15 @@ class TapConfig(AppConfig):
     label = "tap"
 
     def ready(self) -> None:
+        # Models load only once the app registry is ready (apps.py loads before).
+        from apps.core.models import WorkerHeartbeat
         from apps.query.models import QueryJob
 
+        from . import availability
         from .signals import remove_job_uploads
 
         post_delete.connect(remove_job_uploads, sender=QueryJob, dispatch_uid="tap-remove-job-uploads")
+        # The remembered availability answer goes when a worker's heartbeat comes or goes, or settings change.
+        post_save.connect(availability.forget, sender=WorkerHeartbeat, dispatch_uid="tap-availability-heartbeat")
+        post_delete.connect(availability.forget, sender=WorkerHeartbeat, dispatch_uid="tap-availability-heartbeat-gone")
+        setting_changed.connect(availability.forget, dispatch_uid="tap-availability-settings")

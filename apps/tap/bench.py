@@ -20,6 +20,11 @@ from typing import Any
 from django.db import transaction
 from django.test import Client, override_settings
 
+from apps.metadata.actions import do_generate_catalogue
+from apps.metadata.catalog import catalog_for
+from apps.query.planning import plan_query
+from workers.engines import get_engine, reset_engines
+
 _CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tap-bench"}}
 
 
@@ -37,9 +42,6 @@ def _download(client: Client, table: str, fmt: str, rows: int) -> tuple[float, i
 def _raw(table: str) -> float:
     from django.contrib.auth.models import AnonymousUser
 
-    from apps.metadata.catalog import catalog_for
-    from apps.query.planning import plan_query
-    from workers.engines import get_engine
 
     catalog_for(AnonymousUser())  # same warm-up as the TAP path gets
     plan = plan_query(None, query=f"SELECT * FROM {table}", language="ADQL")
@@ -54,8 +56,6 @@ def _raw(table: str) -> float:
 
 def bench_tap_sync(rows: int = 100_000) -> dict[str, Any]:
     """TAP sync rows/s (VOTable BINARY2 and CSV) of a ``rows``-row result beside the engine's raw rate."""
-    from apps.metadata.actions import do_generate_catalogue
-    from workers.engines import reset_engines
 
     with tempfile.TemporaryDirectory(prefix="tap-bench-") as folder, override_settings(
         SCIENCE_DIR=Path(folder) / "science", MYDB_DIR=Path(folder) / "mydb", VAR_DIR=Path(folder) / "var",

@@ -1,16 +1,35 @@
-"""TAP/DALI request parameters: case-insensitive names, GET or POST, repeated UPLOAD."""
+"""TAP/DALI request parameters: case-insensitive names, GET or POST, repeated UPLOAD.
+
+Each parameter a TAP job knows is declared once below (apps/uws/parameters.py for
+the UWS ones); job creation, the /parameters resource and sync queries read them
+through these declarations, and a bad value is a ParameterError (answered 400).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from django.http import HttpRequest
 
+from apps.uws.parameters import UWS_PARAMETERS, JobParameter, ParameterError, text, whole_number
+
 ADQL = "ADQL"
+T = TypeVar("T")
 
+QUERY: JobParameter[str] = JobParameter("query", text, "", "The query, in LANG.")
+LANG: JobParameter[str] = JobParameter("lang", text, "", "ADQL (ADQL-2.0, ADQL-2.1) or a native language.")
+MAXREC: JobParameter[int | None] = JobParameter("maxrec", whole_number(minimum=0), None, "At most this many rows.")
+RESPONSEFORMAT: JobParameter[str] = JobParameter("responseformat", text, "", "A MIME type or a short name; empty: VOTable.")
+FORMAT: JobParameter[str] = JobParameter("format", text, "", "TAP 1.0's name of RESPONSEFORMAT.")
+REQUEST: JobParameter[str] = JobParameter("request", text, "", "doQuery (TAP 1.0), or nothing.")
+UPLOAD: JobParameter[str] = JobParameter("upload", text, "", "name,URI pairs of tables to upload (;-separated).")
+QUEUE: JobParameter[str] = JobParameter("queue", text, "", "The query queue; empty: one that allows EXECUTIONDURATION.")
+TABLE_NAME: JobParameter[str] = JobParameter("table_name", text, "", "Keep the result in MyDB under this name.")
 
-class ParameterError(ValueError):
-    """A parameter value the service refuses (answered with a VOTable error, 400)."""
+TAP_PARAMETERS: tuple[JobParameter[Any], ...] = (QUERY, LANG, MAXREC, RESPONSEFORMAT, FORMAT, REQUEST, UPLOAD, QUEUE, TABLE_NAME)
+# Every other parameter of a job is kept as given and shown in its parameter list.
+KNOWN = frozenset(p.name for p in (*UWS_PARAMETERS, *TAP_PARAMETERS))
 
 
 @dataclass
@@ -28,6 +47,10 @@ class TapParams:
 
     def __contains__(self, name: str) -> bool:
         return name.lower() in self.values
+
+    def read(self, parameter: JobParameter[T]) -> T:
+        """The value of a declared parameter (its last one), or its default."""
+        return parameter.read({parameter.name: self.get(parameter.name)})
 
     def last_values(self) -> dict[str, str]:
         """One value per name (the last), as UWS parameter lists show them; UPLOAD keeps all, ';'-joined."""
@@ -68,16 +91,7 @@ def query(params: TapParams) -> str:
 
 
 def maxrec(params: TapParams) -> int | None:
-    value = params.get("maxrec")
-    if value is None or not value.strip():
-        return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ParameterError(f"MAXREC must be a whole number, not {value!r}.") from None
-    if number < 0:
-        raise ParameterError("MAXREC cannot be negative.")
-    return number
+    return params.read(MAXREC)
 
 
 def response_format(params: TapParams) -> str:

@@ -13,12 +13,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps import formats
-from apps.query import actions
+from apps.adql.udfs import UDFS
+from apps.metadata.catalog import metadata_version
+from apps.metadata.models import Function, Schema
+from apps.query import actions, live
 from apps.query.models import QueryJob
 from apps.query.queues import Queue, QueueError, all_queues, check_queue, get_queue, queue_or_default, queues_for
 from apps.uws import phases
 from apps.uws.documents import ErrorSummary, JobSummary, Result
 from apps.uws.handlers import UwsError
+from apps.uws.parameters import ACTION, DESTRUCTION, EXECUTIONDURATION, PHASE
 
 from . import params as p
 from .vosi import Language, Limits, OutputFormat
@@ -27,11 +31,14 @@ TAPREGEXT = "ivo://ivoa.net/std/TAPRegExt"
 _IVO_IDS = {"votable-td": "output-votable-td", "votable-b": "output-votable-binary", "votable-b2": "output-votable-binary2"}
 _ALIASES = {"votable": "votable", "votable-td": "votable/td", "votable-b": "votable/b", "votable-b2": "votable/b2",
             "csv": "csv", "tsv": "tsv", "fits": "fits", "parquet": "parquet", "ecsv": "ecsv", "json": "json"}
-WAIT_POLL_S = 0.2
+WAIT_POLL_S = 0.2  # the longest pause between two looks at a job's phase in a blocking WAIT
+WAIT_FIRST_POLL_S = 0.005
 
 # UWS parameter name -> QueryJob field (and how to read it).
 _JOB_FIELDS = {"query": "query", "lang": "language", "maxrec": "maxrec", "responseformat": "response_format",
                "format": "response_format", "runid": "run_id", "queue": "queue"}
+# Parameters that change the job otherwise than by being stored (their own resources, or the request itself).
+_NOT_STORED = frozenset(x.name for x in (EXECUTIONDURATION, DESTRUCTION, PHASE, ACTION, p.REQUEST))
 
 
 def output_formats() -> list[OutputFormat]:
@@ -62,11 +69,21 @@ def check_language(value: str) -> str:
     return lang
 
 
-def _engines_in_use() -> list[str]:
-    """The default engine and those holding published schemas: the native languages that can work here."""
-    from apps.metadata.models import Schema
+_ENGINES_BY_VERSION: dict[str, frozenset[str]] = {}  # metadata version -> engines of published schemas (one entry)
 
-    used = set(Schema.objects.filter(published=True).values_list("engine", flat=True))
+
+def _engines_in_use() -> list[str]:
+    """The default engine and those holding published schemas: the native languages that can work here.
+
+    Asked by every sync query (LANG is checked against them), so remembered in this process under the
+    metadata version, which any change to a schema bumps.
+    """
+    version = metadata_version()
+    used = _ENGINES_BY_VERSION.get(version)
+    if used is None:
+        used = frozenset(Schema.objects.filter(published=True).values_list("engine", flat=True))
+        _ENGINES_BY_VERSION.clear()
+        _ENGINES_BY_VERSION[version] = used
     return sorted(used | {str(settings.DEFAULT_ENGINE)})
 
 
@@ -87,8 +104,6 @@ def limits() -> Limits:
 
 def udf_forms() -> list[tuple[str, str]]:
     """TAPRegExt UDF forms of the published user-defined functions: ``name(arg TYPE, ...) -> TYPE``."""
-    from apps.adql.udfs import UDFS
-    from apps.metadata.models import Function
 
     published = list(Function.objects.filter(published=True))
     overridden = {f.name.lower() for f in published}  # a published function replaces a built-in one
@@ -164,6 +179,8 @@ def job_parameters(job: QueryJob) -> dict[str, str]:
         shown["maxrec"] = str(job.maxrec)
     if job.response_format:
         shown["responseformat"] = job.response_format
+    if job.engine:  # which engine ran it, and why (apps/query/routing.py); ENGINE chooses one
+        shown["engine"], shown["engine_reason"] = job.engine, job.engine_reason
     if job.uploads:
         shown["upload"] = ";".join(f"{u['name']},{(job.parameters or {}).get('upload_uri_' + u['name'], 'param:' + u['name'])}"
                                    for u in job.uploads)
@@ -236,22 +253,19 @@ class TapJobStore:
         fields: dict[str, Any] = {}
         extra = dict(job.parameters or {})
         for name, value in parameters.items():
-            if name in ("executionduration", "destruction", "phase", "action", "request"):
+            if name in _NOT_STORED:
                 continue
             target = _JOB_FIELDS.get(name)
             if target == "maxrec":
-                fields[target] = p.maxrec(p.TapParams({"maxrec": [value]}))
+                fields[target] = p.MAXREC.read(parameters)
             elif target:
                 fields[target] = value
             elif name != "upload":
                 extra[name] = value
         if self.pending_uploads is not None:
             fields["uploads"] = [*(job.uploads or []), *(u.as_json() for u in self.pending_uploads)]
-        if "executionduration" in parameters:
-            duration = parameters["executionduration"].strip()
-            if not duration.isdigit():
-                raise UwsError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
-            seconds = int(duration)
+        if EXECUTIONDURATION.name in parameters:
+            seconds = EXECUTIONDURATION.read(parameters)
             if "queue" in fields:  # named in this request: it must allow the duration
                 fields["queue"] = _checked(lambda: queue_for_duration(job.owner, fields["queue"], seconds))
             elif seconds > queue_or_default(job.queue).time_limit:
@@ -259,21 +273,21 @@ class TapJobStore:
             fields["execution_duration"] = seconds
         fields["parameters"] = extra
         _update(job, **fields)
-        if "destruction" in parameters:
-            from apps.uws.documents import parse_timestamp
-
-            try:
-                self.set_destruction(job, parse_timestamp(parameters["destruction"]))
-            except ValueError:
-                raise UwsError(f"DESTRUCTION must be an ISO 8601 time, not {parameters['destruction']!r}.") from None
+        when = DESTRUCTION.read(parameters)
+        if when is not None:
+            self.set_destruction(job, when)
 
     def wait(self, job: QueryJob, timeout_s: float, while_phase: str | None) -> QueryJob:
+        # A phase change wakes the wait (live.PhaseChanges); without Redis, short first polls: a small job
+        # changes phase within milliseconds, and pyvo's job.wait() blocks here.
         start, deadline = job.phase, time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            time.sleep(WAIT_POLL_S)
-            job.refresh_from_db(fields=["phase"])
-            if job.phase != start:
-                break
+        with live.PhaseChanges(str(job.pk)) as changes:
+            pause = WAIT_POLL_S if changes.notified else WAIT_FIRST_POLL_S
+            job.refresh_from_db(fields=["phase"])  # subscribed now: a change from here on wakes the pause
+            while job.phase == start and time.monotonic() < deadline:
+                changes.pause(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 1.5, WAIT_POLL_S)
+                job.refresh_from_db(fields=["phase"])
         job.refresh_from_db()
         return job
 

@@ -19,8 +19,7 @@ from typing import Any
 import pyarrow as pa
 from django.contrib.auth.models import AnonymousUser, User
 from django.core import signing
-from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,9 +31,10 @@ from apps import formats
 from apps.accounts.addresses import client_address
 from apps.accounts.authentication import REALM
 from apps.adql import AdqlError
-from apps.core.streaming import streaming_response
-from apps.core.workers import no_worker_note, workers_alive
+from apps.core.streaming import whole_or_streaming_response
 from apps.datalink.results import describe_result
+from apps.metadata.catalog import one_metadata_version
+from apps.metadata.models import Table
 from apps.metadata.tap_schema import tap_schema_rows
 from apps.query import actions
 from apps.query.models import QueryJob
@@ -45,17 +45,20 @@ from apps.registry.records import tap_id
 from apps.uws import handlers, phases
 from apps.uws.documents import CONTENT_TYPE as UWS_TYPE
 from apps.uws.documents import JobRef, job_list_document, parse_timestamp
+from apps.uws.parameters import DESTRUCTION, EXECUTIONDURATION, PHASE, RUNID
 from workers.engines.base import EngineError
 
 from . import examples as examples_module
 from . import params as p
 from . import plus, samp, service, vosi
+from .availability import availability_body
 from .uploads import discard_uploads, parse_upload_param, store_uploads
 
 log = logging.getLogger(__name__)
 AnyUser = User | AnonymousUser
 STARTED = timezone.now()
 _QUERY_ERRORS = (AdqlError, actions.QueryError, QueueError, EngineError)
+WHOLE_BELOW = 256 * 1024  # a small result is read before the answer and sent at once (no thread, no queue)
 
 
 def _no_view(request: HttpRequest) -> HttpResponse:
@@ -161,7 +164,6 @@ def root(request: HttpRequest) -> HttpResponse:
 
 def published_row_counts() -> dict[str, int]:
     """schema.table (lower case) -> its known row count, for the tables of the service page."""
-    from apps.metadata.models import Table
 
     found = Table.objects.filter(published=True, row_count__isnull=False).select_related("schema")
     return {t.qualified_name.lower(): int(t.row_count) for t in found if t.row_count is not None}
@@ -182,14 +184,7 @@ def capabilities(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_safe
 def availability(request: HttpRequest) -> HttpResponse:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        # Without a live worker, async jobs would wait in QUEUED for ever: not available, and why.
-        up, note = (True, "The service is accepting queries.") if workers_alive() else (False, no_worker_note())
-    except Exception as exc:  # any database failure means "not available", with the reason
-        up, note = False, f"The metadata database cannot be reached: {exc}"
-    return _xml(vosi.availability_document(up, STARTED if up else None, note))
+    return _xml(availability_body(STARTED))
 
 
 def _tap_schema(request: HttpRequest) -> dict[str, list[dict[str, Any]]]:
@@ -240,13 +235,14 @@ def _gzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def _result_response(request: HttpRequest, fmt: formats.Format, batches: Iterator[pa.RecordBatch], columns: list[Any],
-                     info: formats.ResultInfo, *, gzipped: bool = False) -> StreamingHttpResponse:
-    """The result, streamed. A failure after the first byte cannot change the status any more: a VOTable then
-    ends with INFO QUERY_STATUS=ERROR after its TABLE; CSV and TSV have no such place, so their response is
-    cut short (no final chunk) and the client reports an incomplete download instead of a short file."""
-    chunks = formats.write(fmt, batches, columns, info)
-    response = streaming_response(request, _gzip(chunks) if gzipped else chunks, fmt.mime_type)
+def _result_response(request: HttpRequest, fmt: formats.Format, chunks: Iterator[bytes], info: formats.ResultInfo, *,
+                     gzipped: bool = False) -> HttpResponseBase:
+    """The result, streamed (one that ends within WHOLE_BELOW bytes is sent in one piece). A failure after the
+    first byte cannot change the status any more: a VOTable then ends with INFO QUERY_STATUS=ERROR after its
+    TABLE; CSV and TSV have no such place, so their response is cut short (no final chunk) and the client
+    reports an incomplete download instead of a short file."""
+    response = whole_or_streaming_response(request, _gzip(chunks) if gzipped else chunks, fmt.mime_type,
+                                           whole_below=WHOLE_BELOW)
     if gzipped:  # HTTP clients unpack it; astroquery, which reads the raw body, gunzips it itself
         response["Content-Encoding"] = "gzip"
     if fmt.key in ("fits", "parquet", "csv", "tsv"):
@@ -257,34 +253,39 @@ def _result_response(request: HttpRequest, fmt: formats.Format, batches: Iterato
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def sync(request: HttpRequest) -> HttpResponseBase:
-    params = p.tap_params(request)
-    query = params.get("query")
-    try:
-        p.check_request(params)
-        language = service.check_language(params.get("lang") or p.ADQL)
-        query, maxrec = p.query(params), p.maxrec(params)
-        fmt, gzipped = service.resolve(p.response_format(params), tap_plus=is_tap_plus(request))
-        uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
-    except (p.ParameterError, formats.UnknownFormat) as exc:
-        return vo_error(str(exc), query=query)
-    return run_sync_response(request, tap_user(request), query, language, maxrec, fmt, uploads, gzipped=gzipped)
+    with one_metadata_version():  # the languages, the catalogue, planning, the result's description: one look
+        params = p.tap_params(request)
+        query = params.get("query")
+        try:
+            p.check_request(params)
+            language = service.check_language(params.get("lang") or p.ADQL)
+            query, maxrec = p.query(params), p.maxrec(params)
+            fmt, gzipped = service.resolve(p.response_format(params), tap_plus=is_tap_plus(request))
+            uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
+        except (p.ParameterError, formats.UnknownFormat) as exc:
+            return vo_error(str(exc), query=query)
+        return run_sync_response(request, tap_user(request), query, language, maxrec, fmt, uploads, gzipped=gzipped,
+                                 engine=(params.get("engine") or "").strip())
 
 
 def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language: str, maxrec: int | None, fmt: formats.Format,
-                      uploads: list[Any], *, gzipped: bool = False) -> HttpResponseBase:
-    try:
-        result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
-                                  response_format=fmt.mime_type, client_address=client_address(request))
-    except actions.SyncLimitReached as exc:
-        discard_uploads(uploads)
-        response = vo_error(exc.message, status=429, query=query)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
-    except _QUERY_ERRORS as exc:
-        discard_uploads(uploads)
-        return vo_error(error_message(exc), query=query)
-    info = formats.ResultInfo(query=query)
-    describe_result(info, user, query, result.columns)  # type: ignore[arg-type]  # provenance INFOs, DataLink descriptors
+                      uploads: list[Any], *, gzipped: bool = False, engine: str = "") -> HttpResponseBase:
+    with one_metadata_version():  # planning and the result's description look up cached metadata several times
+        try:
+            result = actions.run_sync(user, query=query, language=language, maxrec=maxrec, uploads=uploads,
+                                      response_format=fmt.mime_type, client_address=client_address(request), engine=engine)
+        except actions.SyncLimitReached as exc:
+            discard_uploads(uploads)
+            response = vo_error(exc.message, status=429, query=query)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        except _QUERY_ERRORS as exc:
+            discard_uploads(uploads)
+            return vo_error(error_message(exc), query=query)
+        info = formats.ResultInfo(query=query)
+        # provenance INFOs, DataLink descriptors
+        describe_result(info, user, query, result.columns, tables=result.tables)  # type: ignore[arg-type]
+    info.infos += [("engine", result.job.engine), ("engine_reason", result.job.engine_reason)]  # which ran it, and why
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
@@ -293,7 +294,10 @@ def run_sync_response(request: HttpRequest, user: AnyUser, query: str, language:
         finally:
             discard_uploads(uploads)
 
-    return _result_response(request, fmt, batches(), result.columns, info, gzipped=gzipped)
+    if result.csv is not None and result.csv_schema is not None:  # the engine wrote the CSV rows itself (no uploads)
+        return _result_response(request, fmt, formats.write_engine_csv(result.csv, result.columns, result.csv_schema), info,
+                                gzipped=gzipped)
+    return _result_response(request, fmt, formats.write(fmt, batches(), result.columns, info), info, gzipped=gzipped)
 
 
 # --- async: the job list ---------------------------------------------------------------
@@ -321,15 +325,6 @@ def async_jobs(request: HttpRequest) -> HttpResponse:
     return _xml(job_list_document(refs), UWS_TYPE)
 
 
-def _destruction(value: str | None) -> dt.datetime | None:
-    if not value or not value.strip():
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        raise p.ParameterError(f"DESTRUCTION must be an ISO 8601 time, not {value!r}.") from None
-
-
 def create_job(request: HttpRequest) -> HttpResponse:
     """POST /async: a PENDING job (or run at once with PHASE=RUN), answered by 303 to the job."""
     params = p.tap_params(request)
@@ -339,10 +334,8 @@ def create_job(request: HttpRequest) -> HttpResponse:
         maxrec = p.maxrec(params)
         response_format = p.response_format(params)
         service.resolve(response_format)
-        duration = params.get("executionduration") or "0"
-        if not duration.strip().isdigit():
-            raise p.ParameterError(f"EXECUTIONDURATION must be a whole number of seconds, not {duration!r}.")
-        destruction = _destruction(params.get("destruction"))
+        duration = params.read(EXECUTIONDURATION)
+        destruction = params.read(DESTRUCTION)
         uploads = store_uploads(parse_upload_param(params.all("upload")), request.FILES)  # type: ignore[arg-type]
     except (p.ParameterError, formats.UnknownFormat) as exc:
         return vo_error(str(exc), query=params.get("query"))
@@ -355,26 +348,21 @@ def create_job(request: HttpRequest) -> HttpResponse:
     except (p.ParameterError, actions.QueryError) as exc:
         discard_uploads(uploads)
         return vo_error(error_message(exc) if isinstance(exc, actions.QueryError) else str(exc))
-    known = {"query", "lang", "maxrec", "responseformat", "format", "upload", "runid", "executionduration", "phase",
-             "request", "destruction", "queue", "table_name"}
-    extra = {k: v for k, v in params.last_values().items() if k not in known}
+    extra = {k: v for k, v in params.last_values().items() if k not in p.KNOWN}
     for name, uri in parse_upload_param(params.all("upload")):
         extra[f"upload_uri_{name}"] = uri
-    try:
+    store = service.TapJobStore(request)
+    try:  # the job, its destruction time and its start: one action, one commit
         job = actions.do_create_job(
-            user, query=params.get("query") or "", language=(params.get("lang") or p.ADQL).strip(),
-            queue=service.queue_for_duration(user, params.get("queue") or None, int(duration)), maxrec=maxrec, response_format=response_format, uploads=uploads,
-            table_name=table_name, run_id=params.get("runid") or "", source=QueryJob.SOURCE_TAP_ASYNC,
-            execution_duration=int(duration), parameters=extra,
+            user, query=params.read(p.QUERY), language=params.read(p.LANG).strip() or p.ADQL,
+            queue=service.queue_for_duration(user, params.read(p.QUEUE) or None, duration), maxrec=maxrec,
+            response_format=response_format, uploads=uploads, table_name=table_name, run_id=params.read(RUNID),
+            source=QueryJob.SOURCE_TAP_ASYNC, execution_duration=duration, parameters=extra, destruction=destruction,
+            run=params.read(PHASE) == phases.RUN,
         )
     except _QUERY_ERRORS as exc:
         discard_uploads(uploads)
         return vo_error(error_message(exc))
-    store = service.TapJobStore(request)
-    if destruction is not None:
-        store.set_destruction(job, destruction)
-    if (params.get("phase") or "").strip().upper() == phases.RUN:
-        actions.do_run_job(job)
     return _see_other(store.job_url(job))
 
 
@@ -418,7 +406,7 @@ def _job_result(request: HttpRequest, found: QueryJob, fmt: formats.Format | Non
         batches = actions.result_batches(found)
     except actions.QueryError as exc:
         return _text(exc.message, 404)
-    return _result_response(request, fmt, batches, actions.result_columns(found), info, gzipped=gzipped)
+    return _result_response(request, fmt, formats.write(fmt, batches, actions.result_columns(found), info), info, gzipped=gzipped)
 
 
 @csrf_exempt

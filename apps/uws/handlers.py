@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from . import phases
-from .documents import CONTENT_TYPE, JobSummary, job_document, parameters_document, parse_timestamp, results_document, timestamp
+from .documents import CONTENT_TYPE, JobSummary, job_document, parameters_document, results_document, timestamp
+from .parameters import DESTRUCTION, EXECUTIONDURATION, JobParameter, ParameterError
 
 TEXT = "text/plain; charset=utf-8"
 MAX_WAIT_S = 60.0  # blocking WAIT never holds a connection longer than this
 
 JobT = TypeVar("JobT")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,13 @@ def _only_pending(summary: JobSummary, what: str) -> None:
         raise UwsError(f"{what} can only be changed while the job is PENDING; it is {summary.phase}.", 409)
 
 
-def _int(value: str, name: str) -> int:
+def _read(req: Request[JobT], parameter: JobParameter[T]) -> T:
+    """A parameter this request must give, read by its one declaration (parameters.py)."""
+    _required(req, parameter.name)
     try:
-        number = int(value.strip())
-    except ValueError:
-        raise UwsError(f"{name} must be a whole number of seconds, not {value!r}.") from None
-    if number < 0:
-        raise UwsError(f"{name} cannot be negative.")
-    return number
+        return parameter.read(req.params)
+    except ParameterError as exc:
+        raise UwsError(str(exc)) from None
 
 
 # --- GET ------------------------------------------------------------------
@@ -190,19 +191,16 @@ def post_phase(req: Request[JobT]) -> Reply:
 
 
 def post_execution_duration(req: Request[JobT]) -> Reply:
-    seconds = _int(_required(req, "executionduration"), "EXECUTIONDURATION")
+    seconds = _read(req, EXECUTIONDURATION)
     _only_pending(req.store.summary(req.job), "EXECUTIONDURATION")
     req.store.set_execution_duration(req.job, seconds)
     return _see_job(req)
 
 
 def post_destruction(req: Request[JobT]) -> Reply:
-    value = _required(req, "destruction")
-    try:
-        when = parse_timestamp(value)
-    except ValueError:
-        raise UwsError(f"DESTRUCTION must be an ISO 8601 time, not {value!r}.") from None
-    req.store.set_destruction(req.job, when)
+    when = _read(req, DESTRUCTION)  # never None: the value is required
+    if when is not None:
+        req.store.set_destruction(req.job, when)
     return _see_job(req)
 
 

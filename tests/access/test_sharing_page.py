@@ -36,7 +36,7 @@ def test_the_dialogue_refuses_both_or_neither_holder(users: FourUsers) -> None:
     resource = do_create_resource("demo_volume", "data", owner=users.owner)
     response = logged_in(users.owner).post(reverse("access:share", args=[resource.pk]), {"action": "read"})
     assert "Choose either a user or a group." in response.content.decode()
-    assert not Privilege.objects.exists()
+    assert not Privilege.objects.filter(resource=resource).exists()
 
 
 def test_public_is_not_offered_to_ordinary_users_and_refused_if_forced(users: FourUsers) -> None:

@@ -64,10 +64,13 @@ def attempt(header: str, address: str = "192.0.2.1", forwarded: str | None = Non
         connection.close()  # each thread's own connection
 
 
-@pytest.fixture
-def redis_cache(settings: Any) -> Iterator[None]:
+@pytest.fixture(params=["redis", "embedded"])
+def redis_cache(request: pytest.FixtureRequest, settings: Any, tmp_path: Any) -> Iterator[None]:
+    """The counters on Redis, and on the embedded default (no REDIS_URL: the file cache made atomic)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"t-{uuid.uuid4().hex}"}}
+                                   "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"t-{uuid.uuid4().hex}"}
+                       if request.param == "redis" else
+                       {"BACKEND": "apps.core.cache.AtomicFileBasedCache", "LOCATION": str(tmp_path / "cache")}}
     settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
     settings.AUTH_FAILURES_ALLOWED = LIMIT
     settings.TRUSTED_PROXIES = []
@@ -223,6 +226,7 @@ def test_parallel_wrong_passwords_on_the_login_page_make_at_most_the_limit_of_ch
 
 # --- a burst of correct requests is never refused ------------------------------------------------------
 
+@pytest.mark.parametrize("redis_cache", ["redis"], indirect=True)  # a throughput test: the embedded file lock is slower
 def test_80_parallel_correct_passwords_all_get_in_from_one_address(alice: User) -> None:
     results = in_parallel([(basic("alice", "alice-password"), "192.0.2.10") for _ in range(80)])
     assert results == [alice] * 80

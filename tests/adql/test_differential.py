@@ -183,6 +183,12 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]], bool]] = [
        max(r[IVAL] for r in DATA if r[FLAG] == f and r[IVAL] is not None)) for f in (0, 1)], False),
     ("HAVING", f"SELECT ival, COUNT(*) FROM {T} GROUP BY ival HAVING COUNT(*) > 15",
      [(v, c) for v in {r[IVAL] for r in DATA} if (c := sum(1 for r in DATA if r[IVAL] == v)) > 15], False),
+    ("ORDER BY an aggregate's alias", f"SELECT flag, COUNT(*) AS n FROM {T} GROUP BY flag ORDER BY n, flag",
+     sorted(((f, sum(1 for r in DATA if r[FLAG] == f)) for f in (0, 1)), key=lambda g: (g[1], g[0])), True),
+    ("ORDER BY an aggregate's position, descending",
+     f"SELECT TOP 5 ival, COUNT(*) AS n FROM {T} GROUP BY ival ORDER BY 2 DESC, ival",
+     sorted(((v, sum(1 for r in DATA if r[IVAL] == v)) for v in {r[IVAL] for r in DATA}),
+            key=lambda g: (-g[1], g[0] is None, g[0] or 0))[:5], True),
     ("COUNT DISTINCT", f"SELECT COUNT(DISTINCT ival) FROM {T}", [(len(set(IVALS)),)], False),
     ("TOP with OFFSET", f"SELECT TOP 5 id FROM {T} ORDER BY id OFFSET 3", [(i,) for i in range(4, 9)], True),
     ("UNION", f"SELECT id FROM {T} WHERE id < 3 UNION SELECT id FROM {T} WHERE id > {N_ROWS - 2}",
@@ -198,6 +204,8 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]], bool]] = [
 # ---- running and comparing ----------------------------------------------------
 
 def _norm(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):  # an array value (ivo_histogram)
+        return tuple(_norm(x) for x in v)
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, (int, float, Decimal)):
@@ -367,6 +375,15 @@ def _healpix(order: int) -> list[tuple[Any, ...]]:
     return [(r[ID], int(p)) for r, p in zip(DATA, pix, strict=True)]
 
 
+def _histogram(values: list[Any], lower: float, upper: float, nbins: int) -> tuple[int, ...]:
+    """numpy's answer: underflow, the bins of [lower, upper), overflow; NULLs and NaN not counted."""
+    import numpy as np
+
+    x = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    inside, _ = np.histogram(x[(x >= lower) & (x < upper)], bins=nbins, range=(lower, upper))
+    return (int((x < lower).sum()), *(int(c) for c in inside), int((x >= upper).sum()))
+
+
 def _words(s: str | None, w: str) -> int | None:
     return None if s is None else int(w.lower() in s.lower().split(" "))
 
@@ -390,6 +407,9 @@ UDF_CASES: list[tuple[str, str, list[tuple[Any, ...]], tuple[str, ...]]] = [
        (sorted(IVALS)[len(IVALS) // 2 - 1] + sorted(IVALS)[len(IVALS) // 2]) / 2,)],
      ("postgresql", "duckdb", "spark")),
     ("ivo_percentile", f"SELECT ivo_percentile(id, 0.25) FROM {T}", [(1 + 0.25 * (N_ROWS - 1),)],
+     ("postgresql", "duckdb", "spark")),
+    ("ivo_histogram", f"SELECT flag, ivo_histogram(x, -1, 1, 4) FROM {T} GROUP BY flag",
+     [(f, _histogram([r[X] for r in DATA if r[FLAG] == f], -1, 1, 4)) for f in sorted({r[FLAG] for r in DATA})],
      ("postgresql", "duckdb", "spark")),
 ]
 

@@ -153,3 +153,24 @@ def test_it_refuses_expressions_too_large_for_the_engine(dialect: str) -> None:
     else:
         with pytest.raises(AdqlError):
             translate(nested_cells, dialect)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "duckdb", "spark"])
+def test_ivo_histogram_is_an_integer_array_of_nbins_plus_two_counts(dialect: str) -> None:
+    t = translate("SELECT ivo_histogram(mag, 10, 20, 5) AS h FROM t", dialect)
+    assert (t.columns[0].datatype, t.columns[0].arraysize) == ("INTEGER", "*")
+    assert t.sql.count("COUNT(CASE WHEN") == 7
+
+
+@pytest.mark.parametrize(("adql", "words"), [
+    ("SELECT ivo_histogram(mag, 10, 20, n) FROM t", "number of bins of ivo_histogram must be a whole number"),
+    ("SELECT ivo_histogram(mag, 10, 20, 0) FROM t", "from 1 to 1000"),
+])
+def test_ivo_histogram_needs_a_constant_number_of_bins(adql: str, words: str) -> None:
+    with pytest.raises(AdqlError, match=words):
+        translate(adql, "duckdb")
+
+
+def test_ivo_histogram_is_refused_on_mariadb_which_has_no_arrays() -> None:
+    with pytest.raises(AdqlError, match="ivo_histogram is not available on mariadb"):
+        translate("SELECT ivo_histogram(mag, 10, 20, 5) FROM t", "mariadb")

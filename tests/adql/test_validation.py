@@ -185,3 +185,17 @@ def test_it_types_integer_division_as_an_integer(catalog: Catalog) -> None:
                   "SUM(source_id) AS e, MOD(source_id, 3) AS f FROM gaia.source GROUP BY source_id, ra",
                   "duckdb", catalog=catalog)
     assert [c.datatype for c in t.columns] == ["BIGINT", "DOUBLE", "DOUBLE", "DOUBLE", "BIGINT", "BIGINT"]
+
+
+def test_in_unit_turns_a_proper_motion_times_a_distance_into_a_velocity() -> None:
+    # mas/yr * pc -> km/s is the astronomers' 4.74 rule (angles counted as ratios, only when the
+    # strict conversion fails): an angle never becomes a length, nor a proper motion a speed.
+    from apps.adql import ColumnInfo, TableInfo
+
+    stars = Catalog([TableInfo("", "stars", (ColumnInfo("pmra", "DOUBLE", unit="mas/yr"),
+                                             ColumnInfo("dist", "DOUBLE", unit="pc"), ColumnInfo("ra", "DOUBLE", unit="deg")))])
+    t = translate("SELECT IN_UNIT(pmra * dist, 'km/s') AS v FROM stars", "duckdb", catalog=stars)
+    assert "0.004740470463533349" in t.sql and t.columns[0].unit == "km/s"
+    assert "not convertible" in error("SELECT IN_UNIT(pmra, 'km/s') FROM stars", stars).message
+    assert "not convertible" in error("SELECT IN_UNIT(dist, 'deg') FROM stars", stars).message
+    assert "0.017453292519943295" in translate("SELECT IN_UNIT(ra, 'rad') FROM stars", "duckdb", catalog=stars).sql

@@ -35,9 +35,9 @@ READY_MS = 180_000
 def _cell_code(path: str) -> str:
     return (
         "from daiquiri_client import Portal; import pathlib; "
-        "rows = Portal().query('SELECT TOP 3 table_name FROM TAP_SCHEMA.tables ORDER BY table_name'); "
-        f"out = pathlib.Path('{path}'); out.write_text('\\n'.join(r['table_name'] for r in rows)); "
-        "print('rows', len(rows), 'wrote', out.name)"
+        "df = Portal().query_df('SELECT TOP 3 table_name FROM TAP_SCHEMA.tables ORDER BY table_name'); "
+        f"out = pathlib.Path('{path}'); out.write_text('\\n'.join(df['table_name'])); "
+        "print('rows', len(df), type(df).__name__, 'wrote', out.name)"
     )
 
 
@@ -82,7 +82,7 @@ def test_a_user_runs_a_notebook_cell_in_a_session_that_only_they_reach(
     expect(editor).to_contain_text("from-notebook.csv")
     page.keyboard.press("Shift+Enter")
     expect(page.locator(".jp-OutputArea-output").first).to_contain_text("wrote from-notebook.csv", timeout=60_000)
-    assert "rows 3" in page.locator(".jp-OutputArea-output").first.inner_text()
+    assert "rows 3 DataFrame" in page.locator(".jp-OutputArea-output").first.inner_text()
 
     assert not failed, failed
     page.goto(f"{base}/files/v/{storage.pk}/")

@@ -191,3 +191,23 @@ def test_a_publisher_shares_a_private_table_with_a_group_and_a_member_queries_it
     assert outsider.goto(base + "/data/survey/sources/").status == 404  # type: ignore[union-attr]
     refused = outsider.request.get(base + "/tap/sync", params=count)
     assert refused.status == 400 and "unknown table 'survey.sources'" in refused.text()
+
+
+def test_the_site_profile_written_in_the_admin_brands_every_page(page: Page, live_server: Any) -> None:
+    base = live_server.url
+    admin_login(page, base)
+    page.goto(base + "/admin/core/siteprofile/add/")
+    page.get_by_label("Home text").fill("The Leibniz sky archive: Gaia and friends.")
+    page.get_by_label("Logo").fill("/static/img/favicon.svg")
+    page.get_by_label("Contact email").fill("help@archive.example.org")
+    page.locator("input[name=_save]").click()
+    expect(page.locator(".messages, .messagelist")).to_contain_text("was added successfully")
+
+    visitor = page.context.browser.new_context().new_page()  # type: ignore[union-attr]
+    for url in ("/", "/data/", "/docs/"):
+        visitor.goto(base + url)
+        expect(visitor.locator("header .brand-logo")).to_be_visible()
+        expect(visitor.locator("footer #footer-contact")).to_have_text("help@archive.example.org")
+    visitor.goto(base + "/")
+    expect(visitor.locator("#home-text")).to_contain_text("The Leibniz sky archive")
+    shot(visitor, "site-profile-home")

@@ -49,14 +49,16 @@ def test_the_reader_role_cannot_write_science_tables_or_become_the_service_user(
         .column(0).to_pylist() == [1000]
 
 
-@pytest.mark.parametrize("through", ["psql", "psycopg"])
+@pytest.mark.parametrize("through", ["psql", "psycopg", "small"])
 def test_it_streams_every_type_as_arrow(pg: Any, job_id: str, through: str, monkeypatch: Any) -> None:
     if through == "psycopg":  # the fallback when no psql binary is installed
         monkeypatch.setattr("workers.engines.postgresql.PSQL", None)
+    limit = 1000 if through == "small" else None  # a small answer: rows through psycopg, no COPY
     batches = list(pg.stream("SELECT id, mag, flag, n, name, ok, seen, code, price, vec, ts, "
                              "spoint(radians(ra), radians(dec)) AS pos, "
                              "scircle(spoint(radians(10), radians(20)), radians(1)) AS circ "
-                             "FROM cat.stars ORDER BY id", timeout_s=30, job_id=job_id))
+                             "FROM cat.stars ORDER BY id" + (f" LIMIT {limit}" if limit else ""), timeout_s=30, job_id=job_id,
+                             row_limit=limit))
     table = pa.Table.from_batches(batches)
     assert table.num_rows == 1000
     row = table.slice(1, 1).to_pylist()[0]
@@ -71,6 +73,29 @@ def test_it_streams_every_type_as_arrow(pg: Any, job_id: str, through: str, monk
     assert table.schema.field("pos").metadata == {b"xtype": b"point"}
     types = {f.name: f.type for f in table.schema}
     assert types["flag"] == pa.int16() and types["n"] == pa.int32() and types["mag"] == pa.float32()
+
+
+def test_a_small_answer_takes_no_psql_process_and_a_wrong_row_limit_loses_no_row(
+        pg: Any, job_id: str, monkeypatch: Any) -> None:
+    import subprocess
+
+    started: list[Any] = []
+    real = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a) or real(*a, **k))
+    (batch,) = pg.stream("SELECT id FROM cat.stars ORDER BY id LIMIT 10", timeout_s=30, job_id=job_id, row_limit=10)
+    assert batch.column(0).to_pylist() == list(range(10)) and started == []
+    # A caller's limit the statement does not keep: every row still comes, through COPY.
+    rows = pa.Table.from_batches(list(pg.stream("SELECT i FROM generate_series(1, 20000) i",
+                                                timeout_s=30, job_id=job_id, row_limit=5)))
+    assert rows.num_rows == 20000 and started != []
+
+
+def test_a_small_stream_is_stopped_by_its_time_limit_and_by_abort(pg: Any, job_id: str) -> None:
+    with pytest.raises(QueryTimeout):
+        list(pg.stream(SLOW + " LIMIT 10", timeout_s=0.5, job_id=job_id, row_limit=10))
+    threading.Timer(1.0, pg.abort, [job_id + "a"]).start()
+    with pytest.raises(QueryAborted):
+        list(pg.stream(SLOW + " LIMIT 10", timeout_s=60, job_id=job_id + "a", row_limit=10))
 
 
 def test_an_empty_stream_still_carries_the_schema(pg: Any, job_id: str) -> None:

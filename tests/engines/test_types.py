@@ -25,7 +25,7 @@ from workers.engines.types import adql_from_native, arrow_from_adql, column_from
     ("timestamp with time zone", ("TIMESTAMP", None, "timestamp")), ("datetime(6)", ("TIMESTAMP", None, "timestamp")),
     ("double precision[]", ("DOUBLE", "*", None)), ("array<double>", ("DOUBLE", "*", None)),
     ("spoint", ("POINT", "2", "point")), ("scircle", ("CIRCLE", "3", "circle")), ("spoly", ("POLYGON", "*", "polygon")),
-    ("bytea", ("BLOB", "*", None)), ("int(11) unsigned", ("INTEGER", None, None)),
+    ("bytea", ("VARBINARY", "*", None)), ("int(11) unsigned", ("INTEGER", None, None)),
 ])
 def test_native_type_names_map_to_adql(native: str, expected: tuple[str, str | None, str | None]) -> None:
     info = adql_from_native(native)

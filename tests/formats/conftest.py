@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 from lxml import etree
 
-from apps.formats import FORMATS, ColumnLike, ResultInfo, write
+from apps.adql import ColumnInfo as ColumnLike
+from apps.formats import FORMATS, ResultInfo, write
 
 from .sample import COLUMNS, batches
 

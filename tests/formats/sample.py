@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from apps.formats import Column
+from apps.adql import ColumnInfo as Column
 
 COLUMNS = [
     Column("id", "BIGINT", ucd="meta.id;meta.main", description="Source identifier"),

@@ -16,7 +16,8 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from apps.formats import FORMATS, Column, ResultInfo, RowCountMismatch, write
+from apps.adql import ColumnInfo as Column
+from apps.formats import FORMATS, ResultInfo, RowCountMismatch, write
 
 from . import sample
 from .conftest import render

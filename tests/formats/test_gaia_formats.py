@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 from astropy.table import Table
 
-from apps.formats import Column
+from apps.adql import ColumnInfo as Column
 
 from .conftest import render
 

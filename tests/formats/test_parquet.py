@@ -11,7 +11,8 @@ from astropy.io import votable
 from astropy.table import Table
 from lxml import etree
 
-from apps.formats import Column, ResultInfo
+from apps.adql import ColumnInfo as Column
+from apps.formats import ResultInfo
 
 from . import sample
 from .conftest import render

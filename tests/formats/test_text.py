@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from astropy.table import Table
 
-from apps.formats import Column
+from apps.adql import ColumnInfo as Column
 
 from .conftest import render
 

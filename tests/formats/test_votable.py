@@ -15,7 +15,8 @@ import pyvo
 from astropy.io import votable
 from lxml import etree
 
-from apps.formats import FORMATS, Column, ResultInfo, error_votable, write
+from apps.adql import ColumnInfo as Column
+from apps.formats import FORMATS, ResultInfo, error_votable, write
 
 from . import sample
 from .conftest import render
@@ -276,11 +277,10 @@ def test_it_reads_overflow_after_the_last_batch_so_sync_queries_can_set_it_late(
     assert pyvo.dal.TAPResults(parse(document)).query_status == "OVERFLOW"
 
 
-def test_it_takes_the_adql_output_columns_and_their_dict_form() -> None:
-    from apps.adql.translate import OutputColumn
-
-    adql = [OutputColumn(c.name, c.datatype, c.arraysize, c.xtype, c.unit, c.ucd, c.description, c.utype) for c in sample.COLUMNS]
-    from_dicts = [Column.from_dict(dict(vars(c))) for c in adql]  # QueryJob.result_columns holds dataclasses.asdict() forms
+def test_it_takes_the_adql_output_columns_and_their_stored_dict_form() -> None:
+    adql = [Column(c.name, c.datatype, c.arraysize, c.xtype, c.unit, c.ucd, c.description, c.utype) for c in sample.COLUMNS]
+    from_dicts = [Column.from_dict(c.as_dict()) for c in adql]  # QueryJob.result_columns holds the as_dict() forms
+    assert from_dicts == adql
     for columns in (adql, from_dicts):
         fields = parse(render("votable", columns=columns)).get_first_table().fields
         assert [(f.name, f.datatype, f.ucd) for f in fields][:4] == [
@@ -292,3 +292,18 @@ def test_it_writes_exotic_arrow_types_as_text() -> None:
                              "d": pa.array(["x", "y"]).dictionary_encode(), "ls": pa.array(["big", None], pa.large_string())})]
     t = parse(render("votable-td", data, [])).get_first_table().to_table()
     assert t["s"][0] == "{'a': 1}" and list(t["d"]) == ["x", "y"] and t["ls"][0] == "big"
+
+
+def test_a_plan_holds_its_column_beside_the_votable_type_it_is_written_as() -> None:
+    from apps.formats.columns import make_plans, unique_names
+
+    ra = Column("ra", "REAL", unit="deg", ucd="pos.eq.ra", description="Right ascension", utype="stc:ra")
+    loose = Column("n", "INTEGER", unit=None, description=None)  # type: ignore[arg-type]  # metadata read loosely
+    plans = make_plans([ra, loose, ra], pa.record_batch({"ra": [1.5], "n": [1], "ra2": [2.5]}))
+    assert plans[0].column is ra and plans[0].datatype == "double"  # the data's doubles win over the declared REAL
+    assert (plans[0].name, plans[0].unit, plans[0].ucd, plans[0].description, plans[0].utype) == \
+        ("ra", "deg", "pos.eq.ra", "Right ascension", "stc:ra")
+    assert (plans[1].unit, plans[1].description, plans[1].column.name) == ("", "", "n")
+    renamed = unique_names(plans)[2]
+    assert renamed.name == "ra_2" and renamed.column == Column("ra_2", "REAL", unit="deg", ucd="pos.eq.ra",
+                                                                description="Right ascension", utype="stc:ra")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import signal
 import time
 from pathlib import Path
@@ -36,7 +37,27 @@ def _science_schemas() -> set[str]:
         return {row[0] for row in con.execute("SELECT nspname FROM pg_namespace")}
 
 
+def _schemas_seen_in_a_browser(base: str) -> list[str]:
+    """The schemas the portal's Data page lists, as a visitor sees them in Chromium (screenshot kept)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import ARGS, CHROMIUM
+    from tests.e2e.test_publisher import SHOTS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page()
+        page.goto(f"{base}/data/")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "run-with-science-database-data-page.png"), full_page=True)
+        text = page.locator("main").inner_text()
+        browser.close()
+    assert text.strip(), "the Data page showed nothing"
+    return [s for s in DEMO_SCHEMAS if re.search(rf"\b{s}\b", text)]
+
+
 @pytest.mark.slow
+@pytest.mark.browser
 def test_scripts_run_with_a_configured_science_database_writes_no_demo_tables_and_stops_everything(tmp_path: Path) -> None:
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{SCIENCE}"')  # type: ignore[arg-type]
@@ -47,6 +68,7 @@ def test_scripts_run_with_a_configured_science_database_writes_no_demo_tables_an
     try:
         assert "No demo data loaded" in portal.output()
         assert not set(DEMO_SCHEMAS) & _science_schemas() and _science_schemas() <= before | {"public"}
+        assert not set(DEMO_SCHEMAS) & set(_schemas_seen_in_a_browser(portal.base))
     finally:
         portal.stop(signal.SIGTERM)
     deadline = time.monotonic() + 30

@@ -87,13 +87,20 @@ def test_every_column_has_valid_fixture_metadata() -> None:
 def test_generate_catalogues_publishes_queryable_tables(db: None, science: Path) -> None:
     out = io.StringIO()
     call_command("generate_catalogues", "--size", "5000", "--seed", "1", stdout=out)
-    assert {t.qualified_name for t in Table.objects.filter(published=True)} == set(TABLES)
+    assert {t.qualified_name for t in Table.objects.filter(published=True)} == {f"{s}_5k.{t}" for s, t in (n.split(".") for n in TABLES)}
     gaia = Table.objects.get(name="source")
     assert gaia.row_count == 5000 and gaia.columns.get(name="parallax").unit == "mas" and gaia.citation
-    n = duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{science}/gaia/source.parquet')").fetchone()
-    assert n == (5000,)
-    call_command("generate_catalogues", "--size", "6000", "--table", "gaia.source", stdout=out)  # re-run: replaced, not duplicated
-    assert Table.objects.get(name="source").row_count == 6000
+    dataset = f"{science}/gaia_5k/source/source/dataset/**/*.parquet"  # HATS: the catalogue beside its margin cache
+    assert duckdb.connect().execute(f"SELECT COUNT(*) FROM read_parquet('{dataset}')").fetchone() == (5000,)
+    call_command("generate_catalogues", "--size", "5000", "--table", "gaia.source", stdout=out)  # re-run: replaced, not duplicated
+    call_command("generate_catalogues", "--size", "6K", "--table", "gaia.source", "--layout", "sorted", stdout=out)
+    assert Table.objects.get(schema__name="gaia_5k", name="source").row_count == 5000  # another size, another schema
+    sorted_copy, hats_copy = Table.objects.get(schema__name="gaia_6k", name="source"), Table.objects.get(schema__name="gaia_5k", name="source")
+    assert sorted_copy.row_count == 6000
+    assert (sorted_copy.healpix_column, sorted_copy.healpix_order, sorted_copy.healpix_shift) == ("source_id", 12, 35)  # what pruning reads
+    assert hats_copy.healpix_column == "_healpix_29" and hats_copy.partition_orders
+    ids = duckdb.connect().execute(f"SELECT source_id FROM read_parquet('{science}/gaia_6k/source.parquet')").fetchnumpy()["source_id"]
+    assert len(ids) == 6000 and (ids[1:] >= ids[:-1]).all()
 
 
 def test_the_demo_loads_in_seconds(db: None, science: Path) -> None:

@@ -20,10 +20,11 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from apps.query import actions, execution
+from apps.query import actions
 from apps.query.models import QueryJob
 from apps.query.uploads import Upload
 from apps.uws import phases
+from workers import query_execution as execution
 
 from .conftest import star_table
 
@@ -71,6 +72,7 @@ def engine(request: Any, settings: Any, pg_science: str, maria_science: str) -> 
     settings.SCIENCE_POSTGRESQL_URL = _pg_url(pg_science)
     settings.SCIENCE_MARIADB_URL = maria_science
     settings.SPARK_REMOTE = SPARK_REMOTE
+    settings.QUERY_ROUTING = "off"  # each engine in turn holds the tables and runs the queries (routing: test_routing.py)
     reset_engines()
     return str(name)
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from apps.query import actions
+from apps.activity.models import Event
+from apps.query import actions, kinds
 from apps.query.models import QueryJob
 from apps.query.planning import QueryError
 from apps.query.queues import QueueError
@@ -88,6 +89,13 @@ def test_aborting_a_queued_job_means_it_never_runs(users: Any, stars: Any, djang
     assert job.phase == phases.ABORTED and job.result_table == ""
 
 
+def test_a_users_abort_is_recorded_as_activity(users: Any, stars: Any) -> None:
+    job = actions.do_create_job(users.owner, query="SELECT ra FROM TAP_UPLOAD.stars", uploads=[stars])
+    actions.do_abort_job(job)
+    event = Event.objects.get(kind=kinds.QUERY_ABORTED)
+    assert event.user == users.owner and event.details["job"] == str(job.id) and event.details["phase"] == phases.PENDING
+
+
 def test_deleting_a_job_deletes_its_stored_data(users: Any, stars: Any, run_job: Any, settings: Any) -> None:
     job = run_job(users.owner, "SELECT ra, dec FROM TAP_UPLOAD.stars", uploads=[stars], table_name="doomed")
     assert job.phase == phases.COMPLETED, job.error
@@ -104,3 +112,33 @@ def test_anonymous_results_are_named_by_their_job_only(users: Any, stars: Any, r
     assert first.phase == second.phase == phases.COMPLETED, first.error + second.error
     assert first.result_table == f"job_{first.id.hex}" and second.result_table == f"job_{second.id.hex}"
     assert [sum(b.num_rows for b in actions.result_batches(j)) for j in (first, second)] == [2, 3]
+
+
+def test_a_job_run_at_creation_is_queued_in_its_creating_transaction_without_a_second_lock_or_queue_check(
+        users: Any, stars: Any, django_capture_on_commit_callbacks: Any) -> None:
+    """UWS PHASE=RUN (POST /tap/async): the new row is nobody else's yet and its queue was checked a moment
+    ago, so it is queued without SELECT ... FOR UPDATE, a nested savepoint, or the queue's privileges read again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as ctx:  # the job runs after
+        job = actions.do_create_job(users.owner, query="SELECT TOP 3 source_id FROM TAP_UPLOAD.stars", uploads=[stars],
+                                    run=True)
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert not [s for s in statements if "FOR UPDATE" in s]
+    assert len([s for s in statements if s.startswith("SAVEPOINT")]) <= 1  # the action's own transaction (in the test's)
+    assert len([s for s in statements if '"access_resource"."type" = ' in s and "'queue'" in s]) <= 2  # once: the resource, its privilege
+    job.refresh_from_db()
+    assert job.phase == phases.COMPLETED and job.row_count == 3, job.error  # queued, sent on commit, run (eager)
+
+
+def test_a_job_run_at_creation_in_a_queue_it_may_not_use_is_still_refused(users: Any) -> None:
+    with pytest.raises(QueueError):
+        actions.do_create_job(None, query="SELECT 1 AS x", queue="long", run=True)
+    assert not QueryJob.objects.exists()
+
+
+def test_a_job_run_at_creation_with_a_bad_query_ends_in_error_at_once(users: Any) -> None:
+    job = actions.do_create_job(users.owner, query="SELEKT nonsense", run=True)
+    assert job.phase == phases.ERROR and job.error
+    assert QueryJob.objects.get(pk=job.pk).phase == phases.ERROR

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from apps.query import actions
-from apps.query.planning import QueryError
+from apps.query.planning import QueryError, mydb_table
 from apps.uws import phases
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +65,11 @@ def test_dropping_a_result_removes_the_data_and_keeps_the_job(users: Any, stars:
     assert job.result_table == "" and job.phase == phases.COMPLETED
     assert not any(p.exists() for p in files)
     assert run_job(users.owner, "SELECT * FROM mydb.gone").phase == phases.ERROR
+
+
+def test_a_stored_result_is_read_back_as_the_columns_it_was_stored_with(users: Any, stars: Any, run_job: Any) -> None:
+    job = run_job(users.owner, "SELECT source_id, ra, mag AS brightness FROM TAP_UPLOAD.stars", uploads=[stars], table_name="cols")
+    assert job.phase == phases.COMPLETED, job.error
+    stored = actions.result_columns(job)
+    assert [c.as_dict() for c in stored] == job.result_columns  # one stored form, read back whole
+    assert mydb_table(job).columns == tuple(stored) and [c.name for c in stored] == ["source_id", "ra", "brightness"]

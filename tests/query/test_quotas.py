@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from apps.query.models import QueryJob, QueryQuota
-from apps.query.quotas import quota_for, used_by
+from apps.query.quotas import kept_results, quota_for, used_by
 from apps.uws import phases
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,17 @@ def test_the_profile_links_both_spaces(users: Any, client: Any) -> None:
     client.force_login(users.owner)
     page = client.get("/accounts/profile/").content.decode()
     assert "Your space" in page and "/query/jobs/#space" in page and 'href="/files/"' in page
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the query plan is PostgreSQL's")
+def test_the_space_used_is_read_from_the_jobs_that_keep_a_result_only(users: Any) -> None:
+    """Read before every job runs: thousands of anonymous TAP sync jobs (they keep no result) must not be read."""
+    QueryJob.objects.bulk_create(QueryJob(owner=None, query="SELECT 1", phase=phases.COMPLETED) for _ in range(3000))
+    QueryJob.objects.bulk_create(QueryJob(owner=None, query="SELECT 1", phase=phases.COMPLETED, result_schema="mydb_anonymous",
+                                          result_table=f"job_{n}", size_bytes=100) for n in range(3))
+    QueryJob.objects.create(owner=users.owner, query="SELECT 1", phase=phases.COMPLETED, result_table="mine", size_bytes=7)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE query_queryjob")
+    assert used_by(None) == 300 and used_by(users.owner) == 7
+    plan = kept_results(None).values("size_bytes").explain()
+    assert "query_job_kept_result_idx" in plan, plan

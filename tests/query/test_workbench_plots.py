@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
+from apps.adql import ColumnInfo
 from apps.query.views import plot_defaults
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +35,11 @@ def test_the_sky_density_map_counts_every_row_per_healpix_pixel_in_the_engine(us
 
 
 def test_the_sky_axes_come_from_the_ucds() -> None:
-    columns = [{"name": "x_pos", "datatype": "DOUBLE", "ucd": "pos.eq.ra;meta.main"}, {"name": "mag", "datatype": "DOUBLE"},
-               {"name": "y_pos", "datatype": "DOUBLE", "ucd": "pos.eq.dec;meta.main"}]
+    columns = [ColumnInfo("x_pos", "DOUBLE", ucd="pos.eq.ra;meta.main"), ColumnInfo("mag", "DOUBLE"),
+               ColumnInfo("y_pos", "DOUBLE", ucd="pos.eq.dec;meta.main")]
     defaults = plot_defaults(columns)
     assert defaults["ra"] == "x_pos" and defaults["dec"] == "y_pos"
-    assert plot_defaults([{"name": "a", "datatype": "DOUBLE"}])["ra"] == ""
+    assert plot_defaults([ColumnInfo("a", "DOUBLE")])["ra"] == ""
 
 
 def test_the_density_plot_counts_every_row_in_the_engine(users: Any, run_job: Any, stars: Any) -> None:

@@ -63,6 +63,6 @@ def test_every_periodic_task_is_a_registered_task_and_scratch_is_cleaned_hourly(
     from daiquiri.celery import app
 
     app.loader.import_default_modules()
-    schedule = settings.CELERY_BEAT_SCHEDULE
-    assert schedule["query-clean-scratch"]["task"] == "workers.query.clean_scratch"
-    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+    schedule = settings.PERIODIC_TASKS
+    assert schedule["workers.query.clean_scratch"] == 3600.0
+    assert set(schedule) <= set(app.tasks)

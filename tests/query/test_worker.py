@@ -15,11 +15,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.query import execution
+from apps.query import actions
 from apps.query.models import QueryJob
 from apps.uws import phases
+from workers import query_execution as execution
+from workers.engines import get_engine, mydb_table
 
 from .conftest import star_table
 
@@ -69,6 +73,49 @@ def test_the_reaper_ends_jobs_without_heartbeat_and_resends_lost_ones(users: Any
     assert sent == [str(lost.id)] and str(fresh.id) not in sent
     assert execution.reap(worker="w@host", booted=timezone.now() - timedelta(hours=2))["reaped"] == 0  # claimed since boot
     assert execution.reap(worker="w@host", booted=timezone.now())["reaped"] == 1  # a restarted worker ends its old jobs
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="asynchronous commit is a PostgreSQL setting")
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_commits_without_waiting_for_the_disk_and_the_finish_still_waits(users: Any) -> None:
+    job = _queued(users.owner)
+    with CaptureQueriesContext(connection) as ctx:
+        assert execution.claim(str(job.id), "w1") == execution.CLAIMED
+    statements = [q["sql"] for q in ctx.captured_queries]
+    claims = [s for s in statements if s.startswith('UPDATE "query_queryjob"')]
+    assert len(claims) == 1 and "set_config('synchronous_commit', 'off', true)" in claims[0]
+    assert len(statements) == 2  # one round trip for the claim (the other reads the job), no BEGIN/SET/COMMIT around it
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # for that transaction only: the session's other commits wait for the disk
+    job.refresh_from_db()
+    with CaptureQueriesContext(connection) as ctx:
+        assert actions.do_finish_job(job, phases.COMPLETED, row_count=0)
+    assert not [q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]  # a result's record is kept safe
+
+
+@pytest.mark.django_db
+def test_a_claim_lost_in_a_database_crash_only_makes_the_job_run_again(users: Any, stars: Any, monkeypatch: Any) -> None:
+    """The claim's commit does not wait for the disk: after a database crash the job may be QUEUED again while
+    a worker runs it. That run keeps nothing (its finish finds the job not EXECUTING), and the next delivery runs it."""
+    job = QueryJob.objects.create(owner=users.owner, query="SELECT TOP 3 source_id FROM TAP_UPLOAD.stars", phase=phases.QUEUED,
+                                  queued=timezone.now(), uploads=[stars.as_json()])
+    claim = execution.do_claim_job
+
+    def claimed_then_lost(job: QueryJob, worker: str, **planned: Any) -> str:
+        outcome = claim(job, worker, **planned)
+        QueryJob.objects.filter(pk=job.pk).update(phase=phases.QUEUED, start_time=None, heartbeat=None, worker="")
+        return outcome
+
+    monkeypatch.setattr(execution, "do_claim_job", claimed_then_lost)
+    assert execution.execute_job(str(job.id), "w1") == execution.CLAIMED
+    job.refresh_from_db()
+    assert job.phase == phases.QUEUED and not job.result_table and job.table_name
+    assert not get_engine("duckdb").store.exists(mydb_table(users.owner.pk, job.table_name))  # dropped
+    monkeypatch.undo()
+    assert execution.execute_job(str(job.id), "w2") == execution.CLAIMED  # the message sent again (the reaper's sweep)
+    job.refresh_from_db()
+    assert job.phase == phases.COMPLETED and job.row_count == 3, job.error
 
 
 def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -61,8 +61,8 @@ def test_it_keeps_the_tap_schema_connection_away_from_files(users: FourUsers, tm
     outside = tmp_path / "outside.json"
     outside.write_text(json.dumps({"secret": SECRET}) + "\n")
     from apps.adql.translate import Translation
-    from apps.query.execution import local_stream
     from apps.query.planning import Plan
+    from apps.query.running import local_stream
 
     plan = Plan("duckdb", Translation(f"SELECT * FROM read_json_objects('{outside}')", [], [], [], None), local=True)
     with pytest.raises(QueryError, match=r"(?i)permission|disabled|access"):

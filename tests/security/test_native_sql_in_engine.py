@@ -78,6 +78,7 @@ def engine(request: Any, settings: Any, pg_science: str, maria_science: str) -> 
     from workers.engines import reset_engines
 
     settings.DEFAULT_ENGINE = request.param
+    settings.QUERY_ROUTING = "off"  # each engine in turn runs the probes (small queries would go to DuckDB)
     settings.SCIENCE_POSTGRESQL_URL = pg_science
     settings.SCIENCE_MARIADB_URL = MARIA_URL
     settings.SPARK_REMOTE = SPARK_REMOTE

@@ -44,7 +44,12 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
 
 
 def phase_of(job_id: Any) -> str:
-    return str(QueryJob.objects.get(pk=job_id).phase)
+    """The job's phase; "" while it is not written (with Redis, a sync job is written at its first heartbeat or its end)."""
+    return str(QueryJob.objects.filter(pk=job_id).values_list("phase", flat=True).first() or "")
+
+
+def heartbeat_of(job_id: Any) -> Any:
+    return QueryJob.objects.filter(pk=job_id).values_list("heartbeat", flat=True).first()
 
 
 def test_a_result_dropped_before_its_first_row_ends_in_error(fast: Any) -> None:
@@ -65,7 +70,7 @@ def test_a_streaming_query_keeps_beating_and_is_not_reaped(fast: Any) -> None:
     job = result.job
     stale_after = fast.QUERY_SYNC_STALE_AFTER_SECONDS
     # Older than the stale limit, yet alive: its heartbeat moves on.
-    assert wait_for(lambda: QueryJob.objects.get(pk=job.pk).heartbeat > job.start_time + timezone.timedelta(seconds=stale_after))
+    assert wait_for(lambda: (heartbeat_of(job.pk) or job.start_time) > job.start_time + timezone.timedelta(seconds=stale_after))
     assert sync.reap_sync(timezone.now()) == 0 and phase_of(job.pk) == phases.EXECUTING
     assert sum(b.num_rows for b in result.batches) == 3
     assert phase_of(job.pk) == phases.COMPLETED
@@ -92,8 +97,9 @@ def test_the_reaper_ends_the_sync_queries_of_a_killed_process_and_frees_the_slot
     try:
         line = holder.stdout.readline().strip() if holder.stdout else ""
         assert line, holder.stderr.read() if holder.stderr else ""
+        assert wait_for(lambda: phase_of(line) == phases.EXECUTING)  # written by its first heartbeat at the latest
         job = QueryJob.objects.get(pk=line)
-        assert wait_for(lambda: QueryJob.objects.get(pk=job.pk).heartbeat > job.start_time + timezone.timedelta(seconds=3))
+        assert wait_for(lambda: heartbeat_of(job.pk) > job.start_time + timezone.timedelta(seconds=3))
         with pytest.raises(sync.SyncLimitReached):  # the live query holds the user's only slot
             actions.run_sync(user, query=QUERY)
     finally:
@@ -101,7 +107,7 @@ def test_the_reaper_ends_the_sync_queries_of_a_killed_process_and_frees_the_slot
         holder.wait(timeout=30)
     assert phase_of(job.pk) == phases.EXECUTING  # nothing ran its cleanup
     # Silent for longer than the stale limit: the slot is free at once, and the reaper closes the record.
-    assert wait_for(lambda: QueryJob.objects.get(pk=job.pk).heartbeat < timezone.now() - timezone.timedelta(seconds=2))
+    assert wait_for(lambda: heartbeat_of(job.pk) < timezone.now() - timezone.timedelta(seconds=2))
     assert sum(b.num_rows for b in actions.run_sync(user, query=QUERY).batches) == 3
     assert sync.reap_sync(timezone.now()) == 1
     ended = QueryJob.objects.get(pk=job.pk)

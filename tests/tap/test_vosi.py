@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import Client
 from lxml import etree
 
@@ -96,3 +97,25 @@ def test_every_page_shows_the_tap_url_in_its_footer(client: Client, db: None) ->
     # No trailing slash: clients append "/sync" to what they are given.
     assert "TAP service: <code>http://testserver/tap</code>" in page
     assert 'href="/tap/"' in page and 'href="/conesearch/"' in page
+
+
+@pytest.mark.parametrize("fmt", ["votable", "votable/td", "csv"])
+def test_an_ivo_histogram_arrives_as_an_integer_array_of_counts(client: Client, demo: Any, fmt: str) -> None:
+    import io
+
+    from astropy.io.votable import parse_single_table
+
+    query = {"LANG": "ADQL", "FORMAT": fmt,
+             "QUERY": "SELECT ivo_histogram(phot_g_mean_mag, 10, 20, 4) AS h, COUNT(*) AS n FROM gaia.source"}
+    response = client.get("/tap/sync", query)
+    body = b"".join(response.streaming_content)
+    assert response.status_code == 200, body[:500]
+    if fmt == "csv":
+        histogram, n = body.decode().splitlines()[1].rsplit(",", 1)
+        counts = [int(c) for c in histogram.strip('"').split()]
+    else:
+        table = parse_single_table(io.BytesIO(body))
+        field = table.fields[0]
+        assert (field.datatype, field.arraysize) == ("int", "*")
+        counts, n = list(table.array["h"][0]), table.array["n"][0]
+    assert len(counts) == 6 and sum(counts) <= int(n)

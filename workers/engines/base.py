@@ -37,17 +37,18 @@ Contract details (refined compatibly; read before relying on them):
 - Native SQL comes with a ``Scope`` (the permission API's answer as stored
   tables and columns); the engine enforces it, the text check in
   apps/adql/native.py is the second layer.
-- PostgreSQL also has ``setup()`` (idempotent: extensions, the
+- Every engine has ``setup()`` (idempotent: on PostgreSQL extensions, the
   ``daiquiri_reader`` role, grants; run by ``manage.py engines setup`` and
-  lazily on first use) and ``ensure_schema(schema)``; call ``setup()`` again
-  after creating science schemas outside ``ingest``.
+  lazily on first use), ``ensure_schema(schema)``, ``sql_from(table)`` and
+  ``close()``; on PostgreSQL call ``setup()`` again after creating science
+  schemas outside ``ingest``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -60,6 +61,14 @@ class TableName:
 
     schema: str
     name: str
+
+
+MYDB_PREFIX = "mydb_"
+
+
+def mydb_schema(user_id: int | str | None) -> str:
+    """The logical schema of a user's results (MyDB) on every engine; ``mydb_anonymous`` for no user."""
+    return MYDB_PREFIX + (str(user_id) if user_id is not None else "anonymous")
 
 
 @dataclass(frozen=True)
@@ -128,11 +137,13 @@ class Engine(Protocol):
         ...
 
     def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
-               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
+               scope: Scope | None = None, row_limit: int | None = None) -> Iterator[pa.RecordBatch]:
         """Run a read-only SELECT (within ``scope``, as for ``execute``) and yield its rows as Arrow batches, in
         constant memory (server-side cursor / COPY / Arrow stream). Yields at
         least one batch (empty when there are no rows), so the schema is known.
-        Geometries come as DALI lists of degrees (field metadata ``xtype``)."""
+        Geometries come as DALI lists of degrees (field metadata ``xtype``).
+        ``row_limit``: the outer LIMIT the translation put on the statement (TOP, MAXREC), when the caller
+        knows it; an engine may answer a small result a quicker way, and a wrong value loses no row."""
         ...
 
     def fetch(self, table: TableName, *, offset: int = 0, limit: int | None = None,
@@ -157,4 +168,66 @@ class Engine(Protocol):
         ...
 
     def rename(self, table: TableName, new: TableName) -> None:
+        ...
+
+    def setup(self) -> None:
+        """Idempotent preparation (roles, grants, extensions, folders); run by ``manage.py engines setup``."""
+        ...
+
+    def ensure_schema(self, schema: str) -> None:
+        """Make ``schema`` exist (a user's MyDB or a science schema) before a table is written into it."""
+        ...
+
+    def sql_from(self, table: TableName) -> str:
+        """The trusted FROM fragment (quoted) that reads the stored ``table`` on this engine."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections and sessions this instance holds (``reset_engines``)."""
+        ...
+
+
+class CsvText:
+    """A result's rows as CSV text (RFC 4180, no header row) that the engine wrote itself, streamed.
+
+    ``schema`` holds the Arrow types ``stream`` would have given the same rows (what a writer plans its
+    columns from). ``rows`` and ``overflow`` (a row past ``maxrec`` was found and left out) are known once
+    the chunks are exhausted.
+    """
+
+    def __init__(self, schema: pa.Schema, chunks: Callable[[CsvText], Generator[bytes | memoryview, None, None]]) -> None:
+        self.schema = schema
+        self.rows = 0
+        self.overflow = False
+        self._chunks = chunks(self)
+        self._first: list[bytes | memoryview] = []
+
+    def prime(self) -> None:
+        """Run the statement up to its first bytes now: an error before any row raises here."""
+        for first in self._chunks:
+            if first:
+                self._first = [first]
+                return
+
+    def __iter__(self) -> Iterator[bytes | memoryview]:
+        return self
+
+    def __next__(self) -> bytes | memoryview:
+        return self._first.pop() if self._first else next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+
+
+@runtime_checkable
+class WritesCsv(Protocol):
+    """An engine that can write a big result as CSV itself, faster than Arrow batches through the CSV writer."""
+
+    def stream_csv(self, sql: str, *, timeout_s: float, job_id: str, maxrec: int | None,
+                   accept: Callable[[pa.Schema], bool], scope: Scope | None = None,
+                   row_limit: int | None = None) -> CsvText | None:
+        """The rows of ``sql`` (at most ``maxrec``) as CSV text, or None where the engine would write some
+        column otherwise than the caller does (``accept`` is asked with the Arrow types) or where the result
+        is small enough (``row_limit``, as for ``stream``) for ``stream`` to be quicker. Errors before the
+        first row raise at ``CsvText.prime()``."""
         ...

@@ -19,17 +19,18 @@ written by pyarrow, not by DuckDB.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
 from .common import Watch, check_name, request_abort, view_name, with_schema
+from .limits import spill_folder
 from .parquet import ParquetStore, quote_ident, quote_literal, remove
 
 
@@ -38,15 +39,32 @@ class DuckDBEngine:
     dialect = "duckdb"
 
     def __init__(self, science_dir: Path, mydb_dir: Path, *, threads: int | None = None,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, temp_directory: str = "", max_temp_directory_size: str = "") -> None:
         self.store = ParquetStore(science_dir, mydb_dir)
         for folder in (self.store.science_dir, self.store.mydb_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        self.db = _locked_database(threads, memory_limit, [self.store.science_dir, self.store.mydb_dir])
-        self.native_db = _locked_database(threads, memory_limit, [])
+        # Bounded (limits.py): past memory_limit, sorts, joins and aggregates spill to a folder of each database's own.
+        self._spill = [spill_folder(temp_directory), spill_folder(temp_directory)]
+        self.db = _locked_database(threads, memory_limit, [self.store.science_dir, self.store.mydb_dir],
+                                   (self._spill[0], max_temp_directory_size))
+        self.native_db = _locked_database(threads, memory_limit, [], (self._spill[1], max_temp_directory_size))
         self._lock = threading.Lock()
         self._views: dict[tuple[str, str], str] = {}
         self.sync_views()
+
+    def close(self) -> None:
+        """Close both databases and remove their spill folders."""
+        for db in (self.db, self.native_db):
+            db.close()
+        for folder in self._spill:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def setup(self) -> None:
+        """Nothing to prepare: the folders are made in __init__ and the views on every query (``sync_views``)."""
+
+    def ensure_schema(self, schema: str) -> None:
+        """Nothing to create: a schema is a folder, made when its first table is written."""
 
     # ---- catalogue views -----------------------------------------------------
     def sync_views(self) -> None:
@@ -82,10 +100,9 @@ class DuckDBEngine:
                 path = self.store.path(table.table)
                 if not path.exists():
                     continue  # dropped since planning: the query fails on the missing name
-                found = ds.dataset(str(path), format="parquet")
+                found = self.store.dataset(table.table)  # a HATS table: its dataset folder
                 fields = [found.schema.field(c) for c in table.columns if c in found.schema.names]
-                cur.register(table.view or view_name(table.table),
-                             ds.dataset(str(path), format="parquet", schema=pa.schema(fields)))
+                cur.register(table.view or view_name(table.table), self.store.dataset(table.table, pa.schema(fields)))
         except BaseException:
             cur.close()
             raise
@@ -118,7 +135,7 @@ class DuckDBEngine:
         return StoredResult(into, rows, self.store.size(into))
 
     def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
-               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
+               scope: Scope | None = None, row_limit: int | None = None) -> Iterator[pa.RecordBatch]:
         self.sync_views()
         cur = self._cursor(scope)
         try:
@@ -157,13 +174,22 @@ class DuckDBEngine:
         self.sync_views()
 
 
-def _locked_database(threads: int | None, memory_limit: str | None, folders: list[Path]) -> duckdb.DuckDBPyConnection:
-    """An in-memory database that may touch only ``folders`` (none: no file at all), its settings locked."""
+def _locked_database(threads: int | None, memory_limit: str | None, folders: list[Path],
+                     spill: tuple[Path | None, str] = (None, "")) -> duckdb.DuckDBPyConnection:
+    """An in-memory database that may touch only ``folders`` (none: no file at all), its settings locked.
+
+    ``spill``: the folder its operators spill to beyond ``memory_limit`` (None: none, they fail
+    instead) and the most they may write there."""
     db = duckdb.connect(":memory:")
+    db.execute("SET enable_progress_bar = false")
     if threads:
         db.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         db.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+    folder, most = spill
+    db.execute(f"SET temp_directory = {quote_literal(str(folder) if folder else '')}")
+    if most:
+        db.execute(f"SET max_temp_directory_size = {quote_literal(most)}")
     if folders:
         db.execute(f"SET allowed_directories = [{', '.join(quote_literal(str(d) + '/') for d in folders)}]")
     db.execute("SET enable_external_access = false")
@@ -193,4 +219,10 @@ def _engine_error(e: duckdb.Error, watch: Watch) -> Exception:
         return QueryTimeout(f"the query ran longer than the time limit of {watch.timeout_s:g} s")
     if watch.reason == "abort":
         return QueryAborted("the query was aborted")
+    if isinstance(e, duckdb.OutOfMemoryException):  # past memory_limit and the spill space (limits.py)
+        return EngineError(f"{OUT_OF_MEMORY} ({str(e).splitlines()[0]})")
     return EngineError(str(e).split("\n\n")[0])
+
+
+OUT_OF_MEMORY = ("The query needs more memory than this service gives one query, even spilling to disk: narrow it "
+                 "(a tighter WHERE, fewer columns, a TOP) or run it in a queue with more room")

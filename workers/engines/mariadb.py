@@ -21,11 +21,17 @@
   another's database.
 - PyMySQL does not enable multi-statements, so one call is one statement.
 - Geometry values are DALI text ("ra dec ...") as the ADQL dialect emits them.
+- A science table with positions (``sky_columns``) gets a hidden, indexed
+  ``_healpix_29`` column at ingest (the NESTED order-29 HEALPix index, NULL for
+  no position): the ADQL translator's pruning ranges (apps/adql/pruning.py)
+  turn a cone into a B-tree range scan on it. ``introspect`` does not show it,
+  so it reaches users only when a publisher declares it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 import uuid
@@ -34,21 +40,26 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pyarrow as pa
 import pymysql
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
-from .base import EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
+from apps.adql.catalog import SkyIndex
+
+from .base import MYDB_PREFIX, EngineError, IntrospectedTable, QueryAborted, QueryTimeout, Scope, StoredResult, TableName
 from .common import Watch, check_job_id, check_name, request_abort, run_tag, secret_hash
 from .types import adql_from_native, with_names
 
-MYDB_PREFIX = "mydb_"
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 MARKER = "daiquiri_installation"
 ER_STATEMENT_TIMEOUT = 1969
 ER_QUERY_INTERRUPTED = 1317
 INSERT_ROWS = 2000
+HEALPIX_COLUMN = "_healpix_29"  # as HATS names it (hats.py)
+# Position columns found by name when the Arrow fields carry no UCD (metadata b"ucd").
+POSITION_NAMES = (("ra", "dec"), ("raj2000", "dej2000"), ("ra_deg", "dec_deg"), ("ra_icrs", "de_icrs"))
 # Science and MyDB text compares as ADQL wants: case- and trailing-space-sensitive.
 COLLATION = "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"
 
@@ -110,6 +121,16 @@ class MariaDBEngine:
                 self._admin_conn.ping(reconnect=True)
             self._sync(self._admin_conn, account, who, scope)
         return account
+
+    def sql_from(self, table: TableName) -> str:
+        """`database`.`table` on the server: a MyDB schema under the portal's database name (``server_database``)."""
+        return _qualified(self._server(table))
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create the server database of ``schema`` (also done on every write: this is for callers that prepare)."""
+        database = self._server(TableName(schema, "x")).schema
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(database)} {COLLATION}")
 
     def close(self) -> None:
         with self._admin_lock:
@@ -194,7 +215,7 @@ class MariaDBEngine:
         return int(rows)
 
     def stream(self, sql: str, *, timeout_s: float, job_id: str, batch_rows: int = 65536,
-               scope: Scope | None = None) -> Iterator[pa.RecordBatch]:
+               scope: Scope | None = None, row_limit: int | None = None) -> Iterator[pa.RecordBatch]:
         check_job_id(job_id)
         account = self.enter_scope(scope) if scope is not None else None
         return self._stream(_statement(sql, job_id, timeout_s), job_id, timeout_s, batch_rows, account)
@@ -232,14 +253,17 @@ class MariaDBEngine:
             rows = cur.fetchall()
         tables: dict[str, dict[str, Any]] = {}
         for name, comment, estimate, column, native, col_comment, indexed in rows:
-            t = tables.setdefault(name, {"description": comment or "", "rows": estimate, "columns": []})
+            t = tables.setdefault(name, {"description": comment or "", "rows": estimate, "columns": [], "sky": None})
+            if column == HEALPIX_COLUMN:  # our pruning index (see ingest), not a column of the catalogue
+                t["sky"] = _sky_of(col_comment)
+                continue
             native = "boolean" if native.lower().startswith("tinyint(1)") else native
             info = with_names(adql_from_native(native), column, indexed=bool(indexed))
 
             t["columns"].append(replace(info, description=col_comment or ""))
         if table is not None and table not in tables:
             raise EngineError(f"no table {schema}.{table}")
-        return [IntrospectedTable(schema, name, tuple(t["columns"]), description=t["description"],
+        return [IntrospectedTable(schema, name, tuple(t["columns"]), description=t["description"], sky=t["sky"],
                                   rows=None if t["rows"] is None else int(t["rows"]))
                 for name, t in tables.items()]
 
@@ -249,7 +273,13 @@ class MariaDBEngine:
         logical, table = check_name(table), self._server(table)
         tmp = TableName(table.schema, f"_tmp_{uuid.uuid4().hex[:16]}")
         columns = ", ".join(f"{_ident(f.name)} {_ddl_type(f.type)}" for f in schema)
-        placeholders = ", ".join(["%s"] * len(schema))
+        sky = None if logical.schema.startswith(MYDB_PREFIX) else sky_columns(schema)  # users' tables stay as given
+        if sky is not None:
+            # The comment names the positions, so that introspect can give the table's SkyIndex.
+            comment = json.dumps({"healpix_of": list(sky)}).replace("\\", "\\\\").replace("'", "''")
+            columns += (f", {_ident(HEALPIX_COLUMN)} BIGINT COMMENT '{comment}', "
+                        f"INDEX ({_ident(HEALPIX_COLUMN)})")
+        placeholders = ", ".join(["%s"] * (len(schema) + (sky is not None)))
         rows = 0
         with self.connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS {_ident(table.schema)} {COLLATION}")
@@ -260,6 +290,8 @@ class MariaDBEngine:
                 insert = f"INSERT INTO {_qualified(tmp)} VALUES ({placeholders})"
                 for batch in batches:
                     values = [_to_python(batch.column(i)) for i in range(batch.num_columns)]
+                    if sky is not None:
+                        values.append(healpix_29(batch.column(sky[0]), batch.column(sky[1])))
                     chunk = list(zip(*values, strict=True))
                     for start in range(0, len(chunk), INSERT_ROWS):
                         cur.executemany(insert, chunk[start:start + INSERT_ROWS])
@@ -417,6 +449,49 @@ def _sync_grants(cur: Any, who: str, account: str, scope: Scope) -> None:
                 [account, _db_pattern(scope.home)])
     for (db,) in cur.fetchall():
         cur.execute(f"REVOKE ALL PRIVILEGES ON {_ident(db)}.* FROM {who}")
+
+
+def sky_columns(schema: pa.Schema) -> tuple[str, str] | None:
+    """The (ra, dec) columns of a positional table: by UCD (``pos.eq.ra``/``pos.eq.dec`` in the
+    fields' metadata), else by a usual name pair; both floating-point. None: no positions."""
+    numeric = [f for f in schema if pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)]
+    by_ucd: dict[str, str] = {}
+    for f in numeric:
+        ucd = (f.metadata or {}).get(b"ucd", b"").decode(errors="replace").lower().split(";")
+        for word in ("pos.eq.ra", "pos.eq.dec"):
+            if word in ucd and (word not in by_ucd or "meta.main" in ucd):
+                by_ucd[word] = f.name
+    if len(by_ucd) == 2:
+        return by_ucd["pos.eq.ra"], by_ucd["pos.eq.dec"]
+    names = {f.name.lower(): f.name for f in numeric}
+    for ra, dec in POSITION_NAMES:
+        if ra in names and dec in names:
+            return names[ra], names[dec]
+    return None
+
+
+def _sky_of(comment: str | None) -> SkyIndex | None:
+    """The SkyIndex that ingest's comment on ``_healpix_29`` records (None for a column made elsewhere)."""
+    try:
+        ra, dec = json.loads(comment or "")["healpix_of"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return SkyIndex(str(ra), str(dec), column=HEALPIX_COLUMN) if isinstance(ra, str) and isinstance(dec, str) else None
+
+
+def healpix_29(ra: pa.Array, dec: pa.Array) -> list[int | None]:
+    """The NESTED order-29 HEALPix index of each position, vectorised; None where there is no valid position."""
+    import astropy.units as u
+    from astropy_healpix import lonlat_to_healpix
+
+    lon = np.asarray(ra.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    lat = np.asarray(dec.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+    index = np.zeros(len(lon), dtype=np.int64)
+    if valid.any():
+        index[valid] = lonlat_to_healpix(np.mod(lon[valid], 360.0) * u.deg, lat[valid] * u.deg, 1 << 29,
+                                         order="nested")
+    return [int(i) if ok else None for i, ok in zip(index.tolist(), valid.tolist(), strict=True)]
 
 
 def _ident(name: str) -> str:

@@ -1,5 +1,11 @@
 """One mapping of every engine's types to ADQL/VOTable datatypes.
 
+Binary data is decided here once, for uploads, published tables and query
+results alike: variable-length bytes are ADQL ``VARBINARY`` (arraysize ``*``),
+fixed-length ones ``BINARY`` (arraysize = the width), as TAP 1.1 /
+VODataService 1.3 list them; VOTable writes both as ``unsignedByte``
+(apps/metadata/datatypes.py ``votable_type``).
+
 All engines hand results over as Arrow, so the metadata of a result comes
 from its Arrow schema (``column_from_arrow``) and is the same whichever
 engine ran the query. ``introspect`` of the database engines maps their own
@@ -57,8 +63,10 @@ def _adql_of_arrow(t: pa.DataType) -> tuple[str, str | None, str | None]:
         return "TIMESTAMP", None, "timestamp"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return "VARCHAR", "*", None
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "BLOB", "*", None
+    if pa.types.is_fixed_size_binary(t):
+        return "BINARY", str(t.byte_width), None
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "VARBINARY", "*", None
     if pa.types.is_fixed_size_list(t):
         inner, _, _ = _adql_of_arrow(t.value_type)
         return inner, str(t.list_size), None
@@ -82,7 +90,8 @@ _NATIVE = {
     "jsonb": "VARCHAR", "enum": "VARCHAR",
     "timestamp": "TIMESTAMP", "timestamp without time zone": "TIMESTAMP", "timestamp with time zone": "TIMESTAMP",
     "timestamptz": "TIMESTAMP", "datetime": "TIMESTAMP", "date": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
-    "bytea": "BLOB", "blob": "BLOB", "binary": "BLOB", "varbinary": "BLOB", "longblob": "BLOB",
+    "bytea": "VARBINARY", "blob": "VARBINARY", "varbinary": "VARBINARY", "longblob": "VARBINARY",
+    "mediumblob": "VARBINARY", "tinyblob": "VARBINARY", "binary": "BINARY",
     "spoint": "POINT", "scircle": "CIRCLE", "spoly": "POLYGON", "sbox": "POLYGON",
 }
 
@@ -123,7 +132,9 @@ def adql_from_native(native: str) -> ColumnInfo:
         return ColumnInfo("", datatype, arraysize=length or "1")
     if datatype == "VARCHAR":
         return ColumnInfo("", datatype, arraysize=(length + "*") if length else "*")
-    if datatype == "BLOB":
+    if datatype == "BINARY":
+        return ColumnInfo("", datatype, arraysize=length or "1")
+    if datatype in ("VARBINARY", "BLOB"):
         return ColumnInfo("", datatype, arraysize="*")
     return ColumnInfo("", datatype)
 
@@ -135,11 +146,12 @@ def arrow_from_adql(info: ColumnInfo) -> pa.Field:
         "SMALLINT": pa.int16(), "INTEGER": pa.int32(), "BIGINT": pa.int64(), "REAL": pa.float32(),
         "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
         "CHAR": pa.string(), "VARCHAR": pa.string(), "CLOB": pa.string(), "BLOB": pa.binary(),
+        "VARBINARY": pa.binary(), "BINARY": pa.binary(),
     }
     if info.datatype in GEOMETRY:
         return pa.field(info.name, pa.list_(pa.float64()), metadata={"xtype": GEOMETRY[info.datatype][0]})
     t = scalar.get(info.datatype, pa.string())
-    if info.arraysize and info.datatype not in ("CHAR", "VARCHAR", "CLOB", "BLOB", "TIMESTAMP"):
+    if info.arraysize and info.datatype not in ("CHAR", "VARCHAR", "CLOB", "BLOB", "BINARY", "VARBINARY", "TIMESTAMP"):
         t = pa.list_(t)
     return pa.field(info.name, t)
 

@@ -12,6 +12,8 @@ databases, brokers and every other port of the host stay out of reach.
 The optional last argument is the source address of the forwarded connections:
 with the portal on 127.0.0.1, jobs' requests come from 127.0.0.2, so the
 portal (its logs, its per-address limits) tells them from local clients.
+``DAIQUIRI_GATEWAY_MAX_CONNECTIONS`` raises the number of connections served at
+once (a gateway to Spark Connect keeps one open per live notebook session).
 
 Standard library only.
 """
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 MAX_CONNECTIONS = 64  # a job that opens thousands of connections waits; the portal is not flooded
 CHUNK = 64 * 1024
@@ -38,13 +41,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
 
 
-async def _serve_one(
-    upstream: tuple[str, int, str], slots: asyncio.Semaphore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-) -> None:
-    host, port, source = upstream
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def relay(open_upstream: Callable[[], Awaitable[Streams]], slots: asyncio.Semaphore,
+                reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Pass one accepted connection's bytes both ways to a connection ``open_upstream`` makes (this gateway's
+    and the in-session Spark forwarder's), at most ``slots`` at once; an unreachable upstream closes it."""
     async with slots:
         try:
-            up_reader, up_writer = await asyncio.open_connection(host, port, local_addr=(source, 0) if source else None)
+            up_reader, up_writer = await open_upstream()
         except OSError:
             writer.close()
             return
@@ -57,10 +63,17 @@ async def _serve_one(
                     await w.wait_closed()
 
 
-async def serve(path: str, host: str, port: int, source: str = "") -> None:
+async def _serve_one(
+    upstream: tuple[str, int, str], slots: asyncio.Semaphore, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+) -> None:
+    host, port, source = upstream
+    await relay(lambda: asyncio.open_connection(host, port, local_addr=(source, 0) if source else None), slots, reader, writer)
+
+
+async def serve(path: str, host: str, port: int, source: str = "", max_connections: int = MAX_CONNECTIONS) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by an earlier gateway of the same folder
-    slots = asyncio.Semaphore(MAX_CONNECTIONS)
+    slots = asyncio.Semaphore(max_connections)
     server = await asyncio.start_unix_server(lambda r, w: _serve_one((host, port, source), slots, r, w), path=path)
     os.chmod(path, 0o666)  # noqa: S103  (any job user may connect; the folder is mounted read-only)
     async with server:
@@ -71,7 +84,8 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (4, 5):
         print("usage: python3 -m daiquiri_client.gateway SOCKET HOST PORT [SOURCE]", file=sys.stderr)
         return 2
-    asyncio.run(serve(argv[1], argv[2], int(argv[3]), argv[4] if len(argv) == 5 else ""))
+    max_connections = int(os.environ.get("DAIQUIRI_GATEWAY_MAX_CONNECTIONS") or MAX_CONNECTIONS)
+    asyncio.run(serve(argv[1], argv[2], int(argv[3]), argv[4] if len(argv) == 5 else "", max_connections))
     return 0
 
 

@@ -22,13 +22,9 @@ from django.test.utils import override_settings
 
 from apps.access.actions import do_create_group, do_invite, do_respond_to_invitation
 from apps.access.models import Group
-
-DEMO_USERS = [("alice", "Alice", "Astronomer"), ("bob", "Bob", "Observer")]
-
-
-def demo_password(username: str) -> str:
-    """Published (README, this command's output): `check --deploy` refuses demo accounts that still use it."""
-    return f"{username}-demo-password"
+from apps.core.demo_users import DEMO_USERS, demo_password
+from apps.metadata.demo import remove_demo
+from workers.engines import available_engines
 
 
 class Command(BaseCommand):
@@ -42,9 +38,6 @@ class Command(BaseCommand):
         parser.add_argument("--remove", action="store_true", help="Delete the demo catalogues and their data, in every engine.")
 
     def handle(self, *args: Any, size: str, engines: str, remove: bool, **options: Any) -> None:
-        from apps.metadata.demo import remove_demo
-        from workers.engines import available_engines
-
         if remove:
             remove_demo(self.stdout)
             return

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from workers.engines import available_engines, get_engine
 from workers.engines.base import EngineError
+from workers.engines.bench import bench_download
 
 
 class Command(BaseCommand):
@@ -26,8 +27,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, action: str, rows: int, repeat: int, **options: Any) -> None:
         if action == "bench":
-            from workers.engines.bench import bench_download
-
             try:
                 self.stdout.write(bench_download(rows=rows, repeat=repeat).report())
             except EngineError as e:
@@ -37,7 +36,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             try:
                 engine = get_engine(name)
-                if action == "setup" and hasattr(engine, "setup"):
+                if action == "setup":
                     engine.setup()
                 engine.introspect("mydb_0")  # a cheap round trip
                 if name == "spark":  # the Parquet store answers without Spark: ask the server

@@ -8,19 +8,16 @@ import sys
 from argparse import ArgumentParser
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.adql.catalog import Catalog
 from apps.adql.cli import run_jsonl, translate_one
 from apps.adql.dialects import DIALECTS
+from apps.metadata.catalog import catalog_for
 
 
 def _portal_catalog() -> Catalog:
-    # Imported here: the metadata app is optional for plain translation.
-    from django.contrib.auth.models import AnonymousUser
-
-    from apps.metadata.catalog import catalog_for
-
     # What anyone may query: the anonymous user's view of the metadata.
     return catalog_for(user=AnonymousUser())
 

@@ -10,7 +10,8 @@ from apps.metadata.actions import do_discover_schema
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the metadata of a schema (or one table) from the live database, keeping hand-written descriptions."
+    help = ("Create or refresh the metadata of a schema (or one table) from the live database, keeping hand-written descriptions. "
+            "On DuckDB/Spark a HATS catalogue folder in the schema's folder is a table (positions and partitions from its properties).")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("schema")
@@ -23,4 +24,5 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         for t in tables:
-            self.stdout.write(f"{t.qualified_name}: {t.columns.count()} columns, {t.row_count} rows")
+            layout = f", HEALPix partitions (HATS) at orders {', '.join(map(str, t.partition_orders))}" if t.partition_orders else ""
+            self.stdout.write(f"{t.qualified_name}: {t.columns.count()} columns, {t.row_count} rows{layout}")

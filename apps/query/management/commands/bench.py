@@ -1,4 +1,4 @@
-"""``python manage.py bench [--quick] [--only latency,download,memory,manga,viewer,others]``: the project's benchmarks."""
+"""``python manage.py bench [--quick] [--only latency,download,memory,manga,viewer,others,scale] [--rows 10M]``: the project's benchmarks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.query import bench
+from apps.metadata.generate import parse_size
+from apps.query import bench, bench_scale
 
-SCENARIOS = ("latency", "download", "memory", "manga", "viewer", "others")
+SCENARIOS = ("latency", "download", "memory", "manga", "viewer", "others", "scale")
 
 
 class Command(BaseCommand):
@@ -19,9 +20,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run of every scenario)")
         parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
+        parser.add_argument("--rows", dest="scale_rows", type=parse_size, help="the scale scenario's table size: 10M, 100M (default 10M, 200k with --quick)")
         parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "ROWS", "FORMAT"), help="internal: the memory scenario's child")
 
-    def handle(self, *args: Any, quick: bool, only: str, memory_child: list[str] | None, **options: Any) -> None:
+    def handle(self, *args: Any, quick: bool, only: str, memory_child: list[str] | None, scale_rows: int | None = None,
+               **options: Any) -> None:
         bench.configure()
         if memory_child:
             mode, rows, fmt = memory_child
@@ -33,6 +36,7 @@ class Command(BaseCommand):
             "memory": 1_000_000 if quick else 10_000_000,
             "manga": 200_000 if quick else 2_000_000,
             "viewer": 100_000 if quick else 1_000_000,
+            "scale": scale_rows or (200_000 if quick else 10_000_000),
         }
         emit = self.stdout.write
         emit(f"  {'scenario':<44} {'ours':>22}   {'raw engine':>26}   ratio / note")
@@ -44,6 +48,8 @@ class Command(BaseCommand):
             try:
                 if name == "others":
                     bench.bench_others(emit, quick)
+                elif name == "scale":
+                    bench_scale.bench_scale(emit, sizes[name], repeats=3 if quick else 5)
                 else:
                     getattr(bench, f"bench_{name}")(emit, sizes[name])
             except Exception as exc:  # report and go on with the other scenarios

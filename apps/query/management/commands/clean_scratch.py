@@ -1,4 +1,4 @@
-"""Delete MyScratch results older than QUERY_SCRATCH_DAYS (run it daily, e.g. from cron or Celery beat)."""
+"""Delete MyScratch results older than QUERY_SCRATCH_DAYS now (every worker also does it hourly: settings.PERIODIC_TASKS)."""
 
 from __future__ import annotations
 
