@@ -2,7 +2,8 @@
  *
  * Any button with data-samp-url (a VOTable URL the receiving client can fetch without our session)
  * and data-samp-name sends "table.load.votable" to every subscribed client: register with the hub
- * (which may ask the user for consent), notifyAll, unregister. Plain XML-RPC over fetch(); no library.
+ * (which may ask the user for consent), notifyAll, and unregister a while later. Plain XML-RPC over
+ * fetch(); no library.
  * Status messages go to the element with id "samp-status" when there is one.
  */
 (function () {
@@ -10,6 +11,11 @@
 
   var HUB_URL = "http://localhost:21012/";
   var APP_NAME = document.title.split(" · ").pop() || "Data portal";
+  // A hub delivers a notification on a thread of its own after notifyAll has answered, and drops it
+  // if its sender has unregistered by then (astropy's hub does): so a page stays registered this
+  // long after it sent, and leaves at once only when the page itself goes away.
+  var LINGER_MS = 30000;
+  var lingering = {};  // private key -> timer of its unregistration
 
   function escapeXml(text) {
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -47,11 +53,11 @@
     }
   }
 
-  function call(method, params) {
+  function call(method, params, keepalive) {
     var body = '<?xml version="1.0"?><methodCall><methodName>' + method + "</methodName><params>" +
       params.map(function (p) { return "<param>" + encodeValue(p) + "</param>"; }).join("") +
       "</params></methodCall>";
-    return fetch(HUB_URL, {method: "POST", headers: {"Content-Type": "text/xml"}, body: body})
+    return fetch(HUB_URL, {method: "POST", headers: {"Content-Type": "text/xml"}, body: body, keepalive: Boolean(keepalive)})
       .then(function (response) {
         if (!response.ok) { throw new Error("the SAMP hub answered HTTP " + response.status); }
         return response.text();
@@ -105,9 +111,19 @@
         throw error;
       })
       .finally(function () {
-        if (key) { call("samp.webhub.unregister", [key]).catch(function () { /* the hub may be gone */ }); }
+        if (key) { lingering[key] = setTimeout(function () { unregister(key, false); }, LINGER_MS); }
       });
   }
+
+  function unregister(key, pageIsLeaving) {
+    clearTimeout(lingering[key]);
+    delete lingering[key];
+    call("samp.webhub.unregister", [key], pageIsLeaving).catch(function () { /* the hub may be gone */ });
+  }
+
+  window.addEventListener("pagehide", function () {
+    Object.keys(lingering).forEach(function (key) { unregister(key, true); });
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-samp-url]");
