@@ -396,6 +396,9 @@ QUERY_REPLAN_AFTER_SECONDS = env_int("QUERY_REPLAN_AFTER_SECONDS", 30, minimum=0
 # client address for anonymous users; one more gets HTTP 429 with Retry-After (seconds).
 QUERY_SYNC_CONCURRENCY = env_int("QUERY_SYNC_CONCURRENCY", 4, minimum=1)
 QUERY_SYNC_RETRY_AFTER_SECONDS = env_int("QUERY_SYNC_RETRY_AFTER_SECONDS", 10, minimum=1)
+# With Redis, the ends of sync queries finished within this many milliseconds are written in one commit, in a
+# thread of the web process (apps/query/sync.py EndWriter); 0 writes each at once.
+QUERY_SYNC_WRITE_MS = env_int("QUERY_SYNC_WRITE_MS", 50, minimum=0)
 # The web process beats for its sync queries every QUERY_HEARTBEAT_SECONDS; silent this long, the request
 # is gone (process killed) and the reaper ends the query in ERROR, freeing the user's slots.
 QUERY_SYNC_STALE_AFTER_SECONDS = env_int("QUERY_SYNC_STALE_AFTER_SECONDS", 20, minimum=2)

@@ -28,6 +28,7 @@ def _fast_settings(settings: Any) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.FILES_QUOTA_FILESYSTEMS = False  # loop-mounted areas: only where a fixture releases them (tests/files, tests/compute)
     settings.QUERY_NATIVE_SQL_FOR = "anyone"  # most tests exercise native SQL; tests/query/test_languages.py the gate
+    settings.QUERY_SYNC_WRITE_MS = 0  # a sync query's records in the test's transaction (its users are there)
     cache.clear()
 
 

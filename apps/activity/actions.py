@@ -38,7 +38,21 @@ def do_record_event(
     summary: str = "",
     **details: Any,
 ) -> Event:
+    event = new_event(kind, user=user, request=request, summary=summary, **details)
+    event.save(force_insert=True)
+    return event
+
+
+def new_event(
+    kind: str,
+    *,
+    user: User | AnonymousUser | None = None,
+    request: HttpRequest | None = None,
+    summary: str = "",
+    **details: Any,
+) -> Event:
+    """The record ``do_record_event`` writes, not saved yet (for a caller writing many in one statement)."""
     if user is None and request is not None:
         user = request.user
     real_user = user if user is not None and user.is_authenticated else None
-    return Event.objects.create(kind=kind, user=real_user, ip=client_ip(request), summary=summary[:500], details=details)
+    return Event(kind=kind, user=real_user, ip=client_ip(request), summary=summary[:500], details=details)

@@ -269,8 +269,9 @@ def _web_workers() -> int:
 
 def _start_portal(port: int, workers: int, log: Any) -> subprocess.Popen[bytes]:
     """scripts/supervise.py with scripts/run's command lines (its defaults for web and pool processes)."""
-    env = {**os.environ, "SCIENCE_POSTGRESQL_URL": _pg_url(), "C_FORCE_ROOT": "1", "SITE_URL": f"http://127.0.0.1:{port}",
-           "SUPERVISE_GRACE_S": "3"}
+    # The engines configure() chose, so the portal's configuration (and the fingerprint on its tasks) is this process's.
+    env = {**os.environ, "SCIENCE_POSTGRESQL_URL": _pg_url(), "SPARK_REMOTE": str(settings.SPARK_REMOTE), "C_FORCE_ROOT": "1",
+           "SITE_URL": f"http://127.0.0.1:{port}", "SUPERVISE_GRACE_S": "3"}
     bin_dir = Path(sys.executable).parent
     worker = f"{bin_dir / 'celery'} -A daiquiri worker --loglevel warning --concurrency {os.environ.get('WORKER_CONCURRENCY', '2')}"
     web = f"{bin_dir / 'uvicorn'} daiquiri.asgi:application --host 127.0.0.1 --port {port} --log-level warning --workers {workers}"
@@ -454,6 +455,7 @@ def bench_download(emit: Emit, rows: int) -> dict[str, float]:
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="download-bench-") as tmp, override_settings(
         SCIENCE_DIR=Path(tmp) / "science", MYDB_DIR=Path(tmp) / "mydb", CACHES=caches, ALLOWED_HOSTS=["testserver"],
+        QUERY_SYNC_WRITE_MS=0,  # each download's job written as it ends, in this transaction, for the row count check
     ):
         folder = Path(tmp)
         parquet = _duckdb_download_table(rows, folder)

@@ -300,7 +300,8 @@ def _ensure_probe(schema: str, source: Path, probes: int) -> Path:
 def tap_settings() -> Any:
     from django.test import override_settings
 
-    return override_settings(ALLOWED_HOSTS=["testserver", *settings.ALLOWED_HOSTS],
+    # QUERY_SYNC_WRITE_MS=0: each query's job is written as it ends, so the row can say which engine ran it.
+    return override_settings(ALLOWED_HOSTS=["testserver", *settings.ALLOWED_HOSTS], QUERY_SYNC_WRITE_MS=0,
                              CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                                  "LOCATION": "bench-scale"}})
 

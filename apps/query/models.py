@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from apps.uws import phases
 
@@ -58,7 +59,9 @@ class QueryJob(models.Model):
     )
 
     # When
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add: a sync query's job is written (in a batch) after it ran, and
+    # keeps the time it was asked (apps/query/sync.py).
+    created = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     plan = models.JSONField(default=dict, blank=True, help_text="The plan made when it was queued (reused by a worker that starts soon after).")

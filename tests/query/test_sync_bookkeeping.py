@@ -1,25 +1,21 @@
 """A synchronous query's bookkeeping: with Redis the per-user limit is counted there and the job with its
-activity record is written once, after the response (nothing touches the portal database before the first
-byte); without Redis the job is written and counted in the database first. Either way the job ends up in
+activity record is written once, when it ends, with the ends of other queries in one commit (nothing touches
+the portal database before the first byte); without Redis the job is written and counted in the database first. Either way the job ends up in
 its owner's history, the limit holds, and long queries show while they run."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import AsyncRequestFactory, Client
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.activity.kinds import QUERY_SUBMITTED
 from apps.activity.models import Event
-from apps.core import streaming
-from apps.core.streaming import after_response, streaming_response
 from apps.query import actions, live, sync, sync_slots
 from apps.query.models import QueryJob
 from apps.query.permissions import jobs_for
@@ -72,29 +68,55 @@ def test_with_redis_the_job_and_its_activity_record_reach_the_history_with_how_i
     assert sum(b.num_rows for b in result.batches) == 2 and result.overflow
     job = QueryJob.objects.get(pk=result.job.pk)
     assert (job.owner, job.phase, job.row_count, job.overflow) == (user, phases.COMPLETED, 2, True)
-    assert job.created <= job.start_time <= job.end_time  # created when asked, not when written
+    assert job.start_time and job.end_time and job.created <= job.start_time <= job.end_time  # created when asked, not when written
     assert Event.objects.filter(kind=QUERY_SUBMITTED, user=user, details__job=str(job.pk)).count() == 1
     assert job in jobs_for(user)  # the user's history lists it
 
 
-def test_under_asgi_the_records_are_written_after_the_last_byte_is_handed_over() -> None:
-    """The deferred work runs in the body's producer thread only after the response has ended."""
-    release, ran = threading.Event(), threading.Event()
+def _commits_of(jobs: list[QueryJob]) -> set[str]:
+    """The transactions that inserted ``jobs`` (PostgreSQL's xmin)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT xmin::text FROM {QueryJob._meta.db_table} WHERE id = ANY(%s)", [[j.pk for j in jobs]])
+        return {row[0] for row in cursor.fetchall()}
 
-    def chunks() -> Iterator[bytes]:
-        try:
-            yield b"rows"
-        finally:
-            after_response(lambda: (release.wait(20), ran.set()))
 
-    async def fetch() -> bytes:
-        response = streaming_response(AsyncRequestFactory().get("/"), chunks(), "text/plain")
-        return b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[union-attr]
+def test_with_a_write_window_the_ends_of_queries_finishing_together_are_written_in_one_commit(settings: Any) -> None:
+    settings.QUERY_SYNC_WRITE_MS = 10_000  # longer than the test: only the flush below writes them
+    user = make_user("batched")
+    results = [actions.run_sync(user, query=QUERY) for _ in range(3)]
+    for result in results:
+        assert sum(b.num_rows for b in result.batches) == 3  # each query has ended, its slot free
+    assert sync_jobs(owner=user) == []  # waiting for the window, in the writer's thread
+    assert sync.ends.flush(10)
+    jobs = sync_jobs(owner=user)
+    assert [(j.phase, j.row_count) for j in jobs] == [(phases.COMPLETED, 3)] * 3
+    assert len(_commits_of(jobs)) == 1
+    assert Event.objects.filter(kind=QUERY_SUBMITTED, user=user).count() == 3
+    assert all(j.start_time and j.end_time and j.created <= j.start_time <= j.end_time for j in jobs)  # created when asked, not when written
 
-    body = asyncio.run(fetch())
-    assert body == b"rows" and not ran.is_set()  # the client has it all while the deferred work still waits
-    release.set()
-    assert ran.wait(20)
+
+def test_a_batch_that_cannot_be_committed_whole_is_written_one_by_one(settings: Any) -> None:
+    settings.QUERY_SYNC_WRITE_MS = 10_000
+    kept, gone = make_user("kept"), make_user("gone-meanwhile")
+    results = [actions.run_sync(kept, query=QUERY), actions.run_sync(gone, query=QUERY)]
+    for result in results:
+        assert sum(b.num_rows for b in result.batches) == 3
+    gone.delete()  # its job now points to nobody: the batch's commit fails on that reference
+    assert sync.ends.flush(10)
+    assert [j.phase for j in sync_jobs(owner=kept)] == [phases.COMPLETED]
+    assert not QueryJob.objects.filter(pk=results[1].job.pk).exists()
+    assert sync.heartbeats.tracked() == set()  # neither is beaten for any more
+
+
+def test_a_flush_writes_the_waiting_ends_without_waiting_for_the_window(settings: Any) -> None:
+    settings.QUERY_SYNC_WRITE_MS = 10_000
+    user = make_user("waiting")
+    result = actions.run_sync(user, query=QUERY)
+    assert sum(b.num_rows for b in result.batches) == 3
+    started = time.monotonic()
+    assert sync.ends.flush(10)  # what a process does as it exits (registered with atexit)
+    assert time.monotonic() - started < 5
+    assert [j.phase for j in sync_jobs(owner=user)] == [phases.COMPLETED]
 
 
 def test_with_redis_the_limit_holds_and_a_finished_query_frees_its_slot(settings: Any) -> None:
@@ -162,18 +184,16 @@ def test_without_redis_a_sync_request_commits_twice(no_redis: None) -> None:
     assert len([q for q in ctx.captured_queries if "synchronous_commit" in q["sql"]]) == 2  # the job before, its end after
 
 
-def test_an_end_whose_response_never_went_out_is_written_by_the_heartbeat(settings: Any) -> None:
+def test_an_end_its_writer_never_wrote_is_written_by_the_heartbeat(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.QUERY_HEARTBEAT_SECONDS = 1
     settings.QUERY_SYNC_STALE_AFTER_SECONDS = 2
     user = make_user("dropped")
+    lost: list[sync.SyncRecord] = []
+    monkeypatch.setattr(sync.ends, "submit", lost.append)  # a writer that never gets to it
     result = actions.run_sync(user, query=QUERY)
-    streaming._producing.deferred = lost = []  # a response whose deferred work will never run (never sent)
-    try:
-        assert sum(b.num_rows for b in result.batches) == 3
-    finally:
-        streaming._producing.deferred = None
+    assert sum(b.num_rows for b in result.batches) == 3
     assert len(lost) == 1 and not sync_jobs(owner=user)
     sync.heartbeats.beat_now()
     assert wait_for(lambda: [(j.phase, j.row_count) for j in sync_jobs(owner=user)] == [(phases.COMPLETED, 3)], 10)
-    lost[0]()  # late after all: nothing is written twice
+    sync.write_ends(lost)  # late after all: nothing is written twice
     assert Event.objects.filter(kind=QUERY_SUBMITTED, details__job=str(result.job.pk)).count() == 1
