@@ -522,20 +522,24 @@ class PostgreSQLEngine:
         whose process start dominates a small query. None when the statement returns more rows after all
         (its LIMIT was not the outer one).
 
-        Two round trips: the session's limits and the columns (the query run with LIMIT 0) go together in a
-        pipeline, then the rows, outside a transaction block (read-only: one statement needs none). The
-        settings last for the session, which the pool's DISCARD ALL resets when the connection goes back."""
+        One round trip when every column arrives as Arrow wants it (numbers, text, booleans, dates, arrays
+        of these): the session's limits and the rows go together in a pipeline. A column the server must
+        convert first (geometry, time zones, money, other types as text) costs a second one: the rows again,
+        converted. Outside a transaction block (read-only: one statement needs none). The settings last for
+        the session, which the pool's DISCARD ALL resets when the connection goes back."""
+        page = f" FROM (\n{sql}\n) AS q LIMIT {SMALL_PAGE + 1}"  # bounded memory, whatever the text said
         with self.connect(reader=role is None, role=role, autocommit=True) as conn, conn.cursor() as cur:
-            cols = _limited_session_columns(conn, cur, sql, timeout_s, job_id)
+            cur.adapters.register_loader("numeric", FloatLoader)  # NUMERIC arrives uncast (see _out_col)
+            cols = _limited_session_rows(conn, cur, "SELECT *" + page, timeout_s, job_id)
             if len({c.name for c in cols}) != len(cols):
                 raise EngineError("the query returns two columns with the same name; give them distinct aliases")
-            query = ("SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) +
-                     f" FROM (\n{sql}\n) AS q LIMIT {SMALL_PAGE + 1}")  # bounded memory, whatever the text said
-            cur.adapters.register_loader("numeric", FloatLoader)  # NUMERIC arrives uncast (see _out_col)
-            try:
-                rows = cur.execute(query).fetchall()  # type: ignore[arg-type]  # translated or scoped SQL
-            except psycopg.Error as e:
-                raise _error(e, timeout_s) from e
+            if all(c.expr == _as_sent(c.name) for c in cols):
+                rows = cur.fetchall()
+            else:
+                try:
+                    rows = cur.execute("SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + page).fetchall()  # type: ignore[arg-type]  # translated or scoped SQL
+                except psycopg.Error as e:
+                    raise _error(e, timeout_s) from e
         if len(rows) > SMALL_PAGE:
             return None
         final = pa.schema([c.final for c in cols])
@@ -616,7 +620,7 @@ def _describe_types(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], sql
     except psycopg.Error as e:
         raise _error(e, 60) from e
     fields = [(res.fname(i) or b"").decode() for i in range(res.nfields)]
-    return _type_names(conn, cur, list(zip(fields, [res.ftype(i) for i in range(res.nfields)], strict=True)))
+    return _type_names(conn, list(zip(fields, [res.ftype(i) for i in range(res.nfields)], strict=True)))
 
 
 # A stored result's transaction: its time limit and time zone, a commit that does not wait for the disk (the
@@ -628,30 +632,36 @@ SESSION_LIMITS = ("SELECT set_config('statement_timeout', %s, false), set_config
                   "set_config('application_name', %s, false)")
 
 
-def _limited_session_columns(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], sql: str, timeout_s: float,
-                             job_id: str) -> list[OutCol]:
-    """Set the session's time limit, time zone and job tag (for ``abort``), and describe ``sql``'s columns
-    (run with LIMIT 0: planned, no row read): one round trip, on an autocommit connection."""
+def _limited_session_rows(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], query: str, timeout_s: float,
+                          job_id: str) -> list[OutCol]:
+    """Set the session's time limit, time zone and job tag (for ``abort``) and run ``query`` in one round trip,
+    on an autocommit connection; its columns (its rows wait in ``cur``)."""
     try:
         with conn.pipeline():
             conn.execute(SESSION_LIMITS, [str(max(1, int(timeout_s * 1000))), f"daiquiri:{run_tag(job_id)}"])
-            cur.execute(f"SELECT * FROM (\n{sql}\n) AS q LIMIT 0")  # type: ignore[arg-type]  # translated or scoped SQL
+            cur.execute(query)  # type: ignore[arg-type]  # translated or scoped SQL
     except psycopg.Error as e:
-        raise _error(e, 60) from e
+        raise _error(e, timeout_s) from e
     described = [(c.name, c.type_code) for c in cur.description or ()]
-    return [_out_col(name, typname) for name, typname in _type_names(conn, cur, described)]
+    return [_out_col(name, typname) for name, typname in _type_names(conn, described)]
+
+
+def _as_sent(name: str) -> str:
+    """A column read as the server sends it (see _out_col)."""
+    return f'"q".{_ident(name)}'
 
 
 _TYPE_NAMES: dict[tuple[str, int], str] = {}  # (database, type oid) -> its name: asked once per process
 
 
-def _type_names(conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], described: list[tuple[str, int]]) -> list[tuple[str, str]]:
+def _type_names(conn: psycopg.Connection[Any], described: list[tuple[str, int]]) -> list[tuple[str, str]]:
     """(column, type oid) -> (column, type name). An oid names one type for as long as it exists (extensions'
     types too), so the names are remembered rather than looked up in pg_type for every query."""
     database = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
     missing = sorted({oid for _, oid in described if (database, oid) not in _TYPE_NAMES})
     if missing:
-        for oid, name in cur.execute("SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", [missing]).fetchall():
+        # A cursor of its own: the caller's may hold the rows of the query described.
+        for oid, name in conn.execute("SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", [missing]).fetchall():
             _TYPE_NAMES[(database, oid)] = name
     return [(name, _TYPE_NAMES.get((database, oid), "text")) for name, oid in described]
 
@@ -999,7 +1009,7 @@ _GEOMETRY_DEGREES = {  # pg_sphere values as DALI lists of degrees (NULL stays N
 
 
 def _out_col(name: str, typname: str) -> OutCol:
-    col = f'"q".{_ident(name)}'
+    col = _as_sent(name)
     if typname in _SIMPLE:
         t = _SIMPLE[typname]
         return OutCol(name, col, t, pa.field(name, t))
