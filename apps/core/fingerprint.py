@@ -10,7 +10,9 @@ storage folder) would run jobs against the wrong data. So:
   with another configuration is running and refused;
 - every task message carries the sender's fingerprint in a header
   (``before_task_publish``, daiquiri/celery.py); a worker whose own differs puts
-  the task back for a matching worker and stops taking work (workers/checked.py).
+  the task back for a matching worker, for a minute; a task nobody took by then was
+  queued by a configuration no worker has (say, before a restart with new settings) and
+  is dropped (workers/checked.py).
 
 Only a digest leaves the process: URLs and secrets in the inputs are never shown.
 """
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from functools import cache
 from typing import Any
 
 from django.conf import settings
 
 HEADER = "daiquiri_configuration"
+SENT_AT = "daiquiri_sent_at"  # when it was queued (seconds since the epoch): how long a refused task has waited
 # What decides where jobs read and write: the portal database, the broker, the science engines and storage.
 SHARED_SETTINGS = ("CELERY_BROKER_URL", "SCIENCE_DIR", "MYDB_DIR", "SCIENCE_POSTGRESQL_URL", "SCIENCE_MARIADB_URL", "SPARK_REMOTE",
                    "DEFAULT_ENGINE", "VAR_DIR", "SECRET_KEY")
@@ -43,6 +47,7 @@ def configuration_fingerprint() -> str:
 
 
 def stamp_task_message(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    """``before_task_publish``: say which configuration queued this task."""
+    """``before_task_publish``: say which configuration queued this task, and when."""
     if headers is not None:
         headers[HEADER] = configuration_fingerprint()
+        headers[SENT_AT] = time.time()

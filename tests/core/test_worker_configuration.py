@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.core.actions import do_record_heartbeat
-from apps.core.fingerprint import HEADER, configuration_fingerprint
+from apps.core.fingerprint import HEADER, SENT_AT, configuration_fingerprint
 from daiquiri.celery import app
 
 from .test_worker_heartbeats import _availability, real_workers  # noqa: F401  (fixture)
@@ -68,18 +69,37 @@ def test_a_worker_refuses_a_task_queued_with_another_configuration_and_runs_its_
     assert ran == [2]
 
 
-def test_every_task_message_carries_the_senders_fingerprint() -> None:
+def test_a_task_nobody_with_its_configuration_took_for_a_minute_is_dropped_not_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("workers.checked.BACK_OFF_S", 0)
+    ran.clear()
+    echo.push_request(is_eager=False, headers={HEADER: "0123456789abcdef", SENT_AT: time.time() - 61}, id="t3")
+    try:
+        with pytest.raises(Reject) as dropped:
+            echo(1)
+    finally:
+        echo.pop_request()
+    assert not dropped.value.requeue and ran == []  # neither run nor put back to take a pool process again
+    echo.push_request(is_eager=False, headers={HEADER: "0123456789abcdef", SENT_AT: time.time() - 5}, id="t4")
+    try:
+        with pytest.raises(Reject) as refused:
+            echo(1)
+    finally:
+        echo.pop_request()
+    assert refused.value.requeue  # a worker with its configuration may still be starting
+
+
+def test_every_task_message_carries_the_senders_fingerprint_and_when_it_was_sent() -> None:
     from daiquiri.celery import _stamp_configuration
 
     headers: dict[str, Any] = {}
     _stamp_configuration(headers=headers)
-    assert headers == {HEADER: configuration_fingerprint()}
+    assert headers[HEADER] == configuration_fingerprint()
+    assert abs(headers[SENT_AT] - time.time()) < 5
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_reads_the_stamp_of_a_real_message(monkeypatch: pytest.MonkeyPatch, real_workers: None) -> None:  # noqa: F811
     """Through the broker and a worker thread on a queue of its own: the header set on publish is the one the worker checks."""
-    import time
     import uuid
 
     from celery.contrib.testing.worker import start_worker
