@@ -1,4 +1,4 @@
-"""``python manage.py bench [--quick] [--only latency,download,memory,manga,viewer,others,scale] [--rows 10M]``: the project's benchmarks."""
+"""``python manage.py bench [--quick] [--only latency,download,memory,manga,viewer,others,scale] [--rows 10M] [--without-lsdb]``: the project's benchmarks."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run of every scenario)")
         parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma-separated subset of {', '.join(SCENARIOS)}")
         parser.add_argument("--rows", dest="scale_rows", type=parse_size, help="the scale scenario's table size: 10M, 100M (default 10M, 200k with --quick)")
+        parser.add_argument("--without-lsdb", action="store_true", help="the scale scenario without LSDB (minutes per run at 100M)")
         parser.add_argument("--memory-child", nargs=3, metavar=("MODE", "ROWS", "FORMAT"), help="internal: the memory scenario's child")
 
     def handle(self, *args: Any, quick: bool, only: str, memory_child: list[str] | None, scale_rows: int | None = None,
-               **options: Any) -> None:
+               without_lsdb: bool = False, **options: Any) -> None:
         bench.configure()
         if memory_child:
             mode, rows, fmt = memory_child
@@ -49,7 +50,7 @@ class Command(BaseCommand):
                 if name == "others":
                     bench.bench_others(emit, quick)
                 elif name == "scale":
-                    bench_scale.bench_scale(emit, sizes[name], repeats=3 if quick else 5)
+                    bench_scale.bench_scale(emit, sizes[name], repeats=3 if quick else 5, lsdb=not without_lsdb)
                 else:
                     getattr(bench, f"bench_{name}")(emit, sizes[name])
             except Exception as exc:  # report and go on with the other scenarios
