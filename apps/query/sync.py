@@ -148,7 +148,7 @@ class SyncRecord:
     def __init__(self, job: QueryJob, slot: sync_slots.Slot | None) -> None:
         self.job, self.slot = job, slot
         self.written = slot is None  # without a slot the job was written (and counted) before it ran
-        self.outcome: dict[str, Any] | None = None  # how it ended, once it has (written after the response)
+        self.outcome: dict[str, Any] | None = None  # how it ended, once it has (written by the end writer when deferred)
         self.ended_at = 0.0  # time.monotonic() of the end
         self.done = False  # its end is written
         self.lock = threading.Lock()  # the heartbeat thread and the end both write it
@@ -180,7 +180,7 @@ def write_ends(records: list[SyncRecord]) -> None:
     commit fails, nothing of it is written and the records are ready to be written again.
     """
     with ExitStack() as held:
-        for record in records:  # in the heartbeat thread or a test's end, at most one lock is held at a time
+        for record in records:  # everyone else holds one record's lock at a time: taking several cannot deadlock
             held.enter_context(record.lock)
         todo = [record for record in records if not record.done and record.outcome is not None]
         new = [record.job for record in todo if not record.written]
@@ -231,7 +231,7 @@ class EndWriter:
 
     def submit(self, record: SyncRecord) -> None:
         if int(settings.QUERY_SYNC_WRITE_MS) <= 0:
-            write_ends([record])
+            _write_or_forget([record])
             return
         with self._lock:
             self._idle.clear()
@@ -249,7 +249,10 @@ class EndWriter:
         while True:
             batch = self._collect()
             if batch:
-                self._write(batch)
+                try:
+                    _write_or_forget(batch)
+                finally:
+                    connection.close()  # back to the pool until the next batch
             with self._lock:
                 if self._queue.empty():
                     self._idle.set()
@@ -271,19 +274,23 @@ class EndWriter:
             batch.append(record)
         return batch
 
-    def _write(self, batch: list[SyncRecord]) -> None:
-        try:
-            write_ends(batch)
-        except Exception:
-            log.warning("writing %d sync query ends in one commit failed; writing them one by one", len(batch), exc_info=True)
-            for record in batch:  # one bad record does not lose the others
-                try:
-                    write_ends([record])
-                except Exception:
-                    log.exception("could not write the end of sync query %s", record.job.pk)
-                    heartbeats.forget(str(record.job.pk))  # a written job goes silent: the reaper ends it
-        finally:
-            connection.close()  # back to the pool until the next batch
+
+
+def _write_or_forget(batch: list[SyncRecord]) -> None:
+    """``write_ends``; if the commit fails, record by record (one bad record does not lose the others), and an
+    end that cannot be written is logged and forgotten: its response has gone, nobody else is to be told, and
+    a job written while it ran goes silent, so the reaper ends it."""
+    try:
+        write_ends(batch)
+        return
+    except Exception:
+        if len(batch) == 1:
+            log.exception("could not write the end of sync query %s", batch[0].job.pk)
+            heartbeats.forget(str(batch[0].job.pk))
+            return
+        log.warning("writing %d sync query ends in one commit failed; writing them one by one", len(batch), exc_info=True)
+    for record in batch:
+        _write_or_forget([record])
 
 
 ends = EndWriter()

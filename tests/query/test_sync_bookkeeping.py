@@ -193,7 +193,11 @@ def test_an_end_its_writer_never_wrote_is_written_by_the_heartbeat(settings: Any
     result = actions.run_sync(user, query=QUERY)
     assert sum(b.num_rows for b in result.batches) == 3
     assert len(lost) == 1 and not sync_jobs(owner=user)
-    sync.heartbeats.beat_now()
-    assert wait_for(lambda: [(j.phase, j.row_count) for j in sync_jobs(owner=user)] == [(phases.COMPLETED, 3)], 10)
+
+    def written_by_a_beat() -> bool:
+        sync.heartbeats.beat_now()  # a beat finds it ended over a beat ago, and not written
+        return [(j.phase, j.row_count) for j in sync_jobs(owner=user)] == [(phases.COMPLETED, 3)]
+
+    assert wait_for(written_by_a_beat, 20)
     sync.write_ends(lost)  # late after all: nothing is written twice
     assert Event.objects.filter(kind=QUERY_SUBMITTED, details__job=str(result.job.pk)).count() == 1
