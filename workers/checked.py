@@ -22,7 +22,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Reject
 
-from apps.core.fingerprint import SENT_AT, configuration_fingerprint
+from apps.core.fingerprint import HEADER, SENT_AT, configuration_fingerprint
 
 log = logging.getLogger(__name__)
 BACK_OFF_S = 1.0  # leave the requeued task to a matching worker for a moment
@@ -30,13 +30,15 @@ REFUSED_FOR_S = 60.0  # then drop it: a worker with its configuration would have
 
 
 def sent_fingerprint(request: Any) -> str | None:
-    return _header(request, "daiquiri_configuration")
+    return _header(request, HEADER)
 
 
 def waited_s(request: Any) -> float:
-    """Seconds since the task was queued (0 for a message queued before the time was stamped)."""
-    sent_at = _header(request, SENT_AT)
-    return time.time() - float(sent_at) if sent_at else 0.0
+    """Seconds since the task was queued (0 when the message does not say, or says nonsense)."""
+    try:
+        return time.time() - float(_header(request, SENT_AT) or time.time())
+    except (TypeError, ValueError):  # not a number: as unknown
+        return 0.0
 
 
 def _header(request: Any, name: str) -> Any:

@@ -85,6 +85,7 @@ def test_a_task_nobody_with_its_configuration_took_for_a_minute_is_dropped_not_p
     ran.clear()
     assert not _refused({HEADER: "0123456789abcdef", SENT_AT: time.time() - 61}, "t3").requeue  # not put back to loop
     assert _refused({HEADER: "0123456789abcdef", SENT_AT: time.time() - 5}, "t4").requeue  # its worker may be starting
+    assert _refused({HEADER: "0123456789abcdef", SENT_AT: "yesterday"}, "t5").requeue  # nonsense: as unknown, not a crash
     assert ran == []
 
 

@@ -551,7 +551,7 @@ class PostgreSQLEngine:
         cols = self.describe(sql, reader=reader, role=role)
         if len({c.name for c in cols}) != len(cols):
             raise EngineError("the query returns two columns with the same name; give them distinct aliases")
-        if all(c.expr == f'"q".{_ident(c.name)}' for c in cols):
+        if all(c.expr == _as_sent(c.name) for c in cols):
             query = sql
         else:
             query = "SELECT " + ", ".join(f"{c.expr} AS {_ident(c.name)}" for c in cols) + f" FROM (\n{sql}\n) AS q"
