@@ -327,16 +327,6 @@ def partition_ranges(moc: MOC, order: int) -> list[tuple[int, int]]:
     return _ranges_at(moc, order, MAX_RANGES)
 
 
-def sky_condition(moc: MOC, alias: str, sky: SkyIndex, quote: Quote) -> str | None:
-    """Index and partition predicates of one table for the cells of ``moc``."""
-    parts = []
-    if sky.partition_orders:
-        parts.append(partition_condition(moc, alias, sky.partition_orders, quote))
-    if sky.column:
-        parts.append(index_condition(moc, f"{alias}.{quote(sky.column)}", sky.order, sky.shift))
-    return " AND ".join(parts) if parts else None
-
-
 def _table_of(p: GPoint, tables: Sequence[tuple[str, SkyIndex]], quote: Quote) -> tuple[str, SkyIndex] | None:
     for alias, sky in tables:
         if p.x == f"{alias}.{quote(sky.ra)}" and p.y == f"{alias}.{quote(sky.dec)}":
@@ -353,7 +343,17 @@ class Cover:
     moc: MOC
 
     def condition(self, quote: Quote) -> str | None:
-        return sky_condition(self.moc, self.alias, self.sky, quote)
+        """Index and partition predicates of the table for the cells of the cover."""
+        parts = [p for p in (self.partition_condition(quote), self.index_condition(quote)) if p]
+        return " AND ".join(parts) if parts else None
+
+    def partition_condition(self, quote: Quote) -> str | None:
+        """The files' part of ``condition``: needless where the FROM already names only the cover's files."""
+        return partition_condition(self.moc, self.alias, self.sky.partition_orders, quote) if self.sky.partition_orders else None
+
+    def index_condition(self, quote: Quote) -> str | None:
+        """The index column's part of ``condition``: row groups and rows within the files."""
+        return index_condition(self.moc, f"{self.alias}.{quote(self.sky.column)}", self.sky.order, self.sky.shift) if self.sky.column else None
 
 
 def prune_cover(point: object, region: object, tables: Sequence[tuple[str, SkyIndex]], quote: Quote) -> Cover | None:

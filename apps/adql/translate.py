@@ -85,6 +85,9 @@ class Scope:
     # HATS tables of this FROM, by SQL alias: (placeholder in the FROM, whole table's fragment, its files)
     partitioned: dict[str, tuple[str, str, PartitionedSource]] = field(default_factory=dict)
     confined: dict[str, list[pruning.Cover]] = field(default_factory=dict)  # sky cells every row must lie in
+    # Partition predicates of confined tables, by placeholder in the WHERE: files_read drops the ones whose
+    # table it reads from the cells' files only (they hold for every row of those files).
+    file_tests: dict[str, tuple[str, str]] = field(default_factory=dict)  # placeholder -> (alias, predicate)
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
@@ -263,7 +266,8 @@ class Translator:
         scope.outputs = cols or []
         sql = "SELECT " + ("DISTINCT " if s.quantifier == "DISTINCT" else "") + items_sql
         where_sql = self.where(s.where, scope) if s.where is not None else None
-        sql += " FROM " + self.files_read(from_sql, scope)
+        from_sql, where_sql = self.files_read(from_sql, where_sql, scope)
+        sql += " FROM " + from_sql
         if where_sql is not None:
             sql += " WHERE " + where_sql
         if s.group_by:
@@ -284,9 +288,11 @@ class Translator:
         finally:
             self.conjuncts = outer
 
-    def files_read(self, from_sql: str, scope: Scope) -> str:
+    def files_read(self, from_sql: str, where_sql: str | None, scope: Scope) -> tuple[str, str | None]:
         """The FROM clause with each HATS table read from the files of the cells its WHERE confines it to
-        (all of them when it does not): the engine then opens only those, without listing the folder."""
+        (all of them when it does not): the engine then opens only those, without listing the folder.
+        The WHERE loses the partition predicates of the tables read so: every row of those files passes them."""
+        named = set()
         for alias, (placeholder, whole, source) in scope.partitioned.items():
             fragment = None
             covers = scope.confined.get(alias)
@@ -295,8 +301,14 @@ class Translator:
                 for cover in covers:
                     chosen = pruning.partitions_in(cover.moc, chosen)
                 fragment = source.sql_from(self.d.name, chosen)
+            if fragment:
+                named.add(alias)
             from_sql = from_sql.replace(placeholder, fragment or whole)
-        return from_sql
+        for placeholder, (alias, predicate) in scope.file_tests.items():
+            if where_sql is not None:
+                where_sql = (where_sql.replace(placeholder + " AND ", "").replace(placeholder, "TRUE") if alias in named
+                             else where_sql.replace(placeholder, predicate))
+        return from_sql, where_sql
 
     def check_grouping(self, s: A.Select, scope: Scope) -> None:
         """With GROUP BY or an aggregate, every other column must be grouped: engines
@@ -801,8 +813,15 @@ class Translator:
                 continue
             if required and cover.alias in scope.partitioned:
                 scope.confined.setdefault(cover.alias, []).append(cover)
+                cells = self.file_test(cover, scope)
             return f"({cells} AND {exact})"
         return exact
+
+    def file_test(self, cover: pruning.Cover, scope: Scope) -> str:
+        """The cover's condition with its partition predicate as a placeholder, which files_read resolves."""
+        placeholder = f"\x00file test {len(scope.file_tests)}:{id(scope)}\x00"
+        scope.file_tests[placeholder] = (cover.alias, cover.partition_condition(self.q) or "TRUE")
+        return " AND ".join(p for p in (placeholder, cover.index_condition(self.q)) if p)
 
     def region_or_geometry(self, e: A.Expr, scope: Scope) -> Geo | Compound:
         while isinstance(e, A.Paren):

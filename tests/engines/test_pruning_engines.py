@@ -377,6 +377,19 @@ def test_a_cone_reads_exactly_the_files_of_its_cells(hats_table: Any) -> None:
     assert re.findall(r"Total Files Read: (\d+)", plan) == [str(len(expected))], plan
 
 
+def test_a_cone_read_from_its_cells_files_tests_no_partition_column_but_keeps_the_index_ranges(hats_table: Any) -> None:
+    """Every row of the named files is in the cover's partitions: a Norder/Dir/Npix test would only cost the
+    engine work per row (Npix comes from the file name). A table whose files cannot be named keeps the test."""
+    where = "1 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.3))"
+    named = hats_sql(hats_table, where)
+    assert listed_files(named) and '"_healpix_29" BETWEEN' in named
+    assert '"Npix"' not in named.split(" WHERE ", 1)[1] and '"Norder"' not in named.split(" WHERE ", 1)[1], named
+    assert "\x00" not in named and "TRUE" not in named
+    info = TableInfo("prune", "src", COLUMNS, sql_from=duckdb_hats_sql(hats_table), sky=hats_table.sky_index())  # no file list
+    whole = translate(SELECT.format(table="prune.src", where=where), "duckdb", catalog=Catalog([info])).sql
+    assert not listed_files(whole) and '"Npix" IN (' in whole
+
+
 @pytest.mark.parametrize("where", [*WHERES, "NOT (1 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.3)))",
                                    "0 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.3)) AND mag < 10.5",
                                    "1 = CONTAINS(POINT(ra, dec), CIRCLE(10, 20, 0.3)) AND DISTANCE(10.1, 20, ra, dec) < 0.2",
