@@ -347,9 +347,11 @@ ENGINE_LIMITS: dict[str, Any] = {
     "spark_cores": env_int("SPARK_CORES", 0, minimum=0),  # Spark: local[n] / 2n shuffle partitions on Connect; 0 = its own
     "spark_memory": env_str("SPARK_MEMORY", ""),  # Spark: a local session's JVM heap, like 2GB; "" = Spark's default
 }
+# Two threads: a sync query run here reads at most QUERY_SYNC_IN_WORKER_ABOVE_ROWS rows (heavier ones run in a
+# worker), so it holds them a moment; a cone over several row groups or files is answered in about half the time.
 ENGINE_WEB_LIMITS: dict[str, Any] = {
     "memory_limit": env_str("DUCKDB_WEB_MEMORY_LIMIT", "512MB"),
-    "threads": env_int("DUCKDB_WEB_THREADS", 1, minimum=1),
+    "threads": env_int("DUCKDB_WEB_THREADS", 2, minimum=1),
 }
 # Routing by size (apps/query/planning.py): a query over Parquet tables estimated to read more rows than
 # this goes to Spark when Spark is configured; smaller ones run on DuckDB. Users may choose where allowed.

@@ -13,7 +13,7 @@ Every row prints our figure, the raw engine's figure on the same files, and the 
   vs a hand-written zone join on DuckDB; the Spark engine vs the same zone join on Spark; LSDB on the
   HATS files when the table has them and lsdb is installed (requirements-bench.txt) (goal <= 1.2x);
 - the goal ratios of TAP sync compare with raw DuckDB given what the portal gives a sync query (ENGINE_WEB_LIMITS:
-  1 thread, 512 MB by default; the same engine, bounded alike); the next line shows raw DuckDB with 2 threads
+  2 threads, 512 MB by default; the same engine, bounded alike); the next line shows raw DuckDB with 2 threads
   and 4 GB, so the cost of that bound is visible too;
 - seed-001 MaNGA shape on Spark vs raw Spark: the manga scenario (apps/query/bench.py), called here;
 - peak RSS of the processes running ours, the web process and the query worker (goal: the 100k x 100M cross-match

@@ -40,6 +40,19 @@ def _settings(engine: Any) -> dict[str, Any]:
     return {k: v[0] for k, v in batch.to_pydict().items()}
 
 
+def test_duckdb_may_reorder_rows_without_order_by_but_keeps_an_order_by_under_a_limit(science: tuple[Path, Path]) -> None:
+    """Free to reorder, DuckDB reads row groups in parallel under a LIMIT (a cone's MAXREC); ORDER BY still holds."""
+    engine = DuckDBEngine(*science, threads=2)
+    try:
+        (setting,) = engine.stream("SELECT current_setting('preserve_insertion_order') AS p", timeout_s=30, job_id="order")
+        assert setting.to_pydict() == {"p": [False]}
+        sql = "SELECT i FROM range(1000000) t(i) ORDER BY i DESC LIMIT 300000"
+        got = [v for b in engine.stream(sql, timeout_s=30, job_id="order-by") for v in b.column(0).to_pylist()]
+        assert got == list(range(999999, 699999, -1))
+    finally:
+        engine.close()
+
+
 @pytest.fixture
 def spill(tmp_path: Path) -> Path:
     return tmp_path / "spill"

@@ -182,6 +182,10 @@ def _locked_database(threads: int | None, memory_limit: str | None, folders: lis
     instead) and the most they may write there."""
     db = duckdb.connect(":memory:")
     db.execute("SET enable_progress_bar = false")
+    # SQL and ADQL promise no row order without ORDER BY: left free to reorder, DuckDB reads row groups and files
+    # in parallel under a LIMIT (MAXREC's, or TOP) too, instead of one by one to keep their order (a 1 degree
+    # cone on a 100M-row HATS table: 42 ms with the order kept, 33 ms without, on 2 threads).
+    db.execute("SET preserve_insertion_order = false")
     if threads:
         db.execute(f"SET threads = {int(threads)}")
     if memory_limit:
