@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
 from celery.signals import before_task_publish, worker_init, worker_ready, worker_shutting_down
 from kombu.transport.sqlalchemy import Transport as SQLAlchemyTransport
 
@@ -38,7 +39,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daiquiri.settings")
 log = logging.getLogger(__name__)
 _WORKERS_DIR = Path(__file__).resolve().parent.parent / "workers"
 
-app = Celery("daiquiri", task_cls="workers.checked:CheckedTask")  # runs only tasks of its own configuration
+class PooledWorkerFixup(DjangoWorkerFixup):  # type: ignore[misc]
+    """Between tasks, a connection goes back to the pool as at the end of a Django request; the pool stays.
+
+    Celery's own fix-up closes each prefork child's whole connection pool before and after every task, so every
+    job opened a new PostgreSQL connection and set it up again: 12-17 ms of a tiny async job's 45 ms (measured:
+    a new server process per job). A child never shares a pool with its parent: settings._close_pools closes
+    it before every fork, and the child opens its own at its first query.
+    """
+
+    def close_database(self, **kwargs: Any) -> None:
+        for conn in self._db.connections.all(initialized_only=True):
+            conn.close_if_unusable_or_obsolete()
+
+
+class PooledDjangoFixup(DjangoFixup):  # type: ignore[misc]
+    """Celery's Django fix-up (Django set up in workers, its checks, caches closed after tasks), pooled as above."""
+
+    @property
+    def worker_fixup(self) -> DjangoWorkerFixup:
+        if self._worker_fixup is None:  # made once the worker starts: the app's configuration is read by then
+            self._worker_fixup = PooledWorkerFixup(self.app)
+        return self._worker_fixup
+
+
+# Runs only tasks of its own configuration (CheckedTask).
+app = Celery("daiquiri", task_cls="workers.checked:CheckedTask", fixups=[lambda app: PooledDjangoFixup(app).install()])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = [f"workers.{m.name}" for m in pkgutil.iter_modules([str(_WORKERS_DIR)]) if not m.ispkg]
 
