@@ -56,6 +56,8 @@ class PooledWorkerFixup(DjangoWorkerFixup):  # type: ignore[misc]
 class PooledDjangoFixup(DjangoFixup):  # type: ignore[misc]
     """Celery's Django fix-up (Django set up in workers, its checks, caches closed after tasks), pooled as above."""
 
+    _worker_fixup: DjangoWorkerFixup | None
+
     @property
     def worker_fixup(self) -> DjangoWorkerFixup:
         if self._worker_fixup is None:  # made once the worker starts: the app's configuration is read by then
