@@ -808,20 +808,22 @@ class Translator:
             s_ = s_.parent
         for point, region in pairs if tables else []:
             cover = pruning.prune_cover(point, region, tables, self.q)
-            cells = cover.condition(self.q) if cover is not None else None
-            if cover is None or not cells:
+            if cover is None:
                 continue
-            if required and cover.alias in scope.partitioned:
+            files, index = cover.partition_condition(self.q), cover.index_condition(self.q)
+            if not (files or index):
+                continue
+            if files and required and cover.alias in scope.partitioned:
                 scope.confined.setdefault(cover.alias, []).append(cover)
-                cells = self.file_test(cover, scope)
-            return f"({cells} AND {exact})"
+                files = self.file_test(cover.alias, files, scope)
+            return "(" + " AND ".join(p for p in (files, index, exact) if p) + ")"
         return exact
 
-    def file_test(self, cover: pruning.Cover, scope: Scope) -> str:
-        """The cover's condition with its partition predicate as a placeholder, which files_read resolves."""
+    def file_test(self, alias: str, predicate: str, scope: Scope) -> str:
+        """A placeholder for ``alias``'s partition predicate, which files_read resolves once it knows the files read."""
         placeholder = f"\x00file test {len(scope.file_tests)}:{id(scope)}\x00"
-        scope.file_tests[placeholder] = (cover.alias, cover.partition_condition(self.q) or "TRUE")
-        return " AND ".join(p for p in (placeholder, cover.index_condition(self.q)) if p)
+        scope.file_tests[placeholder] = (alias, predicate)
+        return placeholder
 
     def region_or_geometry(self, e: A.Expr, scope: Scope) -> Geo | Compound:
         while isinstance(e, A.Paren):
