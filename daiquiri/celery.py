@@ -34,6 +34,8 @@ from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
 from celery.signals import before_task_publish, worker_init, worker_ready, worker_shutting_down
 from kombu.transport.sqlalchemy import Transport as SQLAlchemyTransport
 
+from apps.core.warmup import preload_sky_libraries
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daiquiri.settings")
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,6 @@ def _stamp_configuration(headers: dict[str, Any] | None = None, **kwargs: Any) -
 def _check_configuration(**kwargs: object) -> None:
     # deferred: the checks read models, which load only once Django is set up
     from apps.core.checks import refuse_to_start_if_misconfigured
-    from apps.core.warmup import preload_sky_libraries
 
     refuse_to_start_if_misconfigured()
     preload_sky_libraries()  # before the pool forks: no child pays it on its first positional query

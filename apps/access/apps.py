@@ -9,6 +9,6 @@ class AccessConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from .signals import create_builtin_groups
+        from .signals import create_builtin_groups  # deferred: signals.py imports the models, not loaded yet when apps.py is imported
 
         post_migrate.connect(create_builtin_groups, sender=self)

@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
         from django.db.models.signals import post_migrate
 
-        from . import signals
+        from . import signals  # deferred: signals.py imports the models, not loaded yet when apps.py is imported
 
         user_signed_up.connect(signals.on_user_signed_up)
         email_confirmed.connect(signals.on_email_confirmed)

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from apps.access.registry import register_resource_type
+
 
 class ComputeConfig(AppConfig):
     name = "apps.compute"
@@ -8,10 +10,9 @@ class ComputeConfig(AppConfig):
 
     def ready(self) -> None:
         # These modules import models, which load only once the app registry is ready (apps.py loads before).
-        from apps.access.registry import register_resource_type
         from apps.accounts.scoped import register_scoped_tokens
 
-        from . import tokens
+        from . import tokens  # deferred: tokens.py imports the models, not loaded yet when apps.py is imported
 
         register_resource_type("image", "Container image", ("run",))
         register_resource_type("domain", "Compute domain", ("run",))

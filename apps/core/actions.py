@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from .fingerprint import configuration_fingerprint
 from .models import WorkerHeartbeat
 
 FORGET_AFTER = timedelta(days=1)
@@ -13,8 +14,6 @@ FORGET_AFTER = timedelta(days=1)
 
 def do_record_heartbeat(name: str, started: datetime, fingerprint: str | None = None) -> None:
     """Mark a worker process alive now, with its configuration (default: this process's); rows of workers silent for a day go."""
-    from .fingerprint import configuration_fingerprint
-
     fingerprint = configuration_fingerprint() if fingerprint is None else fingerprint
     now = timezone.now()
     WorkerHeartbeat.objects.update_or_create(name=name[:255], defaults={"started": started, "seen": now, "fingerprint": fingerprint})

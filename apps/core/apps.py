@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .branding import brand_admin, sync_site_entry
+        from .branding import brand_admin, sync_site_entry  # deferred: branding.py imports the models, not loaded yet when apps.py is imported
 
         post_migrate.connect(sync_site_entry, sender=self, dispatch_uid="core-sync-site-entry")
         brand_admin()

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from .models import SiteProfile
+
 
 def sync_site_entry(**kwargs: Any) -> None:
     """post_migrate: the Sites entry says SITE_NAME and the host of SITE_URL."""
@@ -38,6 +40,4 @@ def brand_admin() -> None:
 def contact_email() -> str:
     """Where users and registries write to: the site profile's address (edited in the admin), else
     REGISTRY_CONTACT_EMAIL, else empty."""
-    from .models import SiteProfile
-
     return SiteProfile.current().contact_email or settings.REGISTRY_CONTACT_EMAIL

@@ -22,6 +22,8 @@ from apps.accounts.notifications import managers
 from apps.activity.actions import client_ip, do_record_event
 from apps.activity.models import Event
 
+from .models import SiteProfile
+
 CONTACT_SENT = "contact.sent"
 
 
@@ -41,8 +43,6 @@ class ContactForm(forms.Form):
 
 
 def recipients() -> list[str]:
-    from .models import SiteProfile
-
     profile = SiteProfile.current()
     return [profile.contact_email] if profile.contact_email else sorted({m.email for m in managers()})
 

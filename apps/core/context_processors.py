@@ -5,6 +5,9 @@ from django.http import HttpRequest
 
 from apps.accounts.permissions import is_manager
 
+from .models import SiteProfile
+from .workers import no_worker_note, workers_alive
+
 
 def site(request: HttpRequest) -> dict[str, Any]:
     # A callable: templates call it only where they show the notice (one query there, none elsewhere).
@@ -14,13 +17,9 @@ def site(request: HttpRequest) -> dict[str, Any]:
 
 def site_profile() -> Any:
     """The admin-edited home text, logo and contact address (a callable: one query, only where a page uses it)."""
-    from .models import SiteProfile
-
     return SiteProfile.current()
 
 
 def workers_notice() -> str:
     """The warning the query pages show when no worker would run a query, or nothing."""
-    from .workers import no_worker_note, workers_alive
-
     return "" if workers_alive() else no_worker_note()

@@ -8,11 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Warning, register
 
+from .actions import quota_filesystems
+
 
 @register(deploy=True)
 def check_quota_filesystems(app_configs: Any, **kwargs: Any) -> list[Warning]:
-    from .actions import quota_filesystems
-
     quotas = any(spec.get("quota") is not None and spec.get("kind") != "data" for spec in settings.FILES_ROOTS)
     if quotas and not quota_filesystems():
         return [Warning(

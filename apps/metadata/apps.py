@@ -23,8 +23,8 @@ class MetadataConfig(AppConfig):
         # Models (and the catalog, which imports them) load only once the app registry is ready.
         from apps.access.models import Membership, Privilege, Resource
 
-        from . import models
-        from .catalog import bump_metadata_version
+        from . import models  # deferred: as above
+        from .catalog import bump_metadata_version  # deferred: as above
 
         post_delete.connect(_delete_resource, sender=models.Schema, dispatch_uid="metadata-schema-resource")
         post_delete.connect(_delete_resource, sender=models.Table, dispatch_uid="metadata-table-resource")

@@ -240,7 +240,7 @@ _catalogs = ProcessCache()
 
 
 def _catalog(user: AnyUser) -> Catalog:
-    from .tap_schema import tap_schema_infos
+    from .tap_schema import tap_schema_infos  # deferred: tap_schema.py imports this module (a cycle)
 
     infos = [table_info(t, t.visible_columns) for t in tables_with_columns(user)]  # type: ignore[attr-defined]
     functions = [FunctionInfo(f.name, f.return_type, dict(f.sql)) for f in Function.objects.filter(published=True)]

@@ -25,6 +25,7 @@ from apps.adql import ColumnInfo
 from apps.formats.readers import UNBOUNDED, open_votable
 
 from .csvtypes import BadCell, converted_batches, scan_csv
+from .datatypes import adql_from_votable
 
 FORMATS = ("fits", "votable", "csv", "parquet")
 _SUFFIXES = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".vot": "votable", ".xml": "votable", ".votable": "votable",
@@ -244,8 +245,6 @@ def _votable_fields(table: Any) -> tuple[dict[str, ColumnInfo], str]:
 
 
 def _adql(datatype: str, arraysize: str | None, xtype: str | None) -> str:
-    from .datatypes import adql_from_votable
-
     return adql_from_votable(datatype, arraysize, xtype)
 
 

@@ -30,6 +30,7 @@ from workers.engines.base import TableName
 from workers.engines.hats import HEALPIX_COLUMN, HEALPIX_ORDER, progress_in_rows
 from workers.engines.parquet import ParquetStore
 
+from .actions import do_generate_catalogue, do_update_table
 from .catalog import PARQUET_ENGINES, parquet_path
 
 PART_CHUNKS = 25  # generator chunks (200k rows) per part: 5M rows, about 0.7 GB of Parquet
@@ -69,8 +70,6 @@ def scale_schema_name(schema: str, rows: int, engine: str) -> str:
 def generate_gaia(rows: int, seed: int, engine: str, schema: str, *, layout: str = HATS, progress: Progress | None = None,
                   sort_progress: Progress | None = None) -> Any:
     """Generate and publish ``schema``.source, with the sky index its storage gives the planner (pruning, joins)."""
-    from .actions import do_generate_catalogue, do_update_table
-
     writer = gaia_writer(rows, seed, engine, progress, sort_progress, layout)
     table = do_generate_catalogue(None, "gaia.source", rows=rows, seed=seed, engine=engine, progress=progress, schema_name=schema,
                                   writer=writer)

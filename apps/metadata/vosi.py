@@ -8,6 +8,7 @@ from apps.adql import ColumnInfo
 
 from .catalog import TAP_SCHEMA, AnyUser, column_info, tables_with_columns, visible_schemas
 from .models import Column, Table
+from .tap_schema import tap_schema_infos
 
 
 @dataclass
@@ -42,8 +43,6 @@ def table_doc(t: Table, columns: list[Column]) -> TableDoc:
 
 
 def _tap_schema_doc() -> SchemaDoc:
-    from .tap_schema import tap_schema_infos
-
     doc = SchemaDoc(TAP_SCHEMA, "TAP_SCHEMA", "Metadata of the tables of this TAP service (TAP 1.1)")
     for info in tap_schema_infos():
         doc.tables.append(TableDoc(TAP_SCHEMA, f"{TAP_SCHEMA}.{info.name}", description=info.description, columns=list(info.columns)))

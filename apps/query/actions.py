@@ -486,7 +486,7 @@ def do_decide_publication(manager: User, request: PublicationRequest, *, approve
     """
     import tempfile
 
-    from .publication import write_result_parquet
+    from .publication import write_result_parquet  # deferred: publication.py imports this module (a cycle)
 
     if request.status != PublicationRequest.PENDING:
         raise QueryError(f"This request was {request.status} already.")

@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from .actions import do_decide_publication
 from .models import PublicationRequest, QueryJob, QueryQuota
+from .planning import QueryError
 
 
 @admin.register(QueryJob)
@@ -40,11 +43,6 @@ class PublicationRequestAdmin(admin.ModelAdmin):
         self._decide(request, queryset, approve=False)
 
     def _decide(self, request: HttpRequest, queryset: QuerySet[PublicationRequest], *, approve: bool) -> None:
-        from django.core.exceptions import PermissionDenied, ValidationError
-
-        from .actions import do_decide_publication
-        from .planning import QueryError
-
         for publication in queryset.select_related("job"):
             try:
                 done = do_decide_publication(request.user, publication, approve=approve, note=publication.note)  # type: ignore[arg-type]

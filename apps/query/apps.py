@@ -12,8 +12,9 @@ class QueryConfig(AppConfig):
         from django.core.checks import register
         from django.db.models.signals import post_migrate
 
+        # deferred: checks.py, queues.py and sharing.py import the models, not loaded yet when apps.py is imported
         from .checks import check_queues
-        from .queues import do_create_queue_resources
+        from .queues import do_create_queue_resources  # deferred: as above
 
         register_resource_type("queue", "Query queue", ("submit",))
         register(check_queues)
@@ -21,6 +22,6 @@ class QueryConfig(AppConfig):
         # A stored result (a MyDB table): "read" shows the job page and downloads, "query" reads it in ADQL.
         register_resource_type("result", "Query result", ("read", "query"))
         register_resource_type("language", "Native query language", ("use",))
-        from . import sharing
+        from . import sharing  # deferred: as above
 
         sharing.connect_signals()

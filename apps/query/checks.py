@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from .queues import all_queues, engine_limits
+
 
 def check_queues(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
@@ -25,8 +27,6 @@ def check_queues(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 def _check_limits() -> list[CheckMessage]:
     """ENGINE_LIMITS, ENGINE_WEB_LIMITS and each queue's limits must make valid engine limits."""
-    from .queues import all_queues, engine_limits
-
     errors: list[CheckMessage] = []
     for queue in all_queues():
         for web in (False, True):

@@ -13,6 +13,7 @@ from django.http import Http404
 from apps.access.permissions import owns
 
 from .models import QueryJob
+from .sharing import may
 
 AnyUser = User | AnonymousUser
 
@@ -60,8 +61,6 @@ def access_readable_job(user: AnyUser | None, job_id: str | uuid.UUID) -> QueryJ
 
     Everyone else gets 404, as in access_job. Changing a job still needs access_job and ownership.
     """
-    from .sharing import may
-
     try:
         return access_job(user, job_id)
     except Http404:

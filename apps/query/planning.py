@@ -39,6 +39,7 @@ from workers.engines.types import column_from_arrow
 from . import routing
 from .languages import languages_for, may_use_native
 from .models import QueryJob
+from .sharing import shared_schema, shared_with
 from .uploads import UPLOAD_SCHEMA, Upload
 
 MYDB_SCHEMA = "mydb"
@@ -162,8 +163,6 @@ def shared_tables(user: User | AnonymousUser | None, *, own: bool = False) -> di
     ``own`` adds the user's own results under their shared name too, so a query written by or for
     collaborators (``mydb_alice.t``) also runs for alice.
     """
-    from .sharing import shared_schema
-
     found = dict(_shared_by_others(user))
     if own and user is not None and user.is_authenticated:
         for job in mydb_jobs(user):  # type: ignore[arg-type]  # one's own results change all the time: never cached
@@ -179,8 +178,6 @@ _shared = ProcessCache()
 def _shared_by_others(user: User | AnonymousUser | None) -> dict[tuple[str, str], tuple[QueryJob, TableInfo]]:
     """Other users' results shared with ``user``, kept per metadata version: a privilege, a membership or
     a shared result (its resource, its name, the job) that changes bumps it (sharing.connect_signals)."""
-    from .sharing import shared_schema, shared_with
-
     def build() -> dict[tuple[str, str], tuple[QueryJob, TableInfo]]:
         infos = ((job, mydb_table(job, shared_schema(job.owner))) for job in shared_with(user, "query"))  # type: ignore[arg-type]
         return {(info.schema, info.name): (job, info) for job, info in infos}

@@ -16,7 +16,11 @@ import threading
 from django.conf import settings
 
 from .base import Engine, EngineError, QueryAborted, QueryTimeout, StoredResult, TableName, mydb_schema
+from .duckdb import DuckDBEngine
 from .limits import Limits
+from .mariadb import MariaDBEngine
+from .postgresql import PostgreSQLEngine
+from .spark import SparkEngine
 
 __all__ = ["Engine", "EngineError", "Limits", "QueryAborted", "QueryTimeout", "StoredResult", "TableName",
            "available_engines", "default_limits", "get_engine", "mydb_table", "reset_engines"]
@@ -71,27 +75,19 @@ def mydb_table(user_id: int | str, name: str) -> TableName:
 
 def _create(name: str, limits: Limits) -> Engine:
     if name == "duckdb":
-        from .duckdb import DuckDBEngine
-
         return DuckDBEngine(settings.SCIENCE_DIR, settings.MYDB_DIR, threads=limits.threads or None,
                             memory_limit=limits.memory_limit or None, temp_directory=limits.temp_directory,
                             max_temp_directory_size=limits.max_temp_directory_size)
     if name == "postgresql":
-        from .postgresql import PostgreSQLEngine
-
         return PostgreSQLEngine(_with_work_mem(settings.SCIENCE_POSTGRESQL_URL, limits.work_mem),
                                 pool_size=settings.SCIENCE_POSTGRESQL_POOL_SIZE)
     if name == "mariadb":
-        from .mariadb import MariaDBEngine
-
         engine = MariaDBEngine(settings.SCIENCE_MARIADB_URL, installation=settings.SITE_URL)
         if limits.tmp_table_size:  # every connection it opens, whoever it logs in as, starts with these
             size = int(limits.tmp_table_size)
             engine.params["init_command"] = f"SET SESSION tmp_table_size = {size}, max_heap_table_size = {size}"
         return engine
     if name == "spark":
-        from .spark import SparkEngine
-
         return SparkEngine(settings.SPARK_REMOTE, settings.SCIENCE_DIR, settings.MYDB_DIR, limits)
     raise EngineError(f"unknown engine {name}")
 

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from . import get_engine
 from .base import TableName
 
 COLUMNS = ("id bigint, ra double precision, dec double precision, mag real, flag smallint, n integer, "
@@ -49,8 +50,6 @@ def bench_download(engine: Any = None, *, rows: int = 1_000_000, repeat: int = 3
     ``rows`` x 10-column table beside ``COPY (query) TO STDOUT`` of the same
     query. The table ``bench.download_<rows>`` is created once and kept."""
     if engine is None:
-        from . import get_engine
-
         engine = get_engine("postgresql")
     table = _ensure_table(engine, rows)
     query = f'SELECT * FROM "{table.schema}"."{table.name}"'

@@ -183,6 +183,7 @@ class Portal:
     def spark(self) -> Any:
         """A Spark Connect session on the data centre's Spark, where the operator offers it to this
         session's compute domain; else ``daiquiri_client.spark.SparkUnavailable`` says what to use instead."""
+        # deferred: images run spark.py and gateway.py with python3 -m; loaded by the package first, runpy warns and loads them twice
         from .spark import session
 
         return session()
