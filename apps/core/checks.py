@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from apps.core.demo_users import DEMO_USERS, demo_password
+from workers.engines.mariadb import installation_problem
 
 INSECURE_KEYS = {"", "insecure-development-key-only-for-debug"}
 
@@ -130,8 +131,6 @@ def check_mariadb_database(app_configs: Any, **kwargs: Any) -> list[Error]:
     must be this portal's: never a system one, never another portal's (its daiquiri_installation says whose)."""
     if not settings.SCIENCE_MARIADB_URL:
         return []
-    from workers.engines.mariadb import installation_problem  # deferred: loads pymysql, which a portal without MariaDB never needs
-
     problem = installation_problem(settings.SCIENCE_MARIADB_URL, settings.SITE_URL)
     if problem is None:
         return []

@@ -34,6 +34,7 @@ from workers.engines import available_engines
 from workers.engines.base import Scope, ScopeTable, TableName, mydb_schema
 from workers.engines.common import view_name
 from workers.engines.mariadb import server_database, url_database
+from workers.engines.parquet import parquet_sql_from as engine_sql_from
 from workers.engines.types import column_from_arrow
 
 from . import routing
@@ -107,11 +108,8 @@ def mydb_dir(owner_id: int | None) -> Path:
 def physical_from(engine: str, schema: str, table: str, owner_id: int | None) -> str:
     """The FROM fragment that reads a stored table on ``engine`` (quoted here, trusted by apps.adql)."""
     if engine in ("duckdb", "spark"):  # the shared Parquet store: a file, or a folder of parts (Spark)
-        from workers.engines.parquet import parquet_sql_from  # loads DuckDB: only when a Parquet result is read
-
-        return parquet_sql_from(engine, mydb_dir(owner_id) / f"{table}.parquet")
+        return engine_sql_from(engine, mydb_dir(owner_id) / f"{table}.parquet")
     if engine == "mariadb":  # users' MyDB databases are named after the portal's own (see the engine)
-
         schema = server_database(url_database(settings.SCIENCE_MARIADB_URL), schema)
     d = get_dialect(engine)
     return f"{d.ident(schema)}.{d.ident(table)}"
