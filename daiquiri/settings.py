@@ -123,6 +123,9 @@ def _database() -> dict[str, Any]:
         "HOST": env_str("DB_HOST", "127.0.0.1"),
         "PORT": env_int("DB_PORT", default_port, minimum=1, maximum=65535),
         "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0, minimum=0),
+        # A pooled connection is checked as it is taken (one round trip on PostgreSQL): after a database restart
+        # each idle one would otherwise fail its first query, a web request or a worker's job.
+        "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": env_str("DB_TEST_NAME", "") or None},
     }
     if engine == "mariadb":

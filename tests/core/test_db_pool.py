@@ -63,3 +63,33 @@ def test_the_pool_is_on_by_default_and_bounded() -> None:
     result = run(code, DB_ENGINE="postgresql")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["0", "10", "daiquiri-portal"]
+
+
+KILLED = """
+import django, psycopg
+django.setup()
+from django.db import connection
+
+def backend():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    connection.close()  # back to the pool
+    return pid
+
+idle = backend()
+settings = connection.settings_dict
+with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres", autocommit=True) as admin:
+    admin.execute("SELECT pg_terminate_backend(%s)", [idle])  # as a database restart does to every idle connection
+print(idle, backend())
+"""
+
+
+@pytest.mark.skipif(os.environ.get("DB_ENGINE") != "postgresql", reason="the pool is PostgreSQL's")
+def test_a_pooled_connection_the_server_ended_is_replaced_not_handed_to_the_next_query() -> None:
+    """After a database restart, a web request or a worker's job taking an idle pooled connection got an error;
+    the pool now checks a connection as it is taken, and opens a new one for a dead one."""
+    result = run(KILLED, DB_NAME="postgres", DB_POOL_MAX_SIZE="1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    killed, fresh = (int(x) for x in result.stdout.split())
+    assert fresh != killed
