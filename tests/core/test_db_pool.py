@@ -12,8 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-FORKER = """
-import os, django
+POOLED = """
+import django
 django.setup()
 from django.db import connection
 
@@ -23,6 +23,10 @@ def backend():
         pid = cursor.fetchone()[0]
     connection.close()  # back to the pool
     return pid
+"""  # a child process's set-up: Django, and the server process of a pooled connection
+
+FORKER = POOLED + """
+import os
 
 before = backend()
 reader, writer = os.pipe()
@@ -65,17 +69,8 @@ def test_the_pool_is_on_by_default_and_bounded() -> None:
     assert result.stdout.split() == ["0", "10", "daiquiri-portal"]
 
 
-KILLED = """
-import django, psycopg
-django.setup()
-from django.db import connection
-
-def backend():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    connection.close()  # back to the pool
-    return pid
+KILLED = POOLED + """
+import psycopg
 
 idle = backend()
 settings = connection.settings_dict
