@@ -41,6 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "daiquiri.settings")
 log = logging.getLogger(__name__)
 _WORKERS_DIR = Path(__file__).resolve().parent.parent / "workers"
 
+
 class PooledWorkerFixup(DjangoWorkerFixup):  # type: ignore[misc]
     """Between tasks, a connection goes back to the pool as at the end of a Django request; the pool stays.
 

@@ -304,10 +304,10 @@ class Translator:
             if fragment:
                 named.add(alias)
             from_sql = from_sql.replace(placeholder, fragment or whole)
-        for placeholder, (alias, predicate) in scope.file_tests.items():
-            if where_sql is not None:
-                where_sql = (where_sql.replace(placeholder + " AND ", "").replace(placeholder, "TRUE") if alias in named
-                             else where_sql.replace(placeholder, predicate))
+        for placeholder, (alias, predicate) in scope.file_tests.items():  # placeholders only stand in a WHERE
+            assert where_sql is not None
+            where_sql = (where_sql.replace(placeholder + " AND ", "").replace(placeholder, "TRUE") if alias in named
+                         else where_sql.replace(placeholder, predicate))
         return from_sql, where_sql
 
     def check_grouping(self, s: A.Select, scope: Scope) -> None:

@@ -237,15 +237,11 @@ def read_votable_sidecar(path: Any) -> tuple[dict[str, ColumnInfo], str, dict[st
 
 
 def _votable_fields(table: Any) -> tuple[dict[str, ColumnInfo], str]:
-    fields = {f.name: ColumnInfo(f.name, _adql(f.datatype, f.arraysize, f.xtype), f.arraysize or None, f.xtype or None,
+    fields = {f.name: ColumnInfo(f.name, adql_from_votable(f.datatype, f.arraysize, f.xtype), f.arraysize or None, f.xtype or None,
                                  unit=str(f.unit.to_string("vounit")) if f.unit is not None else "", ucd=f.ucd or "",
                                  description=(f.description or "").strip(), utype=f.utype or "")
               for f in table.fields}
     return fields, (table.description or "").strip()
-
-
-def _adql(datatype: str, arraysize: str | None, xtype: str | None) -> str:
-    return adql_from_votable(datatype, arraysize, xtype)
 
 
 def _astropy_column(col: Any) -> pa.Array:

@@ -275,7 +275,6 @@ class EndWriter:
         return batch
 
 
-
 def _write_or_forget(batch: list[SyncRecord]) -> None:
     """``write_ends``; if the commit fails, record by record (one bad record does not lose the others), and an
     end that cannot be written is logged and forgotten: its response has gone, nobody else is to be told, and
