@@ -107,10 +107,15 @@ def test_a_claim_lost_in_a_database_crash_only_makes_the_job_run_again(users: An
         QueryJob.objects.filter(pk=job.pk).update(phase=phases.QUEUED, start_time=None, heartbeat=None, worker="")
         return outcome
 
+    # Held as a broker holds the message: run in place (eager), the job sent again would be claimed and lost
+    # again inside this run, over and over, until Python's recursion limit stopped it somewhere.
+    sent: list[tuple[str, ...]] = []
+    monkeypatch.setattr(execution, "send_task", lambda name, *args: sent.append((name, *args)))
     monkeypatch.setattr(execution, "do_claim_job", claimed_then_lost)
     assert execution.execute_job(str(job.id), "w1") == execution.CLAIMED
     job.refresh_from_db()
     assert job.phase == phases.QUEUED and not job.result_table and job.table_name
+    assert sent == [("workers.query.run_query", str(job.id))]  # the freed slot sends the QUEUED job again
     assert not get_engine("duckdb").store.exists(mydb_table(users.owner.pk, job.table_name))  # dropped
     monkeypatch.undo()
     assert execution.execute_job(str(job.id), "w2") == execution.CLAIMED  # the message sent again (the reaper's sweep)
